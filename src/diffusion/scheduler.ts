@@ -1,0 +1,39 @@
+import type { PredictionType, StepResult } from './types.ts';
+
+/** Sampler names as used in the API (`?sampler=`) and model cards. */
+export type SamplerName = 'ddpm' | 'ddim' | 'dpmpp2m' | 'dpmpp3m';
+
+/** Options every scheduler shares; names follow diffusers (camelCased). */
+export interface CommonSchedulerOptions {
+  /** What the model predicts (diffusers `prediction_type`). Default 'epsilon'. */
+  predictionType?: PredictionType;
+  /** Clip the predicted x0 to [-clipSampleRange, clipSampleRange] (diffusers `clip_sample`). */
+  clipSample?: boolean;
+  clipSampleRange?: number;
+  /** Dynamic thresholding (Imagen; diffusers `thresholding`, `dynamic_thresholding_ratio`, `sample_max_value`). */
+  thresholding?: boolean;
+  dynamicThresholdingRatio?: number;
+  sampleMaxValue?: number;
+  /** How N inference timesteps are laid over [0, T) (diffusers `timestep_spacing`). */
+  timestepSpacing?: 'leading' | 'linspace' | 'trailing';
+  /** Added to every timestep with leading spacing (diffusers `steps_offset`). */
+  stepsOffset?: number;
+}
+
+/**
+ * One sampler. The caller owns the loop: `setTimesteps(n)`, then for each `t` of `timesteps`,
+ * `step(model(x, t), t, x, noise)`. Mirrors diffusers' `set_timesteps` / `step`.
+ */
+export interface Scheduler {
+  readonly name: SamplerName;
+  /** Descending timesteps (0-based) after `setTimesteps`. */
+  readonly timesteps: Int32Array;
+  /** True when `step` consumes fresh Gaussian noise (DDPM, DDIM with eta > 0). */
+  readonly needsNoise: boolean;
+  setTimesteps(numInferenceSteps: number): void;
+  /**
+   * modelOutput, x: [B, C, H, W]; t: the current timestep (one of `timesteps`);
+   * noise: standard normal [B, C, H, W], required when `needsNoise`.
+   */
+  step(modelOutput: Float32Array, t: number, x: Float32Array, noise?: Float32Array): StepResult;
+}
