@@ -1,0 +1,274 @@
+/**
+ * The TensorFlow.js emitter of the U-Net (ops.ts): NHWC tensors, parameters as tf.Variables named and
+ * laid out canonically (conv kernels [kh, kw, cin, cout] are tfjs' own layout, so no transposes).
+ *
+ * Speed on backends without every gradient kernel (wasm lacks Conv2DBackpropFilter; its
+ * Conv2DBackpropInput is ~10x slower than a forward conv): 3x3 convolutions carry a tf.customGrad whose
+ * backward pass is made of forward conv2d calls only, 1x1 convolutions are matMuls, the class embedding is
+ * a one-hot matMul (gather's gradient needs UnsortedSegmentSum), and nearest upsampling is a broadcast.
+ * With a native backend (`convGrad: 'autodiff'`) 3x3 convs use tfjs' own gradient.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { GROUPNORM_EPS, timestepFrequencies, type Ops, type ParamInit } from './ops.ts';
+import { Rng } from '../train/rng.ts';
+
+/** Ordered parameter store: insertion order (the order unet() declares them) is the canonical order. */
+export type ParamStore = Map<string, tf.Variable>;
+
+/** A parameter as plain data (canonical name and layout); what checkpoints hold. */
+export interface ParamData {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface TfjsOpsOptions {
+  params: ParamStore;
+  /** Create missing parameters (initialised from this seed); without it a missing parameter throws. */
+  initSeed?: number;
+  /** Dropout active (training) or identity. */
+  training: boolean;
+  /** Base seed of this forward pass' dropout masks (each dropout call adds a counter). */
+  dropoutSeed?: number;
+  /** 'forward': 3x3 conv gradients built from forward convs (wasm, cpu); 'autodiff': tfjs' own. */
+  convGrad?: 'forward' | 'autodiff';
+}
+
+/** Explicit padding 1 on H and W (PyTorch/ONNX semantics for both strides). */
+const PAD1: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
+
+/** [B, h, w, C] -> [B, 2h, 2w, C] with the input at even positions and zeros elsewhere. */
+function dilate2(dy: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = dy.shape;
+  const r = tf.reshape(dy, [b, h, 1, w, 1, c]);
+  const p = tf.pad(r, [
+    [0, 0],
+    [0, 0],
+    [0, 1],
+    [0, 0],
+    [0, 1],
+    [0, 0],
+  ]);
+  return tf.reshape(p, [b, 2 * h, 2 * w, c]);
+}
+
+/**
+ * Gradients of y = conv2d(x, w, stride, pad 1) for a 3x3 kernel, from forward convolutions only.
+ * x [B, H, W, Cin], w [3, 3, Cin, Cout], dy [B, H/s, W/s, Cout].
+ *   dx = conv(dilate_s(dy), flip_hw(w) with cin/cout swapped, pad 1)
+ *   dw[kh, kw, ci, co] = sum_{b,i,j} xpad[b, s*i + kh, s*j + kw, ci] dy[b, i, j, co]
+ *      = conv(xpad^T [Cin, Hp, Wp, B], dy^T [Ho, Wo, B, Cout], dilation s, valid) -> [Cin, 3, 3, Cout]
+ */
+export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: 1 | 2): [tf.Tensor4D, tf.Tensor4D] {
+  return tf.tidy(() => {
+    const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const d = stride === 2 ? dilate2(dy) : dy;
+    const dx = tf.conv2d(d, wFlip, 1, PAD1);
+    // stride 2 reads xpad rows 0..H (pad 1 before, 0 after); stride 1 rows 0..H+1.
+    const after = stride === 2 ? 0 : 1;
+    const xp = tf.pad(x, [
+      [0, 0],
+      [1, after],
+      [1, after],
+      [0, 0],
+    ]);
+    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+    const dwT = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', stride);
+    const dw = tf.transpose(dwT, [1, 2, 0, 3]) as tf.Tensor4D;
+    return [dx, dw];
+  });
+}
+
+function makeConv3x3(stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
+  const f = tf.customGrad((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, PAD1),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        conv3x3Grads(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, stride),
+    };
+  });
+  return (x, w) => f(x, w) as tf.Tensor4D;
+}
+
+/** 3x3 convolutions with hand-built gradients (exported for the gradient tests). */
+export const conv3x3Forward = { 1: makeConv3x3(1), 2: makeConv3x3(2) } as const;
+
+/** Deterministic initial value of a parameter: a pure function of (seed, name). */
+export function initialValue(seed: number, name: string, shape: number[], kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'table', init: ParamInit): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  if (kind === 'gamma') return out.fill(1);
+  if (kind === 'bias' || kind === 'beta' || init === 'zero') return out;
+  const rng = Rng.of('init', seed, name);
+  if (kind === 'table') return rng.fillNormal(out, 1 / Math.sqrt(shape[1]));
+  // DDPM's default_init: variance_scaling(1.0, 'fan_avg', 'uniform') for conv and dense kernels.
+  const receptive = shape.length === 4 ? shape[0] * shape[1] : 1;
+  const fanIn = receptive * shape[shape.length - 2];
+  const fanOut = receptive * shape[shape.length - 1];
+  const limit = Math.sqrt(3 / ((fanIn + fanOut) / 2));
+  for (let i = 0; i < size; i++) out[i] = (rng.uniform() * 2 - 1) * limit;
+  return out;
+}
+
+export class TfjsOps implements Ops<tf.Tensor> {
+  private dropoutCounter = 0;
+  private readonly convGrad: 'forward' | 'autodiff';
+
+  constructor(private readonly opts: TfjsOpsOptions) {
+    this.convGrad = opts.convGrad ?? 'forward';
+  }
+
+  private param(name: string, shape: number[], kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'table', init: ParamInit = 'default'): tf.Variable {
+    const existing = this.opts.params.get(name);
+    if (existing !== undefined) {
+      if (existing.shape.length !== shape.length || existing.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`parameter ${name}: expected shape [${shape.join(', ')}], found [${existing.shape.join(', ')}]`);
+      }
+      return existing;
+    }
+    if (this.opts.initSeed === undefined) throw new Error(`parameter ${name} [${shape.join(', ')}] is missing`);
+    const v = tf.variable(tf.tensor(initialValue(this.opts.initSeed, name, shape, kind, init), shape), true);
+    this.opts.params.set(name, v);
+    return v;
+  }
+
+  conv2d(x: tf.Tensor, name: string, outChannels: number, kernel: 1 | 3, stride: 1 | 2 = 1, init: ParamInit = 'default'): tf.Tensor {
+    const [b, h, w, cin] = x.shape as [number, number, number, number];
+    const k = this.param(`${name}/kernel`, [kernel, kernel, cin, outChannels], 'kernel', init);
+    const bias = this.param(`${name}/bias`, [outChannels], 'bias');
+    if (kernel === 1) {
+      if (stride !== 1) throw new Error(`conv ${name}: 1x1 convolutions have stride 1`);
+      const y = tf.matMul(tf.reshape(x, [b * h * w, cin]), tf.reshape(k, [cin, outChannels]));
+      return tf.reshape(tf.add(y, bias), [b, h, w, outChannels]);
+    }
+    const y =
+      this.convGrad === 'forward'
+        ? conv3x3Forward[stride](x as tf.Tensor4D, k as tf.Tensor4D)
+        : tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, stride, PAD1);
+    return tf.add(y, bias);
+  }
+
+  groupNorm(x: tf.Tensor, name: string, groups: number): tf.Tensor {
+    const [b, h, w, c] = x.shape as [number, number, number, number];
+    if (c % groups !== 0) throw new Error(`groupNorm ${name}: ${groups} groups do not divide ${c} channels`);
+    const gamma = this.param(`${name}/gamma`, [c], 'gamma');
+    const beta = this.param(`${name}/beta`, [c], 'beta');
+    const xg = tf.reshape(x, [b, h * w, groups, c / groups]);
+    const mean = tf.mean(xg, [1, 3], true);
+    const centered = tf.sub(xg, mean);
+    const variance = tf.mean(tf.square(centered), [1, 3], true);
+    const normed = tf.reshape(tf.mul(centered, tf.rsqrt(tf.add(variance, GROUPNORM_EPS))), [b, h, w, c]);
+    return tf.add(tf.mul(normed, gamma), beta);
+  }
+
+  silu(x: tf.Tensor): tf.Tensor {
+    return tf.mul(x, tf.sigmoid(x));
+  }
+
+  dense(x: tf.Tensor, name: string, outFeatures: number): tf.Tensor {
+    const inF = x.shape[1] as number;
+    const k = this.param(`${name}/kernel`, [inF, outFeatures], 'kernel');
+    const bias = this.param(`${name}/bias`, [outFeatures], 'bias');
+    return tf.add(tf.matMul(x as tf.Tensor2D, k as tf.Tensor2D), bias);
+  }
+
+  add(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+    return tf.add(a, b);
+  }
+
+  addPerChannel(x: tf.Tensor, v: tf.Tensor): tf.Tensor {
+    const [b, c] = v.shape as [number, number];
+    return tf.add(x, tf.reshape(v, [b, 1, 1, c]));
+  }
+
+  concatChannels(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+    return tf.concat([a, b], 3);
+  }
+
+  upsampleNearest2x(x: tf.Tensor): tf.Tensor {
+    const [b, h, w, c] = x.shape as [number, number, number, number];
+    const r = tf.broadcastTo(tf.reshape(x, [b, h, 1, w, 1, c]), [b, h, 2, w, 2, c]);
+    return tf.reshape(r, [b, 2 * h, 2 * w, c]);
+  }
+
+  dropout(x: tf.Tensor, rate: number): tf.Tensor {
+    if (!this.opts.training || rate <= 0) return x;
+    const seed = ((this.opts.dropoutSeed ?? 0) + 7919 * ++this.dropoutCounter) % 2147483647;
+    const keep = 1 - rate;
+    const mask = tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), keep));
+    return tf.mul(x, tf.div(mask, keep));
+  }
+
+  spatialAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor {
+    const [b, h, w, c] = q.shape as [number, number, number, number];
+    const n = h * w;
+    const q3 = tf.reshape(q, [b, n, c]) as tf.Tensor3D;
+    const k3 = tf.reshape(k, [b, n, c]) as tf.Tensor3D;
+    const v3 = tf.reshape(v, [b, n, c]) as tf.Tensor3D;
+    const scores = tf.mul(tf.matMul(q3, k3, false, true), 1 / Math.sqrt(c)); // [B, N(query), N(key)]
+    const weights = tf.softmax(scores, -1);
+    return tf.reshape(tf.matMul(weights, v3), [b, h, w, c]);
+  }
+
+  timestepEmbedding(t: tf.Tensor, dim: number): tf.Tensor {
+    const freqs = tf.tensor2d(timestepFrequencies(dim), [1, dim / 2]);
+    const args = tf.mul(tf.reshape(tf.cast(t, 'float32'), [-1, 1]), freqs); // [B, dim/2]
+    return tf.concat([tf.sin(args), tf.cos(args)], 1);
+  }
+
+  embedding(y: tf.Tensor, name: string, rows: number, dim: number): tf.Tensor {
+    const table = this.param(`${name}/table`, [rows, dim], 'table');
+    const oneHot = tf.oneHot(tf.cast(y, 'int32') as tf.Tensor1D, rows);
+    return tf.matMul(tf.cast(oneHot, 'float32') as tf.Tensor2D, table as tf.Tensor2D);
+  }
+}
+
+/** Canonical names, shapes and offsets of a store's parameters in one flat Float32Array. */
+export interface ParamLayout {
+  entries: { name: string; shape: number[]; offset: number; size: number }[];
+  total: number;
+}
+
+export function paramLayout(params: ParamStore): ParamLayout {
+  let offset = 0;
+  const entries: ParamLayout['entries'] = [];
+  for (const [name, v] of params) {
+    entries.push({ name, shape: [...v.shape], offset, size: v.size });
+    offset += v.size;
+  }
+  return { entries, total: offset };
+}
+
+/** Read every parameter into one flat vector (canonical order). */
+export function readFlat(params: ParamStore, layout: ParamLayout): Float32Array {
+  const out = new Float32Array(layout.total);
+  for (const e of layout.entries) {
+    const v = params.get(e.name);
+    if (v === undefined) throw new Error(`parameter ${e.name} missing from the store`);
+    out.set(v.dataSync() as Float32Array, e.offset);
+  }
+  return out;
+}
+
+/** Assign a flat vector (canonical order) to the store's variables. */
+export function writeFlat(params: ParamStore, layout: ParamLayout, flat: Float32Array): void {
+  if (flat.length !== layout.total) throw new Error(`flat parameter vector has ${flat.length} values, layout needs ${layout.total}`);
+  for (const e of layout.entries) {
+    const v = params.get(e.name);
+    if (v === undefined) throw new Error(`parameter ${e.name} missing from the store`);
+    tf.tidy(() => v.assign(tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape)));
+  }
+}
+
+/** Split a flat vector into named parameters (views, no copy). */
+export function unflatten(layout: ParamLayout, flat: Float32Array): Map<string, ParamData> {
+  const m = new Map<string, ParamData>();
+  for (const e of layout.entries) m.set(e.name, { shape: e.shape, data: flat.subarray(e.offset, e.offset + e.size) });
+  return m;
+}

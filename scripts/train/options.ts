@@ -1,0 +1,141 @@
+/** Training options: data, saved in the run's config.json, validated at the boundary. */
+import type { DiffusionModelConfig, UNetConfig } from '../model/config.ts';
+import type { PredictionType } from '../../src/diffusion/types.ts';
+
+/** What the loss compares: eps (the paper's simplified loss), v, or x0. */
+export type Objective = 'eps' | 'v' | 'x0';
+export const OBJECTIVES: readonly Objective[] = ['eps', 'v', 'x0'];
+export const PREDICTION_OF: Record<Objective, PredictionType> = { eps: 'epsilon', v: 'v_prediction', x0: 'sample' };
+
+export type LossType = 'l2' | 'l1';
+export const LOSS_TYPES: readonly LossType[] = ['l2', 'l1'];
+
+/** How source images become imageSize x imageSize: pad (centered, background -1) or resize + center-crop. */
+export type FitMode = 'pad' | 'resize';
+
+export interface DataSpec {
+  kind: 'idx' | 'folder';
+  /** idx: the images file; folder: the root folder. */
+  images: string;
+  /** idx: the labels file (optional). */
+  labels?: string;
+  fit: FitMode;
+  hflip: boolean;
+  /** Use at most this many images (0 = all). */
+  limit: number;
+}
+
+export interface TrainOptions {
+  seed: number;
+  /** Total optimisation steps of the run. */
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEps: number;
+  /** Clip the global gradient norm to this value (0 = off). */
+  gradClip: number;
+  emaDecay: number;
+  /** EMA decay ramps up as min(decay, (1 + step) / (10 + step)), so early EMA weights are usable. */
+  emaWarmup: boolean;
+  objective: Objective;
+  loss: LossType;
+  /** Min-SNR-gamma loss weighting (Hang et al. 2023); 0 = off. */
+  minSnrGamma: number;
+  /** Probability that a label is replaced by the null class (classifier-free guidance training). */
+  labelDropout: number;
+  /** Gradient workers (worker_threads, one wasm instance each); 0 = in the main thread. */
+  workers: number;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  sampleEvery: number;
+  sampleSteps: number;
+  logEvery: number;
+}
+
+/** config.json of a run directory. */
+export interface RunConfig extends DiffusionModelConfig {
+  format: 'ddpm-edge-run';
+  version: 1;
+  training: TrainOptions;
+  data: DataSpec;
+  /** Class names (index = class id) when the data has labels. */
+  classNames?: string[];
+}
+
+export const DEFAULT_TRAIN: TrainOptions = {
+  seed: 0,
+  steps: 10_000,
+  batchSize: 64,
+  lr: 1e-3,
+  warmupSteps: 200,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEps: 1e-8,
+  gradClip: 1,
+  emaDecay: 0.999,
+  emaWarmup: true,
+  objective: 'eps',
+  loss: 'l2',
+  minSnrGamma: 0,
+  labelDropout: 0.1,
+  workers: 0,
+  checkpointEvery: 250,
+  keepCheckpoints: 3,
+  sampleEvery: 1000,
+  sampleSteps: 50,
+  logEvery: 10,
+};
+
+export const DEFAULT_UNET: UNetConfig = {
+  imageSize: 32,
+  channels: 1,
+  baseChannels: 16,
+  channelMults: [1, 2, 2],
+  numResBlocks: 1,
+  attentionResolutions: [8],
+  dropout: 0.1,
+  groups: 8,
+  numClasses: 0,
+};
+
+export function validateTrainOptions(o: TrainOptions): TrainOptions {
+  const int = (name: keyof TrainOptions, min: number, max: number): void => {
+    const v = o[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(`training.${name} must be an integer in [${min}, ${max}] (got ${String(v)})`);
+    }
+  };
+  const num = (name: keyof TrainOptions, min: number, max: number): void => {
+    const v = o[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new RangeError(`training.${name} must be a number in [${min}, ${max}] (got ${String(v)})`);
+    }
+  };
+  int('seed', 0, 2 ** 32 - 1);
+  int('steps', 1, 1e9);
+  int('batchSize', 1, 4096);
+  num('lr', 0, 1);
+  int('warmupSteps', 0, 1e9);
+  num('adamBeta1', 0, 0.999999);
+  num('adamBeta2', 0, 0.999999);
+  num('adamEps', 0, 1);
+  num('gradClip', 0, 1e6);
+  num('emaDecay', 0, 1);
+  num('minSnrGamma', 0, 1e6);
+  num('labelDropout', 0, 1);
+  int('workers', 0, 64);
+  int('checkpointEvery', 1, 1e9);
+  int('keepCheckpoints', 1, 1000);
+  int('sampleEvery', 0, 1e9);
+  int('sampleSteps', 1, 1000);
+  int('logEvery', 1, 1e9);
+  if (!OBJECTIVES.includes(o.objective)) throw new RangeError(`training.objective must be one of ${OBJECTIVES.join(', ')} (got ${o.objective})`);
+  if (!LOSS_TYPES.includes(o.loss)) throw new RangeError(`training.loss must be one of ${LOSS_TYPES.join(', ')} (got ${o.loss})`);
+  if (o.workers > 1 && o.batchSize % o.workers !== 0) {
+    throw new RangeError(`training.batchSize ${o.batchSize} must be divisible by workers ${o.workers}`);
+  }
+  return o;
+}
