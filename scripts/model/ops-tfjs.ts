@@ -5,7 +5,7 @@
  * Speed on backends without every gradient kernel (wasm lacks Conv2DBackpropFilter; its
  * Conv2DBackpropInput is ~10x slower than a forward conv): 3x3 convolutions carry a tf.customGrad whose
  * backward pass is made of forward conv2d calls only, 1x1 convolutions are matMuls, the class embedding is
- * a one-hot matMul (gather's gradient needs UnsortedSegmentSum), and nearest upsampling is a broadcast.
+ * a one-hot matMul (gather's gradient needs UnsortedSegmentSum), and nearest upsampling is two concats.
  * With a native backend (`convGrad: 'autodiff'`) 3x3 convs use tfjs' own gradient.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -85,12 +85,12 @@ export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, st
 }
 
 function makeConv3x3(stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
-  const f = tf.customGrad((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
     save([x, w]);
     return {
-      value: tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, PAD1),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        conv3x3Grads(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, stride),
+      value: tf.conv2d(x, w, stride, PAD1),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => conv3x3Grads(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy, stride),
     };
   });
   return (x, w) => f(x, w) as tf.Tensor4D;
@@ -193,8 +193,9 @@ export class TfjsOps implements Ops<tf.Tensor> {
 
   upsampleNearest2x(x: tf.Tensor): tf.Tensor {
     const [b, h, w, c] = x.shape as [number, number, number, number];
-    const r = tf.broadcastTo(tf.reshape(x, [b, h, 1, w, 1, c]), [b, h, 2, w, 2, c]);
-    return tf.reshape(r, [b, 2 * h, 2 * w, c]);
+    // duplicate along W ([B, H, W, 2C] = [B, H, 2W, C]), then along H; concat's gradient is a slice
+    const xw = tf.reshape(tf.concat([x, x], 3), [b, h, 2 * w, c]);
+    return tf.reshape(tf.concat([xw, xw], 2), [b, 2 * h, 2 * w, c]);
   }
 
   dropout(x: tf.Tensor, rate: number): tf.Tensor {
