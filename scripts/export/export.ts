@@ -1,0 +1,223 @@
+/**
+ * The exporter core: (architecture, weights, images) -> models/<name>/ with unet.onnx (fp32),
+ * unet.int8.onnx (static QDQ, QLinearConv after fusion) and model.json, plus a report of the measured
+ * errors. Everything is written to a temp folder first and renamed at the end, so models/ never holds
+ * a half-written model.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-web';
+import type { ModelCard, ModelFile } from '../../src/model-card.ts';
+import type { DiffusionModelConfig } from '../model/config.ts';
+import { encodeModel } from '../model/onnx-graph.ts';
+import { ExportError, type ParamSource } from '../model/ops-onnx.ts';
+import { calibrate } from './calibrate.ts';
+import { buildUNetGraph } from './graph.ts';
+import { noisedBatches, predictionErrors, samplePsnr, timeForward, type ErrorStats } from './measure.ts';
+import { convLayers, quantizeGraph } from './quantize.ts';
+import { createSession, type ForwardInput, type ModelIo } from './runtime.ts';
+
+export const FILES = { fp32: 'unet.onnx', int8: 'unet.int8.onnx', card: 'model.json' } as const;
+
+export interface ExportInput {
+  name: string;
+  version: string;
+  config: DiffusionModelConfig;
+  /** EMA weights in the canonical layouts; `unused` (optional) lists checkpoint entries the graph never read. */
+  params: ParamSource & { unused?: () => string[] };
+  classNames: string[] | null;
+  dataset: string;
+  training: ModelCard['training'];
+  /** Clean images x0 [N, C, H, W] in [-1, 1] for calibration and for the error figures (disjoint sets). */
+  calibrationImages: Float32Array;
+  evaluationImages: Float32Array;
+  /** Conv layers kept in float in the int8 model (default: defaultKeepFloat). */
+  keepFloat?: (layers: readonly string[]) => Set<string>;
+  modelsDir: string;
+  /** Extra figures measured against the fp32 session, e.g. tfjs-vs-onnxruntime parity. */
+  extraChecks?: (fp32: InferenceSession, io: ModelIo) => Promise<Record<string, number>>;
+  /** Steps and images of the sample PSNR check (default 20 steps, 8 images). */
+  sampleSteps?: number;
+  sampleImages?: number;
+  /** Time forwards at these batch sizes (fp32 and int8), e.g. [1, 4, 16]; none by default. */
+  benchmarkBatches?: number[];
+  log?: (line: string) => void;
+}
+
+export interface ExportReport {
+  parameters: number;
+  keptFloat: string[];
+  quantizedConvs: number;
+  files: Record<'fp32' | 'int8', ModelFile>;
+  int8ByT: Record<string, ErrorStats>;
+  int8Overall: ErrorStats;
+  samplePsnrDb: number;
+  extra: Record<string, number>;
+  /** batch -> median ms per forward */
+  timings: Record<string, { fp32: number; int8: number }>;
+}
+
+/**
+ * Layers kept in float, from the measurements in README "Export and quantization": the first conv (it
+ * reads x_t, whose range changes with t), the last conv (its error lands directly on the prediction),
+ * and the attention projections (q, k, v, proj: softmax amplifies their error).
+ */
+export function defaultKeepFloat(layers: readonly string[]): Set<string> {
+  return new Set(layers.filter((l) => l === 'in/conv' || l === 'out/conv' || /\.attn(\.\d+)?\/(q|k|v|proj)$/.test(l)));
+}
+
+/** Evaluation timesteps: 5 spread over [0, T). */
+export function evalTimesteps(T: number): number[] {
+  return [0.02, 0.25, 0.5, 0.75, 0.98].map((f) => Math.min(T - 1, Math.round(f * T)));
+}
+
+function fileEntry(path: string, bytes: Uint8Array): ModelFile {
+  return { path, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+const round = (v: number, digits = 6): number => (Number.isFinite(v) ? Number(v.toPrecision(digits)) : v);
+
+export async function exportModel(input: ExportInput): Promise<{ dir: string; card: ModelCard; report: ExportReport }> {
+  const log = input.log ?? (() => {});
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(input.name)) throw new ExportError(`model name ${JSON.stringify(input.name)} must match [a-z0-9][a-z0-9._-]*`);
+  const { config } = input;
+  const u = config.unet;
+  if (u.numClasses > 0 && (input.classNames === null || input.classNames.length !== u.numClasses)) {
+    throw new ExportError(`a conditional model needs ${u.numClasses} class names (got ${input.classNames?.length ?? 'none'})`);
+  }
+
+  // 1. fp32 graph from the shared definition
+  const built = buildUNetGraph(config, input.params, input.name.replace(/[^a-z0-9]/g, '_'));
+  const unused = input.params.unused?.() ?? [];
+  if (unused.length > 0) {
+    throw new ExportError(`the checkpoint holds parameters the architecture does not use (${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''})`);
+  }
+  built.graph.metadata = { prediction: config.prediction, schedule: JSON.stringify(config.schedule), architecture: JSON.stringify(u) };
+  const fp32Bytes = encodeModel(built.graph);
+  log(`graph: ${built.graph.nodes.length} nodes, ${built.parameterCount} parameters, fp32 ${fp32Bytes.length} bytes`);
+
+  // 2. calibrate on noised images across t, quantize
+  const T = config.schedule.T;
+  const n = u.channels * u.imageSize * u.imageSize;
+  const calibCount = input.calibrationImages.length / n;
+  const calibT = Array.from({ length: 16 }, (_, k) => Math.floor(((k + 0.5) * T) / 16));
+  const calibration = noisedBatches(config, input.calibrationImages, calibCount, 16, calibT, 1);
+  const ranges = await calibrate(built.graph, built.io, calibration);
+  const layers = convLayers(built.graph);
+  const keepFloat = (input.keepFloat ?? defaultKeepFloat)(layers);
+  const qGraph = quantizeGraph(built.graph, ranges, { keepFloat });
+  const int8Bytes = encodeModel(qGraph);
+  log(`int8: ${layers.length - keepFloat.size} of ${layers.length} convs quantized (${calibCount} calibration images), ${int8Bytes.length} bytes`);
+
+  // 3. measure
+  const fp32 = await createSession(fp32Bytes);
+  const int8 = await createSession(int8Bytes);
+  try {
+    const evalCount = input.evaluationImages.length / n;
+    const byT = new Map<number, ForwardInput[]>();
+    for (const t of evalTimesteps(T)) byT.set(t, noisedBatches(config, input.evaluationImages, evalCount, 16, [t], 2));
+    const errors = await predictionErrors(fp32, int8, built.io, byT);
+    const sampled = await samplePsnr(config, fp32, int8, built.io, {
+      steps: Math.min(input.sampleSteps ?? 20, T),
+      images: input.sampleImages ?? 8,
+      seed: 1234,
+    });
+    const extra = input.extraChecks ? await input.extraChecks(fp32, built.io) : {};
+    const timings: ExportReport['timings'] = {};
+    for (const b of input.benchmarkBatches ?? []) {
+      const [probe] = noisedBatches(config, input.evaluationImages.subarray(0, Math.min(evalCount, b) * n), Math.min(evalCount, b), b, [T >> 1], 3);
+      const x = new Float32Array(b * n);
+      for (let i = 0; i < b; i++) x.set(probe.x.subarray((i % probe.t.length) * n, ((i % probe.t.length) + 1) * n), i * n);
+      const timed: ForwardInput = { ...probe, x, t: Array(b).fill(T >> 1), y: probe.y === undefined ? undefined : Array(b).fill(0) };
+      timings[String(b)] = { fp32: await timeForward(fp32, built.io, timed), int8: await timeForward(int8, built.io, timed) };
+    }
+
+    // 4. model card
+    const files = { fp32: fileEntry(FILES.fp32, fp32Bytes), int8: fileEntry(FILES.int8, int8Bytes) };
+    const samplePsnrDb = Math.min(sampled.psnr, 100);
+    const exportErrors: Record<string, number> = {
+      'int8.maxAbs': round(errors.overall.maxAbs),
+      'int8.rms': round(errors.overall.rms),
+      'int8.relRms': round(errors.overall.relRms),
+      ...Object.fromEntries(Object.entries(errors.byT).map(([t, e]) => [`int8.relRms.t${t}`, round(e.relRms)])),
+      'int8.samplePsnrDb': round(samplePsnrDb, 4),
+      ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, round(v)])),
+    };
+    const card: ModelCard = {
+      name: input.name,
+      version: input.version,
+      architecture: { ...u, channelMults: [...u.channelMults], attentionResolutions: [...u.attentionResolutions], parameters: built.parameterCount },
+      imageSize: u.imageSize,
+      channels: u.channels,
+      classNames: u.numClasses > 0 ? input.classNames : null,
+      schedule: config.schedule,
+      prediction: config.prediction,
+      dataset: input.dataset,
+      training: input.training,
+      io: built.io,
+      files,
+      exportErrors,
+    };
+
+    // 5. write atomically: temp folder, then rename
+    const dir = join(input.modelsDir, input.name);
+    const tmp = join(input.modelsDir, `.tmp-${input.name}-${process.pid}`);
+    const old = join(input.modelsDir, `.old-${input.name}-${process.pid}`);
+    await mkdir(input.modelsDir, { recursive: true });
+    await rm(tmp, { recursive: true, force: true });
+    try {
+      await mkdir(tmp);
+      await writeFile(join(tmp, FILES.fp32), fp32Bytes);
+      await writeFile(join(tmp, FILES.int8), int8Bytes);
+      await writeFile(join(tmp, FILES.card), `${JSON.stringify(card, null, 2)}\n`);
+      let replaced = false;
+      try {
+        await rename(dir, old);
+        replaced = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      await rename(tmp, dir);
+      if (replaced) await rm(old, { recursive: true, force: true });
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    const report: ExportReport = {
+      parameters: built.parameterCount,
+      keptFloat: [...keepFloat],
+      quantizedConvs: layers.length - keepFloat.size,
+      files,
+      int8ByT: errors.byT,
+      int8Overall: errors.overall,
+      samplePsnrDb,
+      extra,
+      timings,
+    };
+    return { dir, card, report };
+  } finally {
+    await fp32.release();
+    await int8.release();
+  }
+}
+
+/** The report the export prints. */
+export function formatReport(r: ExportReport, dir: string): string {
+  const f = (v: number): string => v.toExponential(2);
+  const lines = [
+    `wrote ${dir}`,
+    `  ${FILES.fp32}: ${r.files.fp32.bytes} bytes, sha256 ${r.files.fp32.sha256}`,
+    `  ${FILES.int8}: ${r.files.int8.bytes} bytes, sha256 ${r.files.int8.sha256}`,
+    `parameters: ${r.parameters}; int8: ${r.quantizedConvs} convs quantized, kept in float: ${r.keptFloat.join(', ') || 'none'}`,
+    'int8 vs fp32 prediction on noised images:',
+    ...Object.entries(r.int8ByT).map(([t, e]) => `  t=${t.padStart(4)}: max abs ${f(e.maxAbs)}, rms ${f(e.rms)}, rel rms ${(100 * e.relRms).toFixed(2)}%`),
+    `  all   : max abs ${f(r.int8Overall.maxAbs)}, rms ${f(r.int8Overall.rms)}, rel rms ${(100 * r.int8Overall.relRms).toFixed(2)}%`,
+    `20-step DDIM sample, int8 vs fp32 (same seeds): PSNR ${r.samplePsnrDb.toFixed(2)} dB`,
+    ...Object.entries(r.extra).map(([k, v]) => `${k}: ${f(v)}`),
+    ...Object.entries(r.timings).map(
+      ([b, t]) => `onnxruntime-web (Node, 1 thread), batch ${b}: fp32 ${t.fp32.toFixed(1)} ms, int8 ${t.int8.toFixed(1)} ms (${(t.fp32 / t.int8).toFixed(2)}x)`,
+    ),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,125 @@
+/** Error figures of the export report: int8 vs fp32 predictions, sample PSNR, forward timings. */
+import type { InferenceSession } from 'onnxruntime-web';
+import { makeSchedule, qSample, gaussianNoise } from '../../src/diffusion/index.ts';
+import { createScheduler } from '../../src/diffusion/create.ts';
+import { sample } from '../../src/diffusion/sample.ts';
+import type { DiffusionModelConfig } from '../model/config.ts';
+import { epsModel, run, type ForwardInput, type ModelIo } from './runtime.ts';
+
+export interface ErrorStats {
+  maxAbs: number;
+  rms: number;
+  /** rms(a - b) / rms(b) */
+  relRms: number;
+}
+
+export function errorStats(a: Float32Array, ref: Float32Array): ErrorStats {
+  if (a.length !== ref.length) throw new Error(`length ${a.length} vs ${ref.length}`);
+  let maxAbs = 0;
+  let se = 0;
+  let sr = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - ref[i];
+    maxAbs = Math.max(maxAbs, Math.abs(d));
+    se += d * d;
+    sr += ref[i] * ref[i];
+  }
+  return { maxAbs, rms: Math.sqrt(se / a.length), relRms: sr > 0 ? Math.sqrt(se / sr) : 0 };
+}
+
+/** PSNR in dB of images in [-1, 1] (both clipped), peak-to-peak 2. */
+export function psnr(a: Float32Array, ref: Float32Array): number {
+  let se = 0;
+  const clip = (v: number): number => Math.max(-1, Math.min(1, v));
+  for (let i = 0; i < a.length; i++) se += (clip(a[i]) - clip(ref[i])) ** 2;
+  const mse = se / a.length;
+  return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
+}
+
+/** Images x0 [N, C, H, W] in [-1, 1] noised at the given timesteps (image i at t[i % t.length]). */
+export function noisedBatches(
+  config: DiffusionModelConfig,
+  x0: Float32Array,
+  count: number,
+  batch: number,
+  timesteps: readonly number[],
+  seed: number,
+): ForwardInput[] {
+  const u = config.unet;
+  const n = u.channels * u.imageSize * u.imageSize;
+  const schedule = makeSchedule(config.schedule);
+  const out: ForwardInput[] = [];
+  for (let start = 0; start < count; start += batch) {
+    const b = Math.min(batch, count - start);
+    const x = x0.slice(start * n, (start + b) * n);
+    const t = Array.from({ length: b }, (_, i) => timesteps[(start + i) % timesteps.length]);
+    const eps = gaussianNoise(seed, start, new Float32Array(b * n));
+    // conditional models: real classes are unknown here, so cycle through all ids incl. the null class
+    const y = u.numClasses > 0 ? Array.from({ length: b }, (_, i) => (start + i) % (u.numClasses + 1)) : undefined;
+    out.push({ x: qSample(schedule, x, t, eps), t, y, imageDims: [u.channels, u.imageSize, u.imageSize] });
+  }
+  return out;
+}
+
+/** int8 vs fp32 prediction error per timestep and overall. */
+export async function predictionErrors(
+  fp32: InferenceSession,
+  int8: InferenceSession,
+  io: ModelIo,
+  inputsByT: ReadonlyMap<number, ForwardInput[]>,
+): Promise<{ byT: Record<string, ErrorStats>; overall: ErrorStats }> {
+  const byT: Record<string, ErrorStats> = {};
+  const all: { a: number[]; b: number[] } = { a: [], b: [] };
+  for (const [t, batches] of inputsByT) {
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const input of batches) {
+      a.push(...((await run(int8, io, input)).get(io.output) ?? []));
+      b.push(...((await run(fp32, io, input)).get(io.output) ?? []));
+    }
+    byT[String(t)] = errorStats(Float32Array.from(a), Float32Array.from(b));
+    all.a.push(...a);
+    all.b.push(...b);
+  }
+  return { byT, overall: errorStats(Float32Array.from(all.a), Float32Array.from(all.b)) };
+}
+
+/** PSNR of int8 samples against fp32 samples from the same seeds (DDIM, eta 0). */
+export async function samplePsnr(
+  config: DiffusionModelConfig,
+  fp32: InferenceSession,
+  int8: InferenceSession,
+  io: ModelIo,
+  opts: { steps: number; images: number; seed: number },
+): Promise<{ psnr: number; fp32: Float32Array; int8: Float32Array }> {
+  const u = config.unet;
+  const dims = [u.channels, u.imageSize, u.imageSize] as const;
+  const seeds = Array.from({ length: opts.images }, (_, k) => opts.seed + k);
+  const classes = u.numClasses > 0 ? Int32Array.from(seeds, (_, k) => k % u.numClasses) : undefined;
+  const schedule = makeSchedule(config.schedule);
+  const draw = (session: InferenceSession): Promise<Float32Array> =>
+    sample({
+      model: epsModel(session, io, dims),
+      scheduler: createScheduler('ddim', schedule, { predictionType: config.prediction }),
+      steps: opts.steps,
+      shape: [opts.images, ...dims],
+      seeds,
+      classes,
+    });
+  const a = await draw(fp32);
+  const b = await draw(int8);
+  return { psnr: psnr(b, a), fp32: a, int8: b };
+}
+
+/** Median ms per forward at a batch size (after warm-up). */
+export async function timeForward(session: InferenceSession, io: ModelIo, input: ForwardInput, warmup = 3, reps = 10): Promise<number> {
+  for (let i = 0; i < warmup; i++) await run(session, io, input);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await run(session, io, input);
+    times.push(performance.now() - t0);
+  }
+  times.sort((x, y) => x - y);
+  return times[Math.floor(times.length / 2)];
+}
