@@ -31,9 +31,13 @@ export interface Scheduler {
   /** True when `step` consumes fresh Gaussian noise (DDPM, DDIM with eta > 0). */
   readonly needsNoise: boolean;
   setTimesteps(numInferenceSteps: number): void;
-  /**
-   * modelOutput, x: [B, C, H, W]; t: the current timestep (one of `timesteps`);
-   * noise: standard normal [B, C, H, W], required when `needsNoise`.
-   */
-  step(modelOutput: Float32Array, t: number, x: Float32Array, noise?: Float32Array): StepResult;
+  /** modelOutput, x: [B, C, H, W]; t: the current timestep (the next one of `timesteps`). */
+  step(modelOutput: Float32Array, t: number, x: Float32Array, extras?: StepExtras): StepResult;
+}
+
+export interface StepExtras {
+  /** Standard normal [B, C, H, W]; required when `needsNoise`. */
+  noise?: Float32Array;
+  /** Number of images in x (default 1); dynamic thresholding works per image. */
+  batch?: number;
 }
