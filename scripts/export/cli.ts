@@ -1,0 +1,73 @@
+/**
+ * `npm run export -- --run <dir>`: models/<name>/ (unet.onnx, unet.int8.onnx, model.json) from a training
+ * run, with a report of the measured parity and int8 errors.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExportError } from '../model/ops-onnx.ts';
+import { formatReport } from './export.ts';
+import { exportRun } from './from-run.ts';
+
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
+  return n;
+}
+
+function intList(v: string): number[] {
+  return v.split(',').map((s) => positiveInt(s.trim()));
+}
+
+const program = new Command()
+  .name('export')
+  .description('Export a training run to ONNX (fp32 EMA weights + static int8 QDQ) with a model card')
+  .requiredOption('--run <dir>', 'run directory (or one of its checkpoints/step-NNNNNNNN folders)')
+  .option('--step <n>', 'checkpoint step (default: the latest)', positiveInt)
+  .option('--name <name>', 'model name, the folder under --out (default: the run folder name)')
+  .option('--model-version <v>', 'version written to model.json', '1.0.0')
+  .option('--out <dir>', 'models folder', path.join(ROOT, 'models'))
+  .option('--calibration-images <n>', 'training images used for int8 calibration (each noised at one of 16 t)', positiveInt, 256)
+  .option('--evaluation-images <n>', 'other training images for the int8 error figures (x 5 timesteps)', positiveInt, 64)
+  .option('--keep-float <layers>', 'comma-separated conv layers kept in float (default: first, last and attention convs)')
+  .option('--no-parity', 'skip the tfjs vs onnxruntime-web parity check')
+  .option('--bench <batches>', 'time fp32 and int8 forwards at these batch sizes, e.g. 1,4,16', intList)
+  .action(async (opts: {
+    run: string;
+    step?: number;
+    name?: string;
+    modelVersion: string;
+    out: string;
+    calibrationImages: number;
+    evaluationImages: number;
+    keepFloat?: string;
+    parity: boolean;
+    bench?: number[];
+  }) => {
+    const { dir, report } = await exportRun({
+      runDir: opts.run,
+      step: opts.step,
+      name: opts.name,
+      version: opts.modelVersion,
+      modelsDir: opts.out,
+      calibrationImages: opts.calibrationImages,
+      evaluationImages: opts.evaluationImages,
+      keepFloat: opts.keepFloat?.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+      parity: opts.parity,
+      benchmarkBatches: opts.bench ?? [],
+      log: (line) => console.log(line),
+    });
+    console.log(formatReport(report, dir));
+  });
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  if (e instanceof ExportError) {
+    console.error(`export: ${e.message}`);
+    process.exit(1);
+  }
+  throw e;
+}

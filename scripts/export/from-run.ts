@@ -1,0 +1,92 @@
+/**
+ * Export a training run: its latest (or chosen) checkpoint's EMA weights, calibrated and measured on
+ * the run's own training images.
+ */
+import * as path from 'node:path';
+import { loadCheckpoint, CheckpointError } from '../train/checkpoint.ts';
+import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
+import { ExportError } from '../model/ops-onnx.ts';
+import { exportModel, type ExportInput } from './export.ts';
+import { weightsSource } from './graph.ts';
+import { tfjsOrtParity } from './parity.ts';
+import { noisedBatches } from './measure.ts';
+
+export interface RunExportOptions {
+  runDir: string;
+  step?: number;
+  name?: string;
+  version: string;
+  modelsDir: string;
+  calibrationImages: number;
+  evaluationImages: number;
+  keepFloat?: string[];
+  parity: boolean;
+  benchmarkBatches: number[];
+  log: (line: string) => void;
+}
+
+/** Pixels [N, S, S, C] uint8 of images `indices` -> [n, C, S, S] float32 in [-1, 1]. */
+function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
+  const { size: S, channels: C } = ds;
+  const out = new Float32Array(indices.length * C * S * S);
+  indices.forEach((k, i) => {
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++)
+        for (let c = 0; c < C; c++) out[((i * C + c) * S + y) * S + x] = ds.pixels[((k * S + y) * S + x) * C + c] / 127.5 - 1;
+  });
+  return out;
+}
+
+/** `count` indices spread evenly over [0, n), starting at `phase` (0..1). */
+function spread(n: number, count: number, phase: number): number[] {
+  return Array.from({ length: Math.min(count, n) }, (_, i) => Math.floor(((i + phase) * n) / Math.min(count, n)) % n);
+}
+
+export async function exportRun(o: RunExportOptions) {
+  let ck;
+  try {
+    ck = await loadCheckpoint(o.runDir, { step: o.step });
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new ExportError(`cannot export ${o.runDir}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const cfg = ck.config;
+  const u = cfg.unet;
+  o.log(`checkpoint ${ck.dir}: step ${ck.step}, ${ck.manifest.totalParams} parameters (EMA)`);
+
+  const loadOpts = { size: u.imageSize, channels: u.channels, fit: cfg.data.fit, limit: 0 };
+  let ds: Dataset;
+  try {
+    ds = cfg.data.kind === 'idx' ? await loadIdxDataset(cfg.data.images, cfg.data.labels, loadOpts) : await loadImageFolder(cfg.data.images, loadOpts);
+  } catch (e) {
+    throw new ExportError(`cannot read the run's training images (${cfg.data.images}) for calibration: ${(e as Error).message}`, { cause: e });
+  }
+  const calibIdx = spread(ds.count, o.calibrationImages, 0.25);
+  const evalIdx = spread(ds.count, o.evaluationImages, 0.75);
+  const classNames = u.numClasses > 0 ? (cfg.classNames ?? ds.classNames ?? Array.from({ length: u.numClasses }, (_, i) => String(i))) : null;
+  const isFashion = classNames !== null && classNames.join() === FASHION_MNIST_CLASSES.join();
+  const source = weightsSource(ck.ema);
+  const input: ExportInput = {
+    name: o.name ?? path.basename(path.resolve(o.runDir)).toLowerCase().replace(/[^a-z0-9._-]/g, '-'),
+    version: o.version,
+    config: { unet: u, schedule: cfg.schedule, prediction: cfg.prediction },
+    params: source,
+    classNames,
+    dataset: `${isFashion ? 'Fashion-MNIST' : cfg.data.kind === 'idx' ? 'IDX' : 'image folder'}: ${cfg.data.images}`,
+    training: { steps: ck.step, seconds: Math.round(ck.manifest.trainSeconds), batchSize: cfg.training.batchSize },
+    calibrationImages: toNchw(ds, calibIdx),
+    evaluationImages: toNchw(ds, evalIdx),
+    keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
+    modelsDir: o.modelsDir,
+    benchmarkBatches: o.benchmarkBatches,
+    log: o.log,
+    extraChecks: o.parity
+      ? async (fp32, io) => {
+          const inputs = noisedBatches(input.config, input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, [10, 500, 990], 4);
+          const p = await tfjsOrtParity(u, source, fp32, io, inputs);
+          return { 'parity.tfjsVsOrtMaxAbs': p.maxAbs };
+        }
+      : undefined,
+  };
+  return exportModel(input);
+}

@@ -1,0 +1,187 @@
+// The exporter: graph shape and ops, tfjs/onnxruntime-web parity, int8 fusion and errors, the fixture,
+// the --run path and its errors (nothing half-written in models/).
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import type { ModelCard } from '../../src/model-card.ts';
+import type { DiffusionModelConfig } from '../../scripts/model/config.ts';
+import { decodeModel, encodeModel, OPSET } from '../../scripts/model/onnx-graph.ts';
+import { ExportError } from '../../scripts/model/ops-onnx.ts';
+import { exportFixture, FIXTURE_CONFIG, FIXTURE_NAME, syntheticImages } from '../../scripts/export/fixture.ts';
+import { exportRun, type RunExportOptions } from '../../scripts/export/from-run.ts';
+import { buildUNetGraph } from '../../scripts/export/graph.ts';
+import { noisedBatches } from '../../scripts/export/measure.ts';
+import { tfjsOrtParity } from '../../scripts/export/parity.ts';
+import { randomParams } from '../../scripts/export/random-weights.ts';
+import { createSession, run } from '../../scripts/export/runtime.ts';
+import { fakeRun, tempDir } from './helpers.ts';
+
+const ROOT = path.join(import.meta.dirname, '..', '..');
+const FIXTURE_DIR = path.join(ROOT, 'models', FIXTURE_NAME);
+
+/** Unconditional, RGB, three levels, two res blocks, attention at two resolutions. */
+const WIDE: DiffusionModelConfig = {
+  unet: { imageSize: 16, channels: 3, baseChannels: 8, channelMults: [1, 2, 2], numResBlocks: 2, attentionResolutions: [8, 4], dropout: 0, groups: 4, numClasses: 0 },
+  schedule: { kind: 'cosine', T: 1000 },
+  prediction: 'v_prediction',
+};
+
+const ALLOWED_OPS = new Set([
+  'Conv', 'GroupNormalization', 'Sigmoid', 'Mul', 'Gemm', 'Add', 'Unsqueeze', 'Concat', 'Resize', 'Reshape',
+  'Transpose', 'MatMul', 'Softmax', 'Cast', 'Sin', 'Cos', 'Gather',
+]);
+
+describe('ONNX graph', () => {
+  it('has opset 21, a symbolic batch dimension, the model card I/O and only the expected ops', async () => {
+    const m = decodeModel(await readFile(path.join(FIXTURE_DIR, 'unet.onnx')));
+    expect(Number(m.opsetImport[0].version)).toBe(OPSET);
+    const g = m.graph!;
+    const dims = (i: number) => g.input![i].type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+    expect(g.input!.map((i) => i.name)).toEqual(['x', 't', 'class']);
+    expect(dims(0)).toEqual(['batch', 1, 16, 16]);
+    expect(dims(1)).toEqual(['batch']);
+    expect(g.output!.map((o) => o.name)).toEqual(['out']);
+    for (const n of g.node!) expect(ALLOWED_OPS.has(n.opType!), n.opType!).toBe(true);
+  });
+
+  it('names the first missing parameter and rejects architectures it cannot express', () => {
+    const missing = (name: string, shape: readonly number[]) => {
+      if (name === 'mid.attn/q/kernel') throw new ExportError(`the checkpoint has no parameter ${name}`);
+      return randomParams(1)(name, shape);
+    };
+    expect(() => buildUNetGraph(FIXTURE_CONFIG, missing)).toThrow(/no parameter mid\.attn\/q\/kernel/);
+    const bad = { ...FIXTURE_CONFIG, unet: { ...FIXTURE_CONFIG.unet, groups: 3 } };
+    expect(() => buildUNetGraph(bad, randomParams(1))).toThrow(/cannot be exported: unet.groups 3/);
+  });
+});
+
+describe('parity: tfjs forward vs onnxruntime-web forward, same weights (fp32)', () => {
+  for (const [label, config] of [['fixture (conditional, 1 channel)', FIXTURE_CONFIG], ['wide (unconditional, RGB, 3 levels)', WIDE]] as const) {
+    it(`${label}: max abs <= 1e-4 at batch 1 and 3, t from 0 to T-1`, async () => {
+      const u = config.unet;
+      const params = randomParams(11);
+      const built = buildUNetGraph(config, params);
+      const session = await createSession(encodeModel(built.graph));
+      const images = syntheticImages(4 * u.channels, u.imageSize, 9); // 4 images of C channels
+      const inputs = [...noisedBatches(config, images, 1, 1, [0], 1), ...noisedBatches(config, images.subarray(u.channels * u.imageSize ** 2), 3, 3, [999, 10, 500], 2)];
+      const p = await tfjsOrtParity(u, params, session, built.io, inputs);
+      expect(p.maxAbs).toBeLessThanOrEqual(1e-4);
+      await session.release();
+    });
+  }
+});
+
+describe('fixture model (models/fixture-tiny)', () => {
+  it('is what `npm run export:fixture` writes, byte for byte, and its card matches its files', async () => {
+    const dir = await tempDir('fixture');
+    const { card } = await exportFixture(dir);
+    for (const f of ['unet.onnx', 'unet.int8.onnx', 'model.json']) {
+      expect(Buffer.compare(await readFile(path.join(dir, FIXTURE_NAME, f)), await readFile(path.join(FIXTURE_DIR, f))), f).toBe(0);
+    }
+    const committed = JSON.parse(await readFile(path.join(FIXTURE_DIR, 'model.json'), 'utf8')) as ModelCard;
+    expect(committed).toEqual(card);
+    let total = 0;
+    for (const file of Object.values(card.files)) {
+      const bytes = await readFile(path.join(FIXTURE_DIR, file.path));
+      expect(bytes.length).toBe(file.bytes);
+      expect((await import('node:crypto')).createHash('sha256').update(bytes).digest('hex')).toBe(file.sha256);
+      total += bytes.length;
+    }
+    expect(total).toBeLessThan(200_000);
+    expect(card.classNames).toHaveLength(10);
+    expect(card.io).toEqual({ x: 'x', t: 't', class: 'class', output: 'out' });
+    expect(await readdir(dir)).toEqual([FIXTURE_NAME]); // no temp folders left
+    await rm(dir, { recursive: true });
+  });
+
+  it('int8: every quantized conv becomes a QLinearConv in onnxruntime (native peer, optimized graph)', async () => {
+    const dir = await tempDir('opt');
+    const optimized = path.join(dir, 'opt.onnx');
+    const s = await ortNode.InferenceSession.create(path.join(FIXTURE_DIR, 'unet.int8.onnx'), {
+      graphOptimizationLevel: 'all',
+      optimizedModelFilePath: optimized,
+      intraOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+    await s.release();
+    const ops = decodeModel(await readFile(optimized)).graph!.node!.map((n) => n.opType);
+    const source = decodeModel(await readFile(path.join(FIXTURE_DIR, 'unet.int8.onnx'))).graph!.node!;
+    const quantizedConvs = source.filter((n) => n.opType === 'Conv' && n.input![1].endsWith('/kernel_dq')).length;
+    expect(quantizedConvs).toBeGreaterThan(0);
+    expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(quantizedConvs);
+    await rm(dir, { recursive: true });
+  });
+
+  it('int8 runs in onnxruntime-web with a dynamic batch and stays close to fp32', async () => {
+    const card = JSON.parse(await readFile(path.join(FIXTURE_DIR, 'model.json'), 'utf8')) as ModelCard;
+    expect(card.exportErrors?.['int8.relRms']).toBeLessThan(0.15);
+    const fp32 = await createSession(await readFile(path.join(FIXTURE_DIR, 'unet.onnx')));
+    const int8 = await createSession(await readFile(path.join(FIXTURE_DIR, 'unet.int8.onnx')));
+    const [input] = noisedBatches(FIXTURE_CONFIG, syntheticImages(5, 16, 4), 5, 5, [300], 1);
+    const a = (await run(fp32, card.io, input)).get('out')!;
+    const b = (await run(int8, card.io, input)).get('out')!;
+    expect(a).toHaveLength(5 * 256);
+    let se = 0;
+    let sr = 0;
+    for (let i = 0; i < a.length; i++) {
+      se += (a[i] - b[i]) ** 2;
+      sr += a[i] ** 2;
+    }
+    expect(Math.sqrt(se / sr)).toBeLessThan(0.15);
+    await fp32.release();
+    await int8.release();
+  });
+});
+
+describe('npm run export -- --run <dir>', () => {
+  const options = (runDir: string, modelsDir: string): RunExportOptions => ({
+    runDir,
+    modelsDir,
+    version: '1.0.0',
+    calibrationImages: 32,
+    evaluationImages: 16,
+    parity: true,
+    benchmarkBatches: [],
+    log: () => {},
+  });
+
+  it('writes models/<name>/ from the EMA weights, with training facts and the parity figure in model.json', async () => {
+    const runDir = await fakeRun(FIXTURE_CONFIG);
+    const models = await tempDir('models');
+    const { dir, card } = await exportRun(options(runDir, models));
+    expect(dir).toBe(path.join(models, 'tiny-run'));
+    expect((await readdir(dir)).sort()).toEqual(['model.json', 'unet.int8.onnx', 'unet.onnx']);
+    expect(card.training).toEqual({ steps: 10, seconds: 2, batchSize: 8 });
+    expect(card.classNames?.[9]).toBe('Ankle boot');
+    expect(card.dataset).toMatch(/^Fashion-MNIST/);
+    expect(card.exportErrors?.['parity.tfjsVsOrtMaxAbs']).toBeLessThanOrEqual(1e-4);
+    expect(await readdir(models)).toEqual(['tiny-run']);
+    await rm(path.dirname(runDir), { recursive: true });
+    await rm(models, { recursive: true });
+  });
+
+  it('fails clearly, leaving models/ untouched, on a run without checkpoint, a corrupt checkpoint, or an inexpressible architecture', async () => {
+    const models = await tempDir('models-bad');
+    const runDir = await fakeRun(FIXTURE_CONFIG);
+    const ck = path.join(runDir, 'checkpoints', 'step-00000010');
+
+    await truncate(path.join(ck, 'ema.f32'), 100);
+    await expect(exportRun(options(runDir, models))).rejects.toThrow(/cannot export .*ema\.f32.*(truncated or corrupt)/);
+
+    await rm(path.join(runDir, 'checkpoints'), { recursive: true });
+    await rm(path.join(runDir, 'latest.json'));
+    await expect(exportRun(options(runDir, models))).rejects.toThrow(/cannot export .*no checkpoint found/);
+
+    const odd = await fakeRun(FIXTURE_CONFIG, { unet: { ...FIXTURE_CONFIG.unet, attentionResolutions: [5] } });
+    await expect(exportRun(options(odd, models))).rejects.toThrow(/cannot be exported: unet\.attentionResolutions: 5/);
+
+    // weights of another architecture than config.json says
+    const other = await fakeRun(FIXTURE_CONFIG, { unet: { ...FIXTURE_CONFIG.unet, baseChannels: 8 } });
+    await expect(exportRun(options(other, models))).rejects.toThrow(ExportError);
+    await writeFile(path.join(models, 'keep.txt'), 'untouched');
+    expect(await readdir(models)).toEqual(['keep.txt']);
+    for (const d of [runDir, odd, other]) await rm(path.dirname(d), { recursive: true });
+    await rm(models, { recursive: true });
+  });
+});
