@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { MAX_SEED, SAMPLER_NAMES, type SamplerName } from '../diffusion/index.ts';
+import { gridLayout } from '../image/index.ts';
+import type { ModelCard } from '../model-card.ts';
+import { isConditional, type ModelEntry } from '../models/registry.ts';
+import type { RenderKind, RenderParams } from '../render/params.ts';
+import { workOf } from '../render/params.ts';
+import { GRID_PAD } from '../render/render.ts';
+import { invalidParam } from './problem.ts';
+
+/** Documented limits (README "## API"). Per-model work limits come from the registry (ServingLimits). */
+export const LIMITS = {
+  maxSteps: 1000,
+  maxGridImages: 16,
+  maxScale: 8,
+  /** Longest side of a returned PNG, after upscaling. */
+  maxOutputSide: 1024,
+  maxGuidance: 20,
+} as const;
+
+export const DEFAULTS = { sampler: 'dpmpp2m', steps: 20, eta: 0, clip: true, guidance: 1, scale: 1, gridImages: 16 } as const;
+
+const INT = /^(0|[1-9][0-9]{0,15})$/;
+const DECIMAL = /^-?(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?$/;
+
+function int(name: string, min: number, max: number) {
+  return z
+    .string()
+    .regex(INT, { error: `${name} must be an integer in [${min}, ${max}]` })
+    .transform(Number)
+    .refine((v) => v >= min && v <= max, { error: `${name} must be an integer in [${min}, ${max}]` });
+}
+
+function decimal(name: string, min: number, max: number) {
+  return z
+    .string()
+    .regex(DECIMAL, { error: `${name} must be a decimal number in [${min}, ${max}] (at most 6 decimals)` })
+    .transform(Number)
+    .refine((v) => v >= min && v <= max, { error: `${name} must be a number in [${min}, ${max}]` });
+}
+
+const bool = z.enum(['true', 'false', '1', '0'], { error: 'clip must be true, false, 1 or 0' }).transform((v) => v === 'true' || v === '1');
+
+const querySchema = z.strictObject(
+  {
+    model: z.string().optional(),
+    sampler: z.enum(SAMPLER_NAMES as [SamplerName, ...SamplerName[]], { error: `sampler must be one of ${SAMPLER_NAMES.join(', ')}` }).optional(),
+    steps: int('steps', 1, LIMITS.maxSteps).optional(),
+    eta: decimal('eta', 0, 1).optional(),
+    class: z.string().optional(),
+    guidance: decimal('guidance', 0, LIMITS.maxGuidance).optional(),
+    scale: int('scale', 1, LIMITS.maxScale).optional(),
+    clip: bool.optional(),
+    n: int('n', 1, LIMITS.maxGridImages).optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `is not a query parameter of this endpoint` : undefined) },
+);
+
+/** The seed of `/v1/samples/{seed}.png`: an integer in [0, 2^53 - 1]. */
+export function parseSeed(file: string): number {
+  const match = /^(0|[1-9][0-9]{0,15})\.png$/.exec(file);
+  const seed = match ? Number(match[1]) : NaN;
+  if (!Number.isSafeInteger(seed) || seed > MAX_SEED) {
+    throw invalidParam('seed', `must be an integer in [0, ${MAX_SEED}] followed by .png (got ${JSON.stringify(file)})`);
+  }
+  return seed;
+}
+
+/** Chooses the model (`?model=`, else the registry default). */
+export function modelName(query: URLSearchParams, defaultName: string): string {
+  return query.get('model') ?? defaultName;
+}
+
+function parseClass(value: string | undefined, card: ModelCard): number | null {
+  if (value === undefined) return null;
+  const k = card.architecture.numClasses;
+  if (k === 0) throw invalidParam('class', `is not accepted: model ${card.name} is unconditional`);
+  if (INT.test(value) && Number(value) < k) return Number(value);
+  const byName = card.classNames?.indexOf(value) ?? -1;
+  if (byName >= 0) return byName;
+  const names = card.classNames ? ` or one of ${card.classNames.join(', ')}` : '';
+  throw invalidParam('class', `must be an integer in [0, ${k - 1}]${names} (got ${JSON.stringify(value)})`);
+}
+
+/**
+ * Validates and bounds every query parameter of a sample or grid request for one model; throws a 400
+ * ProblemError naming the parameter. Returns the parameters with defaults applied.
+ */
+export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry: ModelEntry): RenderParams {
+  const raw: Record<string, string> = {};
+  for (const [key, value] of query) {
+    if (key in raw) throw invalidParam(key, 'is given more than once');
+    raw[key] = value;
+  }
+  if (kind === 'sample' && 'n' in raw) throw invalidParam('n', 'is only accepted by /v1/grids');
+  const parsed = querySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = String(issue?.code === 'unrecognized_keys' ? issue.keys[0] : (issue?.path[0] ?? 'query'));
+    throw invalidParam(param, (issue?.message ?? 'is invalid').replace(new RegExp(`^${param} `), ''));
+  }
+  const q = parsed.data;
+  const { card, limits } = entry;
+  const sampler = q.sampler ?? DEFAULTS.sampler;
+  if (q.eta !== undefined && sampler !== 'ddim') throw invalidParam('eta', `applies to sampler=ddim only (sampler is ${sampler})`);
+  const steps = q.steps ?? DEFAULTS.steps;
+  if (steps > card.schedule.T) throw invalidParam('steps', `must be at most the model's ${card.schedule.T} training timesteps`);
+  const classId = parseClass(q.class, card);
+  const guidance = q.guidance ?? DEFAULTS.guidance;
+  if (guidance !== 1) {
+    if (!isConditional(card)) throw invalidParam('guidance', `is not accepted: model ${card.name} is unconditional`);
+    if (classId === null) throw invalidParam('guidance', 'needs a class (classifier-free guidance steers towards one class)');
+  }
+  const params: RenderParams = {
+    sampler,
+    steps,
+    eta: sampler === 'ddim' ? (q.eta ?? DEFAULTS.eta) : 0,
+    clip: q.clip ?? DEFAULTS.clip,
+    classId,
+    guidance,
+    scale: q.scale ?? DEFAULTS.scale,
+    n: kind === 'grid' ? (q.n ?? DEFAULTS.gridImages) : 1,
+  };
+  const work = workOf(params);
+  if (work > limits.maxImageSteps) {
+    throw invalidParam(
+      'steps',
+      `x images${guidance !== 1 ? ' x 2 (guidance)' : ''} must be at most ${limits.maxImageSteps} for model ${card.name} (got ${work}); lower steps or n`,
+    );
+  }
+  const side = outputSide(kind, params, card);
+  if (side > LIMITS.maxOutputSide) {
+    throw invalidParam('scale', `makes a ${side}-pixel image; the longest side may be at most ${LIMITS.maxOutputSide}`);
+  }
+  return params;
+}
+
+/** Longest side of the PNG in pixels. */
+export function outputSide(kind: RenderKind, p: RenderParams, card: ModelCard): number {
+  if (kind === 'sample') return card.imageSize * p.scale;
+  const layout = gridLayout(p.n, card.imageSize, card.imageSize, GRID_PAD);
+  return Math.max(layout.width, layout.height) * p.scale;
+}

@@ -1,0 +1,94 @@
+import { Hono, type Context } from 'hono';
+import type { Env } from '../env.ts';
+import { verifyModel } from '../inference/integrity.ts';
+import { loadEpsModel, wasmHeapBytes } from '../inference/runtime.ts';
+import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
+import type { RenderKind } from '../render/params.ts';
+import { renderPng } from '../render/render.ts';
+import { contentKey, matchesEtag } from '../storage/keys.ts';
+import { IMMUTABLE, readPng, writePng, type CacheLayer } from '../storage/png-cache.ts';
+import { invalidParam } from './problem.ts';
+import { DEFAULTS, LIMITS, modelName, parseRenderQuery, parseSeed } from './query.ts';
+import { createSingleFlight } from './single-flight.ts';
+
+interface Rendered {
+  bytes: Uint8Array<ArrayBuffer>;
+  layer: CacheLayer | 'generated';
+}
+
+type AppContext = Context<{ Bindings: Env }>;
+
+function waitUntilOf(c: AppContext): (p: Promise<unknown>) => void {
+  return (p) => {
+    try {
+      c.executionCtx.waitUntil(p);
+    } catch {
+      void p.catch(() => undefined); // no execution context (app.request in tests): let it run
+    }
+  };
+}
+
+/** GET /v1/models, /v1/samples/{seed}.png, /v1/grids/{seed}.png. Validation and orchestration only. */
+export function createRoutes(registry: ModelRegistry) {
+  const routes = new Hono<{ Bindings: Env }>();
+  const singleFlight = createSingleFlight<Rendered>();
+
+  function modelFor(c: AppContext): ModelEntry {
+    const query = new URL(c.req.url).searchParams;
+    const name = modelName(query, registry.defaultName);
+    const entry = registry.get(name);
+    if (!entry) {
+      const names = registry.list().map((e) => e.card.name);
+      throw invalidParam('model', `must be one of ${names.join(', ')} (got ${JSON.stringify(name)})`);
+    }
+    return entry;
+  }
+
+  routes.get('/models', async (c) => {
+    const models = await Promise.all(
+      registry.list().map(async (entry) => {
+        const available = await verifyModel(entry).then(
+          () => true,
+          () => false,
+        );
+        return { ...entry.card, available, limits: { ...entry.limits, ...LIMITS } };
+      }),
+    );
+    return c.json({ default: registry.defaultName, defaults: DEFAULTS, models }, 200, { 'cache-control': 'no-cache' });
+  });
+
+  function servePng(kind: RenderKind) {
+    return async function servePngRoute(c: AppContext): Promise<Response> {
+      const entry = modelFor(c);
+      await verifyModel(entry); // a tampered model serves nothing, not even cache hits or 304s
+      const seed = parseSeed(c.req.param('file') ?? '');
+      const query = new URL(c.req.url).searchParams;
+      query.delete('model');
+      const params = parseRenderQuery(query, kind, entry);
+      const key = await contentKey(entry.card, kind, seed, params);
+      const headers: Record<string, string> = { etag: key.etag, 'cache-control': IMMUTABLE, 'x-content-key': key.r2Key };
+      if (matchesEtag(c.req.header('if-none-match'), key.etag)) return c.body(null, 304, headers);
+
+      const waitUntil = waitUntilOf(c);
+      const { result, shared } = singleFlight(key.r2Key, async function renderOrFetch(): Promise<Rendered> {
+        const cached = await readPng(c.env.GRIDS, key.r2Key, waitUntil);
+        if (cached) return cached;
+        const model = await loadEpsModel(entry, { wasmEntry: c.env.ORT_WASM_ENTRY });
+        const bytes = await renderPng(model, entry.card, kind, seed, params);
+        await writePng(c.env.GRIDS, key.r2Key, bytes, { model: entry.card.name, seed: String(seed) }, waitUntil);
+        return { bytes, layer: 'generated' };
+      });
+      const rendered = await result;
+      headers['content-type'] = 'image/png';
+      headers['x-cache'] = rendered.layer === 'generated' ? 'MISS' : 'HIT';
+      headers['x-cache-layer'] = rendered.layer;
+      if (shared) headers['x-shared-generation'] = '1';
+      if (rendered.layer === 'generated') headers['x-wasm-heap-bytes'] = String(await wasmHeapBytes());
+      return c.body(rendered.bytes, 200, headers);
+    };
+  }
+
+  routes.get('/samples/:file', servePng('sample'));
+  routes.get('/grids/:file', servePng('grid'));
+  return routes;
+}

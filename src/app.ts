@@ -1,0 +1,18 @@
+import { Hono } from 'hono';
+import { notFoundProblem, problemResponse } from './api/problem.ts';
+import { createRoutes } from './api/routes.ts';
+import type { Env } from './env.ts';
+import type { ModelRegistry } from './models/registry.ts';
+
+export interface AppDeps {
+  registry: ModelRegistry;
+}
+
+/** The Hono app over a model registry (tests build one over a tampered model). */
+export function createApp(deps: AppDeps) {
+  const app = new Hono<{ Bindings: Env }>();
+  app.route('/v1', createRoutes(deps.registry));
+  app.notFound(notFoundProblem);
+  app.onError(problemResponse);
+  return app;
+}

@@ -1,0 +1,66 @@
+// The only module that configures onnxruntime-web for workerd and creates sessions (one per model and
+// isolate). See src/inference/wasm/ort-entry.mjs for how the wasm is handed over.
+import { env as ortEnv, InferenceSession } from 'onnxruntime-web/wasm';
+import type { EpsModel } from '../diffusion/index.ts';
+import type { ModelEntry } from '../models/registry.ts';
+import { createEpsModel } from './eps-model.ts';
+import { verifyModel } from './integrity.ts';
+
+export interface RuntimeOptions {
+  /** Specifier of ort-entry.mjs (Env.ORT_WASM_ENTRY). */
+  wasmEntry: string;
+}
+
+interface OrtEntryModule {
+  wasmMemory(): WebAssembly.Memory | undefined;
+}
+
+let configuredEntry: string | undefined;
+
+function configureOrt(wasmEntry: string): void {
+  if (configuredEntry !== undefined) return;
+  ortEnv.wasm.numThreads = 1; // workerd has no Worker: no threads
+  ortEnv.wasm.proxy = false;
+  ortEnv.wasm.simd = true;
+  ortEnv.wasm.wasmPaths = { mjs: wasmEntry };
+  ortEnv.logLevel = 'error';
+  configuredEntry = wasmEntry;
+}
+
+const sessions = new WeakMap<ModelEntry, Promise<EpsModel>>();
+let runs = 0;
+
+/**
+ * The EpsModel of a model entry: verifies the bytes (sha256 of the card), creates the session once per
+ * isolate and shares it; a failed creation is forgotten so the next request retries.
+ */
+export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promise<EpsModel> {
+  let model = sessions.get(entry);
+  if (!model) {
+    model = (async function createSession() {
+      await verifyModel(entry);
+      configureOrt(options.wasmEntry);
+      const session = await InferenceSession.create(new Uint8Array(entry.bytes), {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+      return createEpsModel(session, entry.card, { maxBatch: entry.limits.maxBatch, onRun: () => void runs++ });
+    })();
+    sessions.set(entry, model);
+    model.catch(() => sessions.delete(entry));
+  }
+  return model;
+}
+
+/** Number of session runs in this isolate so far (all models). */
+export function sessionRuns(): number {
+  return runs;
+}
+
+/** Bytes of the onnxruntime wasm linear memory in this isolate (0 before the runtime is loaded). It never shrinks. */
+export async function wasmHeapBytes(): Promise<number> {
+  if (configuredEntry === undefined) return 0;
+  const entry = (await import(/* @vite-ignore */ configuredEntry)) as OrtEntryModule;
+  return entry.wasmMemory()?.buffer.byteLength ?? 0;
+}

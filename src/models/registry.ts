@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { ModelCard } from '../model-card.ts';
+
+/** What the worker may do with one model per request (see the README's limits). */
+export interface ServingLimits {
+  /** Images per onnxruntime run; a larger batch is split. Bounds the wasm heap. */
+  maxBatch: number;
+  /** Model evaluations per request: images x steps (x 2 with classifier-free guidance). Bounds CPU time. */
+  maxImageSteps: number;
+}
+
+/** One served model: its card (model.json), the int8 ONNX bytes bundled with the worker, its limits. */
+export interface ModelEntry {
+  card: ModelCard;
+  bytes: ArrayBuffer;
+  limits: ServingLimits;
+}
+
+export interface ModelRegistry {
+  readonly defaultName: string;
+  list(): readonly ModelEntry[];
+  get(name: string): ModelEntry | undefined;
+}
+
+const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+
+/** The parts of a model card the worker relies on; other fields pass through unchecked. */
+const servedCard = z.looseObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+  version: z.string(),
+  imageSize: z.number().int().min(1).max(512),
+  channels: z.union([z.literal(1), z.literal(3)]),
+  classNames: z.array(z.string()).nullable(),
+  architecture: z.looseObject({ numClasses: z.number().int().min(0) }),
+  schedule: z.looseObject({ kind: z.enum(['linear', 'scaled_linear', 'cosine', 'sigmoid']), T: z.number().int().min(1) }),
+  prediction: z.enum(['epsilon', 'sample', 'v_prediction']),
+  io: z.object({ x: z.string(), t: z.string(), class: z.string().optional(), output: z.string() }),
+  files: z.looseObject({ fp32: modelFile, int8: modelFile }),
+});
+
+/** Checks a model.json read from the bundle; throws (at startup) with the offending field. */
+export function parseModelCard(json: unknown): ModelCard {
+  const result = servedCard.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new TypeError(`invalid model card: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unknown'}`);
+  }
+  const card = result.data as unknown as ModelCard;
+  const conditional = card.architecture.numClasses > 0;
+  if (conditional !== (card.io.class !== undefined)) {
+    throw new TypeError(`invalid model card ${card.name}: io.class must be given exactly when numClasses > 0`);
+  }
+  if (conditional && card.classNames !== null && card.classNames.length !== card.architecture.numClasses) {
+    throw new TypeError(`invalid model card ${card.name}: classNames must hold numClasses names`);
+  }
+  return card;
+}
+
+export function isConditional(card: ModelCard): boolean {
+  return card.architecture.numClasses > 0;
+}
+
+/** A registry over a list of models; the first is the default unless `defaultName` says otherwise. */
+export function createRegistry(entries: readonly ModelEntry[], defaultName?: string): ModelRegistry {
+  if (entries.length === 0) throw new TypeError('the model registry needs at least one model');
+  const byName = new Map<string, ModelEntry>();
+  for (const entry of entries) {
+    if (byName.has(entry.card.name)) throw new TypeError(`duplicate model name ${entry.card.name}`);
+    byName.set(entry.card.name, entry);
+  }
+  const first = entries[0];
+  const chosen = defaultName ?? first.card.name;
+  if (!byName.has(chosen)) throw new TypeError(`default model ${chosen} is not in the registry`);
+  return {
+    defaultName: chosen,
+    list: () => entries,
+    get: (name) => byName.get(name),
+  };
+}

@@ -1,0 +1,56 @@
+// The only module that touches R2 (and the Cache API in front of it).
+
+/** Where a cached PNG came from. */
+export type CacheLayer = 'cache-api' | 'r2';
+
+export interface CachedPng {
+  bytes: Uint8Array<ArrayBuffer>;
+  layer: CacheLayer;
+}
+
+const CACHE_ORIGIN = 'https://png-cache.ddpm-edge.internal/';
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+function cacheRequest(r2Key: string): Request {
+  return new Request(CACHE_ORIGIN + encodeURI(r2Key));
+}
+
+/** The Cache API of this colo (`caches.default`); absent in some test setups. */
+function edgeCache(): Cache | undefined {
+  return typeof caches === 'undefined' ? undefined : caches.default;
+}
+
+/** Looks a PNG up in the Cache API, then in R2 (a hit in R2 is copied into the Cache API in the background). */
+export async function readPng(bucket: R2Bucket, r2Key: string, waitUntil: (p: Promise<unknown>) => void): Promise<CachedPng | undefined> {
+  const cache = edgeCache();
+  const cached = await cache?.match(cacheRequest(r2Key));
+  if (cached) return { bytes: new Uint8Array(await cached.arrayBuffer()), layer: 'cache-api' };
+  const object = await bucket.get(r2Key);
+  if (!object) return undefined;
+  const bytes = new Uint8Array(await object.arrayBuffer());
+  if (cache) waitUntil(cache.put(cacheRequest(r2Key), pngResponse(bytes)));
+  return { bytes, layer: 'r2' };
+}
+
+/** Stores a generated PNG in R2 (awaited: the next request in any colo finds it) and in the Cache API (background). */
+export async function writePng(
+  bucket: R2Bucket,
+  r2Key: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  metadata: Record<string, string>,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<void> {
+  await bucket.put(r2Key, bytes, { httpMetadata: { contentType: 'image/png', cacheControl: IMMUTABLE }, customMetadata: metadata });
+  const cache = edgeCache();
+  if (cache) waitUntil(cache.put(cacheRequest(r2Key), pngResponse(bytes)));
+}
+
+/** Removes a PNG from both layers (tests, operations). */
+export async function deletePng(bucket: R2Bucket, r2Key: string): Promise<void> {
+  await bucket.delete(r2Key);
+  await edgeCache()?.delete(cacheRequest(r2Key));
+}
+
+function pngResponse(bytes: Uint8Array<ArrayBuffer>): Response {
+  return new Response(bytes, { headers: { 'content-type': 'image/png', 'cache-control': IMMUTABLE } });
+}

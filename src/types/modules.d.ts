@@ -1,0 +1,9 @@
+// Module types for files wrangler imports by rule (wrangler.toml `rules`).
+declare module '*.onnx' {
+  const bytes: ArrayBuffer;
+  export default bytes;
+}
+declare module '*.wasm' {
+  const module: WebAssembly.Module;
+  export default module;
+}
