@@ -32,6 +32,9 @@ export interface ExportInput {
   /** Clean images x0 [N, C, H, W] in [-1, 1] for calibration and for the error figures (disjoint sets). */
   calibrationImages: Float32Array;
   evaluationImages: Float32Array;
+  /** Their class ids (conditional models); without them every id, the null class included, is used in turn. */
+  calibrationLabels?: Int32Array;
+  evaluationLabels?: Int32Array;
   /** Conv layers kept in float in the int8 model (default: defaultKeepFloat). */
   keepFloat?: (layers: readonly string[]) => Set<string>;
   modelsDir: string;
@@ -54,7 +57,7 @@ export interface ExportReport {
   int8Overall: ErrorStats;
   samplePsnrDb: number;
   extra: Record<string, number>;
-  /** batch -> median ms per forward */
+  /** batch -> ms per forward (fastest of 20 after warm-up) */
   timings: Record<string, { fp32: number; int8: number }>;
 }
 
@@ -102,7 +105,7 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   const n = u.channels * u.imageSize * u.imageSize;
   const calibCount = input.calibrationImages.length / n;
   const calibT = Array.from({ length: 16 }, (_, k) => Math.floor(((k + 0.5) * T) / 16));
-  const calibration = noisedBatches(config, input.calibrationImages, calibCount, 16, calibT, 1);
+  const calibration = noisedBatches(config, input.calibrationImages, calibCount, 16, calibT, 1, input.calibrationLabels);
   const ranges = await calibrate(built.graph, built.io, calibration);
   const layers = convLayers(built.graph);
   const keepFloat = (input.keepFloat ?? defaultKeepFloat)(layers);
@@ -116,7 +119,7 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   try {
     const evalCount = input.evaluationImages.length / n;
     const byT = new Map<number, ForwardInput[]>();
-    for (const t of evalTimesteps(T)) byT.set(t, noisedBatches(config, input.evaluationImages, evalCount, 16, [t], 2));
+    for (const t of evalTimesteps(T)) byT.set(t, noisedBatches(config, input.evaluationImages, evalCount, 16, [t], 2, input.evaluationLabels));
     const errors = await predictionErrors(fp32, int8, built.io, byT);
     const sampled = await samplePsnr(config, fp32, int8, built.io, {
       steps: Math.min(input.sampleSteps ?? 20, T),
@@ -130,7 +133,7 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
       const x = new Float32Array(b * n);
       for (let i = 0; i < b; i++) x.set(probe.x.subarray((i % probe.t.length) * n, ((i % probe.t.length) + 1) * n), i * n);
       const timed: ForwardInput = { ...probe, x, t: Array(b).fill(T >> 1), y: probe.y === undefined ? undefined : Array(b).fill(0) };
-      timings[String(b)] = { fp32: await timeForward(fp32, built.io, timed), int8: await timeForward(int8, built.io, timed) };
+      timings[String(b)] = { fp32: (await timeForward(fp32, built.io, timed)).min, int8: (await timeForward(int8, built.io, timed)).min };
     }
 
     // 4. model card

@@ -76,13 +76,15 @@ export async function exportRun(o: RunExportOptions) {
     training: { steps: ck.step, seconds: Math.round(ck.manifest.trainSeconds), batchSize: cfg.training.batchSize },
     calibrationImages: toNchw(ds, calibIdx),
     evaluationImages: toNchw(ds, evalIdx),
+    calibrationLabels: ds.labels === null ? undefined : Int32Array.from(calibIdx, (k) => ds.labels?.[k] ?? 0),
+    evaluationLabels: ds.labels === null ? undefined : Int32Array.from(evalIdx, (k) => ds.labels?.[k] ?? 0),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
     extraChecks: o.parity
       ? async (fp32, io) => {
-          const inputs = noisedBatches(input.config, input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, [10, 500, 990], 4);
+          const inputs = noisedBatches(input.config, input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, [10, 500, 990], 4, input.evaluationLabels);
           const p = await tfjsOrtParity(u, source, fp32, io, inputs);
           return { 'parity.tfjsVsOrtMaxAbs': p.maxAbs };
         }

@@ -36,7 +36,11 @@ export function psnr(a: Float32Array, ref: Float32Array): number {
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
 }
 
-/** Images x0 [N, C, H, W] in [-1, 1] noised at the given timesteps (image i at t[i % t.length]). */
+/**
+ * Images x0 [N, C, H, W] in [-1, 1] noised at the given timesteps (image i at t[i % t.length]). Class ids
+ * of conditional models: `labels` when given (every 10th replaced by the null class, as guidance uses
+ * it), else all ids in turn.
+ */
 export function noisedBatches(
   config: DiffusionModelConfig,
   x0: Float32Array,
@@ -44,6 +48,7 @@ export function noisedBatches(
   batch: number,
   timesteps: readonly number[],
   seed: number,
+  labels?: ArrayLike<number>,
 ): ForwardInput[] {
   const u = config.unet;
   const n = u.channels * u.imageSize * u.imageSize;
@@ -54,8 +59,8 @@ export function noisedBatches(
     const x = x0.slice(start * n, (start + b) * n);
     const t = Array.from({ length: b }, (_, i) => timesteps[(start + i) % timesteps.length]);
     const eps = gaussianNoise(seed, start, new Float32Array(b * n));
-    // conditional models: real classes are unknown here, so cycle through all ids incl. the null class
-    const y = u.numClasses > 0 ? Array.from({ length: b }, (_, i) => (start + i) % (u.numClasses + 1)) : undefined;
+    const classOf = (k: number): number => (labels === undefined ? k % (u.numClasses + 1) : k % 10 === 9 ? u.numClasses : labels[k]);
+    const y = u.numClasses > 0 ? Array.from({ length: b }, (_, i) => classOf(start + i)) : undefined;
     out.push({ x: qSample(schedule, x, t, eps), t, y, imageDims: [u.channels, u.imageSize, u.imageSize] });
   }
   return out;
@@ -111,8 +116,17 @@ export async function samplePsnr(
   return { psnr: psnr(b, a), fp32: a, int8: b };
 }
 
-/** Median ms per forward at a batch size (after warm-up). */
-export async function timeForward(session: InferenceSession, io: ModelIo, input: ForwardInput, warmup = 3, reps = 10): Promise<number> {
+/**
+ * ms per forward at a batch size after warm-up: the fastest of `reps` (robust to other processes on a
+ * shared machine; the median is returned too).
+ */
+export async function timeForward(
+  session: InferenceSession,
+  io: ModelIo,
+  input: ForwardInput,
+  warmup = 5,
+  reps = 20,
+): Promise<{ min: number; median: number }> {
   for (let i = 0; i < warmup; i++) await run(session, io, input);
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -121,5 +135,5 @@ export async function timeForward(session: InferenceSession, io: ModelIo, input:
     times.push(performance.now() - t0);
   }
   times.sort((x, y) => x - y);
-  return times[Math.floor(times.length / 2)];
+  return { min: times[0], median: times[Math.floor(times.length / 2)] };
 }
