@@ -5,7 +5,10 @@
  * Speed on backends without every gradient kernel (wasm lacks Conv2DBackpropFilter; its
  * Conv2DBackpropInput is ~10x slower than a forward conv): 3x3 convolutions carry a tf.customGrad whose
  * backward pass is made of forward conv2d calls only, 1x1 convolutions are matMuls, the class embedding is
- * a one-hot matMul (gather's gradient needs UnsortedSegmentSum), and nearest upsampling is two concats.
+ * a one-hot matMul (gather's gradient needs UnsortedSegmentSum), and nearest upsampling is
+ * ResizeNearestNeighbor with 4 x avgPool(2x2) as its gradient (wasm's ResizeNearestNeighborGrad gives wrong
+ * results in tfjs 4.22). GroupNorm, SiLU and channel concat carry hand-written backward passes (fewer,
+ * larger kernels than autodiff's; concat's own gradient, SplitV, is slow on wasm).
  * With a native backend (`convGrad: 'autodiff'`) 3x3 convs use tfjs' own gradient.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -99,6 +102,81 @@ function makeConv3x3(stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tens
 /** 3x3 convolutions with hand-built gradients (exported for the gradient tests). */
 export const conv3x3Forward = { 1: makeConv3x3(1), 2: makeConv3x3(2) } as const;
 
+/** SiLU x * sigmoid(x) with d/dx = s (1 + x (1 - s)), s = sigmoid(x). */
+const siluFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.mul(x, tf.sigmoid(x)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const xx = saved[0];
+        const sg = tf.sigmoid(xx);
+        return tf.mul(dy, tf.mul(sg, tf.add(1, tf.mul(xx, tf.sub(1, sg)))));
+      }),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** Nearest 2x upsampling (source index floor(i / 2)); gradient: the sum over each 2x2 block. */
+const upsample2xFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor4D;
+  const [, h, w] = x.shape;
+  return {
+    value: tf.image.resizeNearestNeighbor(x, [2 * h, 2 * w], false, false),
+    gradFunc: (dy: tf.Tensor) => tf.mul(tf.avgPool(dy as tf.Tensor4D, 2, 2, 'valid'), 4),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** Concat on the channel axis with slices as the gradient. */
+const concatChannelsFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b] = args as [tf.Tensor, tf.Tensor];
+  const ca = a.shape[3] as number;
+  const cb = b.shape[3] as number;
+  return {
+    value: tf.concat([a, b], 3),
+    gradFunc: (dy: tf.Tensor) => {
+      const [n, h, w] = dy.shape as [number, number, number, number];
+      return [tf.slice(dy, [0, 0, 0, 0], [n, h, w, ca]), tf.slice(dy, [0, 0, 0, ca], [n, h, w, cb])];
+    },
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
+ * GroupNorm on NHWC with its backward pass written out: xhat = (x - mu) * rstd per (image, group),
+ * y = xhat * gamma + beta;  dgamma = sum dy * xhat, dbeta = sum dy,
+ * dx = rstd * (g - mean_group(g) - xhat * mean_group(g * xhat)), g = dy * gamma.
+ */
+function groupNormFast(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number): tf.Tensor {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xx, gm, bt, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [b, h, w, c] = xx.shape;
+    const shapeG: [number, number, number, number] = [b, h * w, groups, c / groups];
+    const xg = tf.reshape(xx, shapeG);
+    const mean = tf.mean(xg, [1, 3], true);
+    const centered = tf.sub(xg, mean);
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 3], true), GROUPNORM_EPS));
+    const xhat = tf.mul(centered, rstd); // [B, HW, G, C/G]
+    save([xhat, rstd, gm]);
+    const value = tf.add(tf.mul(tf.reshape(xhat, [b, h, w, c]), gm), bt);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xh, rs, gmm] = saved;
+          const xhFlat = tf.reshape(xh, [b, h, w, c]);
+          const dgamma = tf.sum(tf.mul(dy, xhFlat), [0, 1, 2]);
+          const dbeta = tf.sum(dy, [0, 1, 2]);
+          const g = tf.reshape(tf.mul(dy, gmm), shapeG);
+          const mg = tf.mean(g, [1, 3], true);
+          const mgx = tf.mean(tf.mul(g, xh), [1, 3], true);
+          const dx = tf.mul(rs, tf.sub(tf.sub(g, mg), tf.mul(xh, mgx)));
+          return [tf.reshape(dx, [b, h, w, c]), dgamma, dbeta];
+        }),
+    };
+  });
+  return f(x, gamma, beta);
+}
+
 /** Deterministic initial value of a parameter: a pure function of (seed, name). */
 export function initialValue(seed: number, name: string, shape: number[], kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'table', init: ParamInit): Float32Array {
   const size = shape.reduce((a, b) => a * b, 1);
@@ -155,20 +233,15 @@ export class TfjsOps implements Ops<tf.Tensor> {
   }
 
   groupNorm(x: tf.Tensor, name: string, groups: number): tf.Tensor {
-    const [b, h, w, c] = x.shape as [number, number, number, number];
+    const c = x.shape[3] as number;
     if (c % groups !== 0) throw new Error(`groupNorm ${name}: ${groups} groups do not divide ${c} channels`);
     const gamma = this.param(`${name}/gamma`, [c], 'gamma');
     const beta = this.param(`${name}/beta`, [c], 'beta');
-    const xg = tf.reshape(x, [b, h * w, groups, c / groups]);
-    const mean = tf.mean(xg, [1, 3], true);
-    const centered = tf.sub(xg, mean);
-    const variance = tf.mean(tf.square(centered), [1, 3], true);
-    const normed = tf.reshape(tf.mul(centered, tf.rsqrt(tf.add(variance, GROUPNORM_EPS))), [b, h, w, c]);
-    return tf.add(tf.mul(normed, gamma), beta);
+    return groupNormFast(x as tf.Tensor4D, gamma, beta, groups);
   }
 
   silu(x: tf.Tensor): tf.Tensor {
-    return tf.mul(x, tf.sigmoid(x));
+    return siluFast(x);
   }
 
   dense(x: tf.Tensor, name: string, outFeatures: number): tf.Tensor {
@@ -188,14 +261,11 @@ export class TfjsOps implements Ops<tf.Tensor> {
   }
 
   concatChannels(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-    return tf.concat([a, b], 3);
+    return concatChannelsFast(a, b);
   }
 
   upsampleNearest2x(x: tf.Tensor): tf.Tensor {
-    const [b, h, w, c] = x.shape as [number, number, number, number];
-    // duplicate along W ([B, H, W, 2C] = [B, H, 2W, C]), then along H; concat's gradient is a slice
-    const xw = tf.reshape(tf.concat([x, x], 3), [b, h, 2 * w, c]);
-    return tf.reshape(tf.concat([xw, xw], 2), [b, 2 * h, 2 * w, c]);
+    return upsample2xFast(x);
   }
 
   dropout(x: tf.Tensor, rate: number): tf.Tensor {

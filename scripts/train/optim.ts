@@ -1,0 +1,64 @@
+/**
+ * Adam (Kingma & Ba 2015) with linear warm-up, global-norm gradient clipping and an EMA of the weights,
+ * on flat Float32Arrays in the main thread: backend-independent and exactly reproducible on resume
+ * (the state is weights, m, v, ema and the step).
+ */
+import type { TrainOptions } from './options.ts';
+
+export interface OptimState {
+  weights: Float32Array;
+  ema: Float32Array;
+  adamM: Float32Array;
+  adamV: Float32Array;
+}
+
+/** Learning rate of (0-based) step s: linear warm-up over warmupSteps, then constant. */
+export function learningRate(o: Pick<TrainOptions, 'lr' | 'warmupSteps'>, step: number): number {
+  if (o.warmupSteps <= 0) return o.lr;
+  return o.lr * Math.min(1, (step + 1) / o.warmupSteps);
+}
+
+/** EMA decay at step s (after the update of step s). */
+export function emaDecayAt(o: Pick<TrainOptions, 'emaDecay' | 'emaWarmup'>, step: number): number {
+  return o.emaWarmup ? Math.min(o.emaDecay, (1 + step) / (10 + step)) : o.emaDecay;
+}
+
+export interface UpdateInfo {
+  lr: number;
+  gradNorm: number;
+  clipped: boolean;
+}
+
+/**
+ * One optimisation step (0-based `step`) with the averaged gradient `g` (modified in place by clipping).
+ * Adam: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr * mhat / (sqrt(vhat) + eps).
+ */
+export function adamStep(state: OptimState, g: Float32Array, o: TrainOptions, step: number): UpdateInfo {
+  let sq = 0;
+  for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  const gradNorm = Math.sqrt(sq);
+  let clipped = false;
+  if (o.gradClip > 0 && gradNorm > o.gradClip) {
+    const s = o.gradClip / gradNorm;
+    for (let i = 0; i < g.length; i++) g[i] *= s;
+    clipped = true;
+  }
+  const lr = learningRate(o, step);
+  const b1 = o.adamBeta1;
+  const b2 = o.adamBeta2;
+  const t = step + 1;
+  const c1 = 1 - b1 ** t;
+  const c2 = 1 - b2 ** t;
+  const { weights: w, adamM: m, adamV: v, ema } = state;
+  const d = emaDecayAt(o, step);
+  for (let i = 0; i < g.length; i++) {
+    const gi = g[i];
+    const mi = b1 * m[i] + (1 - b1) * gi;
+    const vi = b2 * v[i] + (1 - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + o.adamEps);
+    ema[i] = d * ema[i] + (1 - d) * w[i];
+  }
+  return { lr, gradNorm, clipped };
+}
