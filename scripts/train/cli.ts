@@ -1,0 +1,248 @@
+/**
+ * `npm run train -- [options]`: train a DDPM U-Net (see --help). Examples:
+ *   npm run train -- --conditional --steps 5000 --run-dir runs/fmnist-a        (Fashion-MNIST, class-conditional)
+ *   npm run train -- --resume --run-dir runs/fmnist-a                          (continue exactly)
+ *   npm run train -- --data folder --images ./faces --channels 3 --hflip --image-size 32
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import * as path from 'node:path';
+import { SCHEDULE_KINDS } from '../../src/diffusion/index.ts';
+import type { ScheduleKind } from '../../src/diffusion/types.ts';
+import type { UNetConfig } from '../model/config.ts';
+import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from './backend.ts';
+import { DatasetError, fashionMnistPaths } from './data.ts';
+import { CheckpointError } from './checkpoint.ts';
+import { DEFAULT_TRAIN, DEFAULT_UNET, LOSS_TYPES, OBJECTIVES, PREDICTION_OF, type DataSpec, type LossType, type Objective, type RunConfig, type TrainOptions } from './options.ts';
+import { defaultWorkers, loadDataset, train } from './trainer.ts';
+
+/** Architecture presets (parameter counts for 32x32x1, unconditional). */
+export const PRESETS: Record<string, Partial<UNetConfig>> = {
+  tiny: { baseChannels: 16, channelMults: [1, 2, 2], numResBlocks: 1, attentionResolutions: [8], groups: 8 }, // 0.28M
+  small: { baseChannels: 16, channelMults: [1, 2, 4], numResBlocks: 1, attentionResolutions: [8], groups: 8 }, // 0.69M
+  base: { baseChannels: 32, channelMults: [1, 2, 4], numResBlocks: 2, attentionResolutions: [8], groups: 8 }, // 3.9M
+};
+
+const int = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer (got "${v}")`);
+  return n;
+};
+const num = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number (got "${v}")`);
+  return n;
+};
+const intList = (name: string) => (v: string): number[] => {
+  if (v.trim() === '' || v === 'none') return [];
+  return v.split(',').map((s) => int(name)(s.trim()));
+};
+const oneOf = <T extends string>(name: string, allowed: readonly T[]) => (v: string): T => {
+  if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')} (got "${v}")`);
+  return v as T;
+};
+
+interface CliOptions {
+  data: 'fashion-mnist' | 'idx' | 'folder';
+  images?: string;
+  labels?: string;
+  fit: 'pad' | 'resize';
+  hflip: boolean;
+  limit: number;
+  preset?: string;
+  imageSize: number;
+  channels?: number;
+  baseChannels?: number;
+  channelMults?: number[];
+  resBlocks?: number;
+  attention?: number[];
+  dropout: number;
+  groups?: number;
+  conditional: boolean;
+  schedule: ScheduleKind;
+  timesteps: number;
+  objective: Objective;
+  loss: LossType;
+  minSnr: number;
+  steps?: number;
+  batchSize: number;
+  lr: number;
+  warmup: number;
+  gradClip: number;
+  emaDecay: number;
+  emaWarmup: boolean;
+  labelDropout: number;
+  seed: number;
+  backend: BackendRequest;
+  workers: string;
+  runDir?: string;
+  resume: boolean;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  sampleEvery: number;
+  sampleSteps: number;
+  sampleGuidance: number;
+  logEvery: number;
+  progress: boolean;
+  stopAt?: number;
+}
+
+export function buildProgram(): Command {
+  const d = DEFAULT_TRAIN;
+  return new Command('train')
+    .description('Train a DDPM U-Net (TensorFlow.js) on Fashion-MNIST, MNIST-format IDX files or a folder of PNG/JPEG images.')
+    .addOption(new Option('--data <kind>', 'dataset kind').choices(['fashion-mnist', 'idx', 'folder']).default('fashion-mnist'))
+    .option('--images <path>', 'idx: images file (.gz or raw); folder: the image folder (class sub-folders give labels)')
+    .option('--labels <path>', 'idx: labels file')
+    .addOption(new Option('--fit <mode>', 'fit images to the model size: pad (centre, no scaling when smaller) or resize (+ centre crop)').choices(['pad', 'resize']).default('pad'))
+    .option('--hflip', 'random horizontal flips', false)
+    .option('--limit <n>', 'use at most n images (0 = all)', int('--limit'), 0)
+    .addOption(new Option('--preset <name>', 'architecture preset: tiny (0.28M), small (0.69M), base (3.9M)').choices(Object.keys(PRESETS)))
+    .option('--image-size <n>', 'model resolution (H = W)', int('--image-size'), DEFAULT_UNET.imageSize)
+    .option('--channels <n>', '1 (grayscale) or 3 (RGB); default 1 for IDX, 3 for folders', int('--channels'))
+    .option('--base-channels <n>', `width of the first level (default ${DEFAULT_UNET.baseChannels})`, int('--base-channels'))
+    .option('--channel-mults <list>', `width multipliers per level (default ${DEFAULT_UNET.channelMults.join(',')})`, intList('--channel-mults'))
+    .option('--res-blocks <n>', `ResNet blocks per level (default ${DEFAULT_UNET.numResBlocks})`, int('--res-blocks'))
+    .option('--attention <list>', `resolutions with self-attention, e.g. 16,8 or none (default ${DEFAULT_UNET.attentionResolutions.join(',')})`, intList('--attention'))
+    .option('--dropout <p>', 'dropout in ResNet blocks', num('--dropout'), DEFAULT_UNET.dropout)
+    .option('--groups <n>', `GroupNorm groups (default ${DEFAULT_UNET.groups})`, int('--groups'))
+    .option('--conditional', 'class-conditional (learned class embedding + null class, label dropout) for classifier-free guidance', false)
+    .addOption(new Option('--schedule <kind>', 'noise schedule').choices([...SCHEDULE_KINDS]).default('linear'))
+    .option('--timesteps <T>', 'diffusion steps T', int('--timesteps'), 1000)
+    .addOption(new Option('--objective <o>', 'what the network predicts: eps (the paper), v or x0').choices([...OBJECTIVES]).default(d.objective))
+    .addOption(new Option('--loss <l>', 'l2 (the paper) or l1').choices([...LOSS_TYPES]).default(d.loss))
+    .option('--min-snr <gamma>', 'min-SNR-gamma loss weighting (0 = off; 5 is typical)', num('--min-snr'), d.minSnrGamma)
+    .option('--steps <n>', `total optimisation steps (default ${d.steps}; with --resume: extend/shorten the run)`, int('--steps'))
+    .option('--batch-size <n>', 'images per step (divisible by the worker count)', int('--batch-size'), d.batchSize)
+    .option('--lr <x>', 'Adam learning rate', num('--lr'), d.lr)
+    .option('--warmup <n>', 'linear learning-rate warm-up steps', int('--warmup'), d.warmupSteps)
+    .option('--grad-clip <x>', 'clip the global gradient norm (0 = off)', num('--grad-clip'), d.gradClip)
+    .option('--ema-decay <x>', 'EMA decay of the exported weights', num('--ema-decay'), d.emaDecay)
+    .option('--no-ema-warmup', 'use the full EMA decay from step 0 (default ramps (1+s)/(10+s))')
+    .option('--label-dropout <p>', 'conditional: probability of the null class', num('--label-dropout'), d.labelDropout)
+    .option('--seed <n>', 'seed of initialisation, data order, noise, dropout', int('--seed'), d.seed)
+    .addOption(new Option('--backend <name>', 'tfjs backend; auto = tfjs-node-gpu, tfjs-node, wasm, cpu (first that loads)').choices([...BACKEND_REQUESTS]).default('auto'))
+    .option('--workers <n>', 'gradient worker threads (auto: one per core for wasm/cpu, 0 for native)', 'auto')
+    .option('--run-dir <dir>', 'run directory (default runs/<data>-<date>)')
+    .option('--resume', 'continue the run in --run-dir from its latest checkpoint (exactly as if never stopped)', false)
+    .option('--checkpoint-every <n>', 'steps between checkpoints', int('--checkpoint-every'), d.checkpointEvery)
+    .option('--keep-checkpoints <n>', 'checkpoints kept', int('--keep-checkpoints'), d.keepCheckpoints)
+    .option('--sample-every <n>', 'steps between sample grids and loss plots (0 = none)', int('--sample-every'), d.sampleEvery)
+    .option('--sample-steps <n>', 'DDIM steps of the sample grids', int('--sample-steps'), d.sampleSteps)
+    .option('--sample-guidance <w>', 'classifier-free guidance of the sample grids (conditional)', num('--sample-guidance'), 2)
+    .option('--log-every <n>', 'steps between loss.csv flushes', int('--log-every'), d.logEvery)
+    .option('--no-progress', 'no progress bar')
+    .addOption(new Option('--stop-at <step>', 'stop with a checkpoint at this step (testing)').argParser(int('--stop-at')).hideHelp());
+}
+
+/** Turn parsed options into a RunConfig for a new run. */
+export function configFromOptions(opts: CliOptions, workers: number): RunConfig {
+  let data: DataSpec;
+  if (opts.data === 'fashion-mnist') {
+    const p = fashionMnistPaths('train');
+    data = { kind: 'idx', images: opts.images ?? p.images, labels: opts.labels ?? p.labels, fit: opts.fit, hflip: opts.hflip, limit: opts.limit };
+  } else {
+    if (!opts.images) throw new InvalidArgumentError(`--data ${opts.data} needs --images <path>`);
+    data = { kind: opts.data, images: path.resolve(opts.images), labels: opts.labels ? path.resolve(opts.labels) : undefined, fit: opts.fit, hflip: opts.hflip, limit: opts.limit };
+  }
+  const preset = opts.preset ? PRESETS[opts.preset] : {};
+  const unet: UNetConfig = {
+    ...DEFAULT_UNET,
+    ...preset,
+    imageSize: opts.imageSize,
+    channels: opts.channels ?? (opts.data === 'folder' ? 3 : 1),
+    dropout: opts.dropout,
+    numClasses: 0,
+  };
+  if (opts.baseChannels !== undefined) unet.baseChannels = opts.baseChannels;
+  if (opts.channelMults !== undefined) unet.channelMults = opts.channelMults;
+  if (opts.resBlocks !== undefined) unet.numResBlocks = opts.resBlocks;
+  if (opts.attention !== undefined) unet.attentionResolutions = opts.attention;
+  if (opts.groups !== undefined) unet.groups = opts.groups;
+  const training: TrainOptions = {
+    ...DEFAULT_TRAIN,
+    seed: opts.seed,
+    steps: opts.steps ?? DEFAULT_TRAIN.steps,
+    batchSize: opts.batchSize,
+    lr: opts.lr,
+    warmupSteps: opts.warmup,
+    gradClip: opts.gradClip,
+    emaDecay: opts.emaDecay,
+    emaWarmup: opts.emaWarmup,
+    objective: opts.objective,
+    loss: opts.loss,
+    minSnrGamma: opts.minSnr,
+    labelDropout: opts.conditional ? opts.labelDropout : 0,
+    workers,
+    checkpointEvery: opts.checkpointEvery,
+    keepCheckpoints: opts.keepCheckpoints,
+    sampleEvery: opts.sampleEvery,
+    sampleSteps: opts.sampleSteps,
+    logEvery: opts.logEvery,
+  };
+  return {
+    format: 'ddpm-edge-run',
+    version: 1,
+    unet,
+    schedule: { kind: opts.schedule, T: opts.timesteps },
+    prediction: PREDICTION_OF[opts.objective],
+    training,
+    data,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.parse(argv);
+  const opts = program.opts<CliOptions>();
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 13);
+  const runDir = path.resolve(opts.runDir ?? path.join('runs', `${opts.data}-${stamp}`));
+  try {
+    let config: RunConfig | undefined;
+    if (!opts.resume) {
+      let workers: number;
+      if (opts.workers === 'auto') workers = defaultWorkers((await selectBackend(opts.backend)).native);
+      else workers = int('--workers')(opts.workers);
+      if (workers > 1 && opts.batchSize % workers !== 0) throw new InvalidArgumentError(`--batch-size ${opts.batchSize} must be divisible by the ${workers} workers`);
+      config = configFromOptions(opts, workers);
+      // labels decide the class count of a conditional model
+      if (opts.conditional) {
+        const ds = await loadDataset(config);
+        if (!ds.labels || !ds.classNames) throw new DatasetError(`--conditional needs labels, and ${ds.source} has none (IDX: pass --labels; folder: use class sub-folders)`);
+        config.unet.numClasses = ds.classNames.length;
+        config.classNames = ds.classNames;
+      }
+    }
+    console.log(`run directory: ${runDir}`);
+    const r = await train({
+      runDir,
+      config,
+      resume: opts.resume,
+      backend: opts.backend,
+      steps: opts.resume ? opts.steps : undefined,
+      stopAt: opts.stopAt,
+      progress: opts.progress,
+      sampleGuidance: opts.sampleGuidance,
+    });
+    console.log(
+      `step ${r.step}: loss ${r.lastLoss.toFixed(4)} (first 10% ${r.firstLosses.toFixed(4)}, last 10% ${r.lastLosses.toFixed(4)}); ${r.msPerStep.toFixed(0)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s`,
+    );
+    console.log(`resume with: npm run train -- --resume --run-dir ${path.relative(process.cwd(), runDir) || runDir}`);
+    return r.interrupted ? 130 : 0;
+  } catch (e) {
+    if (e instanceof DatasetError || e instanceof CheckpointError || e instanceof InvalidArgumentError || e instanceof RangeError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cli.ts')) {
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
