@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { notFoundProblem, problemResponse } from './api/problem.ts';
 import { createRoutes } from './api/routes.ts';
+import { createBatchRoutes } from './batches/index.ts';
 import type { Env } from './env.ts';
 import type { ModelRegistry } from './models/registry.ts';
 
@@ -12,6 +13,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const app = new Hono<{ Bindings: Env }>();
   app.route('/v1', createRoutes(deps.registry));
+  app.route('/v1/batches', createBatchRoutes(deps.registry));
   app.notFound(notFoundProblem);
   app.onError(problemResponse);
   return app;

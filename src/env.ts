@@ -1,3 +1,6 @@
+import type { BatchJobObject } from './batches/job-object.ts';
+import type { CallbackMessage, ChunkMessage } from './batches/types.ts';
+
 /** The worker's bindings (wrangler.toml). */
 export interface Env {
   /** Generated PNGs, content-addressed (src/storage/keys.ts). */
@@ -7,4 +10,25 @@ export interface Env {
    * base_dir ("/inference/...") when deployed or under `wrangler dev`, "/src/inference/..." in the tests.
    */
   ORT_WASM_ENTRY: string;
+
+  // Batches (issue 6: src/batches/, src/webhooks/; README "## Batches and webhooks").
+  /** One Durable Object per batch job: its record and transitions. */
+  BATCH_JOBS: DurableObjectNamespace<BatchJobObject>;
+  /** Chunk work (one message per chunk) and callback deliveries. */
+  BATCH_CHUNKS: Queue<ChunkMessage>;
+  BATCH_CALLBACKS: Queue<CallbackMessage>;
+  /** Secrets: API keys (bearer), webhook senders' whsec_ secrets, our callback signing secret (whsec_). Lists: comma/space separated. */
+  BATCH_API_KEYS?: string;
+  WEBHOOK_SECRETS?: string;
+  CALLBACK_SIGNING_SECRET?: string;
+  /** Local development and tests only: "true" accepts http: and local callback hosts. */
+  CALLBACK_ALLOW_HTTP?: string;
+  /** Seconds between callback attempts, e.g. "0,1,1" (default: the Standard Webhooks schedule). */
+  CALLBACK_RETRY_SCHEDULE?: string;
+  /** Chunk retry backoff base in seconds (default 10). */
+  BATCH_RETRY_BASE_SECONDS?: string;
+  /** Smaller chunks than the model's work limit allows (tests). */
+  BATCH_CHUNK_IMAGES?: string;
+  /** "enabled" accepts `testFaults` in POST /v1/batches (tests only). */
+  BATCH_TEST_FAULTS?: string;
 }
