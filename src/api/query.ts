@@ -20,7 +20,8 @@ export const LIMITS = {
 
 export const DEFAULTS = { sampler: 'dpmpp2m', steps: 20, eta: 0, clip: true, guidance: 1, scale: 1, gridImages: 16 } as const;
 
-const INT = /^(0|[1-9][0-9]{0,15})$/;
+/** Query integers: decimal digits (leading zeros allowed; the canonical key uses the value). */
+const INT = /^[0-9]{1,16}$/;
 const DECIMAL = /^-?(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?$/;
 
 function int(name: string, min: number, max: number) {

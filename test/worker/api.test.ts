@@ -1,0 +1,219 @@
+// The worker inside workerd (@cloudflare/vitest-pool-workers): real onnxruntime-web, R2 simulated by miniflare.
+import { env, SELF } from 'cloudflare:test';
+import { decode } from 'fast-png';
+import { describe, expect, inject, it } from 'vitest';
+import fixtureCard from '../../models/fixture-tiny/model.json';
+import fixtureInt8 from '../../models/fixture-tiny/unet.int8.onnx';
+import { createApp } from '../../src/app.ts';
+import { encodePng } from '../../src/image/index.ts';
+import { sessionRuns } from '../../src/inference/runtime.ts';
+import { bundledModels } from '../../src/models/bundled.ts';
+import { createRegistry, parseModelCard } from '../../src/models/registry.ts';
+import { deletePng } from '../../src/storage/png-cache.ts';
+import { REFERENCE_CASES } from './reference.ts';
+
+const BASE = 'http://worker.test';
+
+async function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return SELF.fetch(BASE + path, { headers });
+}
+
+async function png(res: Response): Promise<Uint8Array> {
+  if (res.status !== 200) throw new Error(`expected a PNG, got ${res.status}: ${await res.text()}`);
+  expect(res.headers.get('content-type')).toBe('image/png');
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+describe('GET /v1/models', () => {
+  it('lists the model cards, verified', async () => {
+    const res = await get('/v1/models');
+    expect(res.status).toBe(200);
+    const body = await res.json<{ default: string; models: { name: string; available: boolean; imageSize: number }[] }>();
+    expect(body.default).toBe('fixture-tiny');
+    expect(body.models.map((m) => [m.name, m.available, m.imageSize])).toEqual([['fixture-tiny', true, 16]]);
+  });
+});
+
+describe('GET /v1/samples/{seed}.png', () => {
+  it('decodes to the model size times scale', async () => {
+    const image = decode(await png(await get('/v1/samples/1.png?steps=4&scale=3')));
+    expect([image.width, image.height, image.channels, image.depth]).toEqual([48, 48, 1, 8]);
+  });
+
+  it('gives identical bytes for the same request, generated twice', async () => {
+    const path = '/v1/samples/123.png?sampler=ddpm&steps=8&class=4';
+    const first = await get(path);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const key = first.headers.get('x-content-key');
+    const a = await png(first);
+    await deletePng(env.GRIDS, key ?? '');
+    const second = await get(path);
+    expect(second.headers.get('x-cache')).toBe('MISS');
+    expect(await png(second)).toEqual(a);
+    const third = await get(path);
+    expect(third.headers.get('x-cache')).toBe('HIT');
+    expect(await png(third)).toEqual(a);
+  });
+
+  it('equals the PNG the same sampler and model produce in Node', async () => {
+    const reference = inject('nodeReference');
+    expect(reference.pngs).toHaveLength(REFERENCE_CASES.length);
+    for (const [i, c] of REFERENCE_CASES.entries()) {
+      const res = await get(`/v1/${c.kind}s/${c.seed}.png?${c.query}`);
+      expect(toBase64(await png(res)), `${c.kind} ${c.seed}?${c.query}`).toBe(reference.pngs[i]);
+    }
+  });
+
+  it('answers If-None-Match with 304 without running the model', async () => {
+    const path = '/v1/samples/77.png?steps=3';
+    const first = await get(path);
+    await png(first);
+    const etag = first.headers.get('etag') ?? '';
+    expect(etag).toMatch(/^"[0-9a-f]{40}"$/);
+    expect(first.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const runs = sessionRuns();
+    const again = await get(path, { 'if-none-match': `"other", ${etag}` });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(etag);
+    expect(await again.text()).toBe('');
+    // an equivalent spelling of the same parameters has the same key
+    const equivalent = await get('/v1/samples/77.png?steps=003&sampler=dpmpp2m&clip=1&scale=1', { 'if-none-match': etag });
+    expect(equivalent.status).toBe(304);
+    expect(sessionRuns()).toBe(runs);
+  });
+});
+
+describe('GET /v1/grids/{seed}.png', () => {
+  it('lays n images out on a grid, image k from deriveSeed(seed, k)', async () => {
+    const image = decode(await png(await get('/v1/grids/5.png?n=5&steps=3&scale=2')));
+    // 3 columns x 2 rows of 16 px with 2 px padding, times 2
+    expect([image.width, image.height]).toEqual([(3 * 16 + 4 * 2) * 2, (2 * 16 + 3 * 2) * 2]);
+  });
+
+  it('serves a hit from R2 without calling the model', async () => {
+    const path = '/v1/grids/31337.png?n=4&steps=5&class=2&guidance=3';
+    // a 304 names the content key without generating anything
+    const probe = await get(path, { 'if-none-match': '*' });
+    expect(probe.status).toBe(304);
+    const key = probe.headers.get('x-content-key') ?? '';
+    expect(key).toMatch(/^v1\/[0-9a-f]{64}\/grid\/r1\/sampler=dpmpp2m&steps=5&eta=0&clip=1&class=2&guidance=3&scale=1&n=4\/31337\.png$/);
+    // a PNG the model could never have produced, stored under that key
+    const sentinel = encodePng({ width: 3, height: 2, channels: 1, data: new Uint8Array([0, 255, 0, 255, 0, 255]) });
+    await env.GRIDS.put(key, sentinel);
+    const runs = sessionRuns();
+    const hit = await get(path);
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(hit.headers.get('x-cache-layer')).toBe('r2');
+    expect(await png(hit)).toEqual(sentinel);
+    expect(sessionRuns()).toBe(runs);
+  });
+
+  it('writes a miss to R2 and answers the next request from the cache', async () => {
+    const path = '/v1/grids/8.png?n=3&steps=4';
+    const miss = await get(path);
+    expect(miss.headers.get('x-cache')).toBe('MISS');
+    const bytes = await png(miss);
+    const stored = await env.GRIDS.get(miss.headers.get('x-content-key') ?? '');
+    expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(bytes);
+    const runs = sessionRuns();
+    const hit = await get(path);
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(await png(hit)).toEqual(bytes);
+    expect(sessionRuns()).toBe(runs);
+  });
+
+  it('shares one generation between concurrent requests for the same key', async () => {
+    // app.request enters the handler synchronously, so the three requests overlap for certain
+    const app = createApp({ registry: bundledModels() });
+    const path = '/v1/grids/99.png?n=8&steps=6';
+    const runs = sessionRuns();
+    const responses = await Promise.all([1, 2, 3].map(() => app.request(path, {}, env)));
+    const bodies = await Promise.all(responses.map(png));
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
+    expect(responses.map((r) => r.headers.get('x-cache'))).toEqual(['MISS', 'MISS', 'MISS']);
+    expect(responses.map((r) => r.headers.get('x-shared-generation'))).toEqual([null, '1', '1']);
+    expect(sessionRuns() - runs).toBe(6); // one generation: 6 steps of one batch of 8 (maxBatch 8)
+  });
+
+  it('keeps the wasm heap small at the largest allowed batch', async () => {
+    const res = await get('/v1/grids/2024.png?n=16&steps=32&class=1&guidance=4');
+    await png(res);
+    const heap = Number(res.headers.get('x-wasm-heap-bytes'));
+    console.log(`wasm heap after n=16, guidance (batch 32 in runs of 8): ${(heap / 2 ** 20).toFixed(1)} MiB`);
+    expect(heap).toBeGreaterThan(0);
+    expect(heap).toBeLessThan(64 * 2 ** 20);
+  });
+});
+
+describe('invalid requests', () => {
+  const cases: [string, string][] = [
+    ['/v1/samples/abc.png', 'seed'],
+    ['/v1/samples/-1.png', 'seed'],
+    ['/v1/samples/9007199254740992.png', 'seed'],
+    ['/v1/samples/1.jpg', 'seed'],
+    ['/v1/samples/1.png?steps=0', 'steps'],
+    ['/v1/samples/1.png?steps=1001', 'steps'],
+    ['/v1/samples/1.png?steps=2.5', 'steps'],
+    ['/v1/samples/1.png?sampler=euler', 'sampler'],
+    ['/v1/samples/1.png?eta=0.5', 'eta'],
+    ['/v1/samples/1.png?sampler=ddim&eta=1.5', 'eta'],
+    ['/v1/samples/1.png?class=10', 'class'],
+    ['/v1/samples/1.png?class=shoe', 'class'],
+    ['/v1/samples/1.png?guidance=3', 'guidance'],
+    ['/v1/samples/1.png?class=1&guidance=21', 'guidance'],
+    ['/v1/samples/1.png?class=1&guidance=NaN', 'guidance'],
+    ['/v1/samples/1.png?scale=0', 'scale'],
+    ['/v1/samples/1.png?scale=9', 'scale'],
+    ['/v1/samples/1.png?clip=maybe', 'clip'],
+    ['/v1/samples/1.png?n=4', 'n'],
+    ['/v1/samples/1.png?steps=2&steps=3', 'steps'],
+    ['/v1/samples/1.png?model=nope', 'model'],
+    ['/v1/samples/1.png?colour=red', 'colour'],
+    ['/v1/grids/1.png?n=0', 'n'],
+    ['/v1/grids/1.png?n=17', 'n'],
+    ['/v1/grids/1.png?n=16&steps=65', 'steps'], // 1040 image-steps > 1024
+    ['/v1/grids/1.png?n=16&steps=40&class=1&guidance=2', 'steps'], // x 2 with guidance
+  ];
+  it.each(cases)('%s is a 400 naming %s', async (path, param) => {
+    const res = await get(path);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    const problem = await res.json<{ status: number; title: string; detail: string; param: string }>();
+    expect(problem).toMatchObject({ status: 400, title: 'Invalid parameter', param });
+    expect(problem.detail).toMatch(new RegExp(`^${param} `));
+  });
+
+  it('an unknown route is a 404 problem', async () => {
+    const res = await get('/v1/nothing');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+  });
+});
+
+describe('model integrity', () => {
+  it('refuses a model whose bytes do not match the sha256 of its card', async () => {
+    const tampered = fixtureInt8.slice(0);
+    const view = new Uint8Array(tampered);
+    view[view.length - 10] ^= 0xff;
+    const app = createApp({
+      registry: createRegistry([{ card: parseModelCard(fixtureCard), bytes: tampered, limits: { maxBatch: 8, maxImageSteps: 1024 } }]),
+    });
+    const runs = sessionRuns();
+    for (const path of ['/v1/samples/1.png?steps=2', '/v1/grids/1.png?n=2&steps=2']) {
+      const res = await app.request(path, {}, env);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(await res.json()).toMatchObject({ title: 'Model integrity check failed', model: 'fixture-tiny' });
+    }
+    const models = await app.request('/v1/models', {}, env);
+    expect((await models.json<{ models: { available: boolean }[] }>()).models[0]?.available).toBe(false);
+    expect(sessionRuns()).toBe(runs);
+  });
+});
