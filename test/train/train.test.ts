@@ -1,0 +1,122 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { selectBackend } from '../../scripts/train/backend.ts';
+import { train } from '../../scripts/train/trainer.ts';
+import { loadCheckpoint, CheckpointError } from '../../scripts/train/checkpoint.ts';
+import { DEFAULT_TRAIN, type RunConfig, type TrainOptions } from '../../scripts/train/options.ts';
+import { idxBytes } from './fixtures.ts';
+
+let dir = '';
+let images = '';
+let labels = '';
+
+/** 64 8x8 images of two classes: a vertical or a horizontal bar at a random position. */
+async function writeFixture(): Promise<void> {
+  const n = 64;
+  const px = new Uint8Array(n * 64);
+  const lab = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const cls = i % 2;
+    const pos = 1 + ((i * 5) % 6);
+    lab[i] = cls;
+    for (let k = 0; k < 8; k++) px[i * 64 + (cls === 0 ? k * 8 + pos : pos * 8 + k)] = 255;
+  }
+  images = path.join(dir, 'bars-images-idx3-ubyte.gz');
+  labels = path.join(dir, 'bars-labels-idx1-ubyte.gz');
+  await fsp.writeFile(images, gzipSync(idxBytes([n, 8, 8], px)));
+  await fsp.writeFile(labels, gzipSync(idxBytes([n], lab)));
+}
+
+function config(training: Partial<TrainOptions>): RunConfig {
+  return {
+    format: 'ddpm-edge-run',
+    version: 1,
+    unet: { imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], dropout: 0.1, groups: 4, numClasses: 2 },
+    schedule: { kind: 'linear', T: 1000 },
+    prediction: 'epsilon',
+    training: { ...DEFAULT_TRAIN, seed: 3, batchSize: 16, lr: 3e-3, warmupSteps: 5, checkpointEvery: 1000, sampleEvery: 0, workers: 0, labelDropout: 0.2, ...training },
+    data: { kind: 'idx', images, labels, fit: 'pad', hflip: true, limit: 0 },
+    classNames: ['vertical', 'horizontal'],
+  };
+}
+
+const quiet = (): void => {};
+
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ddpm-train-'));
+  await writeFixture();
+});
+
+describe('backend fallback', () => {
+  it('picks wasm on this machine (no tfjs-node), saying why', async () => {
+    const b = await selectBackend('auto');
+    expect(b.name).toBe('wasm');
+    expect(b.simd).toBe(true);
+    expect(b.log[0]).toMatch(/^tfjs-node-gpu: does not load/);
+    expect(b.log[1]).toMatch(/^tfjs-node: does not load/);
+    expect(b.log[2]).toMatch(/^wasm: started/);
+    await expect(selectBackend('tfjs-node')).rejects.toThrow(/backend tfjs-node is not available/);
+  });
+});
+
+describe('training', () => {
+  it('a tiny U-Net trains 40 steps on a fixture and its loss falls; outputs are written', async () => {
+    const runDir = path.join(dir, 'run-loss');
+    const r = await train({ runDir, config: config({ steps: 40, sampleEvery: 40, sampleSteps: 4 }), resume: false, backend: 'wasm', progress: false, log: quiet });
+    expect(r.step).toBe(40);
+    expect(r.firstLosses).toBeGreaterThan(0.8);
+    expect(r.lastLosses).toBeLessThan(0.75 * r.firstLosses);
+    const csv = (await fsp.readFile(path.join(runDir, 'loss.csv'), 'utf8')).trim().split('\n');
+    expect(csv[0]).toBe('step,loss,lr,grad_norm,images_per_sec,elapsed_sec');
+    expect(csv).toHaveLength(41);
+    for (const f of ['loss.png', 'samples/step-00000040.png', 'config.json', 'latest.json']) {
+      const b = await fsp.readFile(path.join(runDir, f));
+      expect(b.length, f).toBeGreaterThan(10);
+    }
+    const ck = await loadCheckpoint(runDir);
+    expect(ck.step).toBe(40);
+    expect(ck.config.unet.numClasses).toBe(2);
+    expect(ck.ema.get('class/embed/table')?.shape).toEqual([3, 32]);
+    expect(ck.ema.get('out/conv/kernel')?.shape).toEqual([3, 3, 8, 1]);
+  });
+
+  for (const workers of [0, 2]) {
+    it(`resume equals an uninterrupted run (${workers === 0 ? 'main thread' : '2 worker threads'})`, async () => {
+      const steps = workers === 0 ? 8 : 4;
+      const a = path.join(dir, `run-a-${workers}`);
+      const b = path.join(dir, `run-b-${workers}`);
+      await train({ runDir: a, config: config({ steps, workers }), resume: false, backend: 'wasm', progress: false, log: quiet });
+      const half = await train({ runDir: b, config: config({ steps, workers }), resume: false, backend: 'wasm', progress: false, stopAt: steps / 2, log: quiet });
+      expect(half.step).toBe(steps / 2);
+      await train({ runDir: b, resume: true, backend: 'wasm', progress: false, log: quiet });
+      const ca = await loadCheckpoint(a);
+      const cb = await loadCheckpoint(b);
+      expect(cb.step).toBe(steps);
+      for (const k of ['weights', 'ema', 'adamM', 'adamV'] as const) {
+        expect(Buffer.from(cb.state[k].buffer).equals(Buffer.from(ca.state[k].buffer)), k).toBe(true);
+      }
+      const la = await fsp.readFile(path.join(a, 'loss.csv'), 'utf8');
+      const lb = await fsp.readFile(path.join(b, 'loss.csv'), 'utf8');
+      const cols = (t: string): string[] => t.trim().split('\n').map((l) => l.split(',').slice(0, 4).join(','));
+      expect(cols(lb)).toEqual(cols(la));
+    });
+  }
+
+  it('refuses to overwrite a run and rejects corrupt or missing checkpoints clearly', async () => {
+    const runDir = path.join(dir, 'run-a-0');
+    await expect(train({ runDir, config: config({ steps: 2 }), resume: false, backend: 'wasm', progress: false, log: quiet })).rejects.toThrow(/already holds a run/);
+    const ck = await loadCheckpoint(runDir);
+    await fsp.truncate(path.join(ck.dir, 'ema.f32'), 100);
+    await expect(loadCheckpoint(runDir)).rejects.toThrow(/ema\.f32: expected \d+ bytes .* found 100: truncated or corrupt/);
+    const w = await fsp.readFile(path.join(ck.dir, 'weights.f32'));
+    w[10] ^= 0xff;
+    await fsp.writeFile(path.join(ck.dir, 'weights.f32'), w);
+    await expect(loadCheckpoint(runDir)).rejects.toThrow(/weights\.f32: sha256 mismatch/);
+    await expect(loadCheckpoint(path.join(dir, 'no-such-run'))).rejects.toThrow(CheckpointError);
+    await fsp.mkdir(path.join(dir, 'empty-run'));
+    await expect(loadCheckpoint(path.join(dir, 'empty-run'))).rejects.toThrow(/empty-run: no checkpoint found \(expected latest\.json or checkpoints\/step-NNNNNNNN\/\)/);
+  });
+});
