@@ -6,7 +6,93 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listImages } from '../../src/batches/store.ts';
 import { deriveSeed } from '../../src/diffusion/index.ts';
-import { accepted, apiKeys, BASE, finished, postBatch, postWithKey, signedHeaders, status, uniqueId, waitFor, webhookSecrets } from './batches-helpers.ts';
+import type { JobView } from '../../src/batches/view.ts';
+import { parseSecrets } from '../../src/webhooks/index.ts';
+
+// Helpers: signed triggers (the standardwebhooks library, as a sender would), polling.
+const BASE = 'https://worker.test';
+
+function webhookSecrets(): string[] {
+  return parseSecrets(env.WEBHOOK_SECRETS);
+}
+
+function apiKeys(): string[] {
+  return parseSecrets(env.BATCH_API_KEYS);
+}
+
+let counter = 0;
+function uniqueId(prefix: string): string {
+  counter += 1;
+  return `${prefix}_${Date.now().toString(36)}_${counter}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+interface SignOptions {
+  id?: string;
+  secret?: string;
+  /** Seconds since the epoch (default now). */
+  timestamp?: number;
+  /** Extra signatures to put in the header (rotation: several, space separated). */
+  extraSignatures?: string[];
+}
+
+/** Standard Webhooks headers for `body`, made with the library. */
+function signedHeaders(body: string, options: SignOptions = {}): Record<string, string> {
+  const id = options.id ?? uniqueId('msg');
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const secret = options.secret ?? webhookSecrets()[0];
+  const signature = new Webhook(secret).sign(id, new Date(timestamp * 1000), body);
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': [...(options.extraSignatures ?? []), signature].join(' '),
+  };
+}
+
+function postBatch(body: string, headers: Record<string, string>): Promise<Response> {
+  return SELF.fetch(`${BASE}/v1/batches`, { method: 'POST', body, headers });
+}
+
+function postWithKey(body: unknown, key = apiKeys()[0], extra: Record<string, string> = {}): Promise<Response> {
+  return postBatch(JSON.stringify(body), { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...extra });
+}
+
+async function accepted(res: Response): Promise<JobView> {
+  const text = await res.text();
+  expect(res.status, text).toBe(202);
+  const view = JSON.parse(text) as JobView;
+  expect(res.headers.get('location')).toBe(`${BASE}/v1/batches/${view.id}`);
+  return view;
+}
+
+async function status(id: string): Promise<JobView> {
+  const res = await SELF.fetch(`${BASE}/v1/batches/${id}`);
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  return JSON.parse(text) as JobView;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Polls until the job is succeeded or failed. */
+function finished(id: string, timeoutMs?: number): Promise<JobView> {
+  return waitFor(
+    `batch ${id} to finish`,
+    async () => {
+      const view = await status(id);
+      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
+    },
+    timeoutMs,
+  );
+}
 
 const SMALL = { sampler: 'ddim', steps: 3 } as const;
 
