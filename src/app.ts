@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
 import { notFoundProblem, problemResponse } from './api/problem.ts';
 import { createRoutes } from './api/routes.ts';
+import { createStreamRoutes } from './api/stream.ts';
 import { createBatchRoutes } from './batches/index.ts';
 import type { Env } from './env.ts';
 import type { ModelRegistry } from './models/registry.ts';
+import { createWebRoutes } from './web/routes.ts';
 
 export interface AppDeps {
   registry: ModelRegistry;
@@ -14,6 +16,9 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<{ Bindings: Env }>();
   app.route('/v1', createRoutes(deps.registry));
   app.route('/v1/batches', createBatchRoutes(deps.registry));
+  // Demo page and OpenAPI (issue 7): GET /v1/samples/{seed}/stream, /, /docs, /openapi.json, /assets/*.
+  app.route('/v1', createStreamRoutes(deps.registry));
+  app.route('/', createWebRoutes(deps.registry));
   app.notFound(notFoundProblem);
   app.onError(problemResponse);
   return app;

@@ -42,7 +42,8 @@ function decimal(name: string, min: number, max: number) {
 
 const bool = z.enum(['true', 'false', '1', '0'], { error: 'clip must be true, false, 1 or 0' }).transform((v) => v === 'true' || v === '1');
 
-const querySchema = z.strictObject(
+/** The query of /v1/samples and /v1/grids; also the source of their parameters in /openapi.json (src/api/openapi.ts). */
+export const querySchema = z.strictObject(
   {
     model: z.string().optional(),
     sampler: z.enum(SAMPLER_NAMES as [SamplerName, ...SamplerName[]], { error: `sampler must be one of ${SAMPLER_NAMES.join(', ')}` }).optional(),

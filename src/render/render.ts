@@ -1,4 +1,4 @@
-import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel } from '../diffusion/index.ts';
+import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel, type SampleOptions } from '../diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../image/index.ts';
 import type { ModelCard } from '../model-card.ts';
 import type { RenderKind, RenderParams } from './params.ts';
@@ -12,11 +12,21 @@ export function seedsFor(kind: RenderKind, seed: number, n: number): number[] {
   return Array.from({ length: n }, (_, k) => deriveSeed(seed, k));
 }
 
+/** Observers of a render (live previews, GET /v1/samples/{seed}/stream); they never change the pixels. */
+export type RenderObservers = Pick<SampleOptions, 'onStep' | 'signal'>;
+
 /**
  * The PNG of a request: the sampling loop over `model`, then pixels, grid and upscaling. Pure apart from
  * the model calls, so Node (tests) and workerd produce the same bytes for the same model and inputs.
  */
-export async function renderPng(model: EpsModel, card: ModelCard, kind: RenderKind, seed: number, p: RenderParams): Promise<Uint8Array<ArrayBuffer>> {
+export async function renderPng(
+  model: EpsModel,
+  card: ModelCard,
+  kind: RenderKind,
+  seed: number,
+  p: RenderParams,
+  observers: RenderObservers = {},
+): Promise<Uint8Array<ArrayBuffer>> {
   const seeds = seedsFor(kind, seed, p.n);
   const B = seeds.length;
   const shape = [B, card.channels, card.imageSize, card.imageSize] as const;
@@ -34,6 +44,7 @@ export async function renderPng(model: EpsModel, card: ModelCard, kind: RenderKi
     ...(p.classId === null ? {} : { classes: new Int32Array(B).fill(p.classId) }),
     guidanceScale: p.guidance,
     nullClass: card.architecture.numClasses,
+    ...observers,
   });
   const images = toImages(x, shape);
   const picture = kind === 'grid' ? makeGrid(images, GRID_PAD) : images[0];

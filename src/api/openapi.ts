@@ -1,0 +1,263 @@
+// The OpenAPI 3.1 document of the worker (GET /openapi.json). Query parameters come from the zod schema that
+// validates requests (querySchema in query.ts) through zod's own JSON Schema generator (z.toJSONSchema, input
+// side: what a client sends), so the document cannot drift from validation. Responses are described here.
+import { z } from 'zod';
+import { MAX_SEED, SAMPLER_NAMES } from '../diffusion/index.ts';
+import type { ModelRegistry } from '../models/registry.ts';
+import { DEFAULTS, LIMITS, querySchema } from './query.ts';
+
+/** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
+export type JsonSchema = Record<string, unknown>;
+
+export interface OpenApiParameter {
+  name: string;
+  in: 'query' | 'path';
+  required: boolean;
+  description: string;
+  schema: JsonSchema;
+  example?: string;
+}
+
+export interface OpenApiMediaType {
+  schema: JsonSchema;
+  example?: unknown;
+}
+
+export interface OpenApiResponse {
+  description: string;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  content?: Record<string, OpenApiMediaType>;
+}
+
+export interface OpenApiOperation {
+  operationId: string;
+  summary: string;
+  description: string;
+  tags: string[];
+  parameters: OpenApiParameter[];
+  responses: Record<string, OpenApiResponse>;
+}
+
+export interface OpenApiDocument {
+  openapi: '3.1.1';
+  info: { title: string; version: string; description: string; license: { name: string; identifier: string } };
+  servers: { url: string }[];
+  tags: { name: string; description: string }[];
+  paths: Record<string, Partial<Record<'get' | 'post', OpenApiOperation>>>;
+  components: { schemas: Record<string, JsonSchema> };
+}
+
+type QueryKey = keyof typeof querySchema.shape;
+
+/** Descriptions of the query parameters, attached to the validating schema objects (a registry: no copies). */
+function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ description: string }> {
+  const docs = z.registry<{ description: string }>();
+  const classes = registry
+    .list()
+    .filter((e) => e.card.architecture.numClasses > 0)
+    .map((e) => `${e.card.name}: 0..${e.card.architecture.numClasses - 1}${e.card.classNames ? ` or ${e.card.classNames.join(', ')}` : ''}`);
+  const text: Record<QueryKey, string> = {
+    model: `Model name (GET /v1/models); default ${registry.defaultName}.`,
+    sampler: `Sampler: ${SAMPLER_NAMES.join(', ')}; default ${DEFAULTS.sampler}.`,
+    steps: `Sampler steps, an integer in [1, ${LIMITS.maxSteps}] and at most the model's training timesteps T; default ${DEFAULTS.steps}. Images x steps (x 2 with guidance) is bounded per model (limits.maxImageSteps).`,
+    eta: `DDIM eta in [0, 1] (sampler=ddim only); default ${DEFAULTS.eta}.`,
+    class: `Class of a conditional model, by id or name (${classes.join('; ') || 'no conditional model is served'}); omitted: unconditional (null class).`,
+    guidance: `Classifier-free guidance scale in [0, ${LIMITS.maxGuidance}] (needs class); default ${DEFAULTS.guidance} (none).`,
+    scale: `Integer upscaling of the PNG in [1, ${LIMITS.maxScale}] (nearest neighbour); the longest side may be at most ${LIMITS.maxOutputSide} pixels; default ${DEFAULTS.scale}.`,
+    clip: `Clip the predicted x0 to [-1, 1] at every step: true, false, 1 or 0; default ${DEFAULTS.clip}.`,
+    n: `Images in the grid, an integer in [1, ${LIMITS.maxGridImages}]; default ${DEFAULTS.gridImages}.`,
+  };
+  for (const key of Object.keys(text) as QueryKey[]) docs.add(querySchema.shape[key], { description: text[key] });
+  return docs;
+}
+
+const EXAMPLES: Partial<Record<QueryKey, string>> = { sampler: 'ddim', steps: '20', class: '3', guidance: '2', scale: '4', clip: 'true', eta: '0', n: '9' };
+
+/** One query parameter per property of querySchema, as z.toJSONSchema describes what it accepts. */
+function queryParameters(registry: ModelRegistry, exclude: readonly QueryKey[]): OpenApiParameter[] {
+  const schema = z.toJSONSchema(querySchema, { io: 'input', target: 'draft-2020-12', metadata: parameterDocs(registry), unrepresentable: 'any' });
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set(schema.required ?? []);
+  return Object.entries(properties)
+    .filter(([name]) => !(exclude as readonly string[]).includes(name))
+    .map(([name, property]) => {
+      const { description, ...rest } = property;
+      const example = EXAMPLES[name as QueryKey];
+      return {
+        name,
+        in: 'query' as const,
+        required: required.has(name),
+        description: typeof description === 'string' ? description : '',
+        schema: rest,
+        ...(example === undefined ? {} : { example }),
+      };
+    });
+}
+
+const seedParameter: OpenApiParameter = {
+  name: 'seed',
+  in: 'path',
+  required: true,
+  description: `The seed: an integer in [0, ${MAX_SEED}] without leading zeros. The same model, parameters and seed always give the same PNG bytes.`,
+  schema: { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$' },
+  example: '42',
+};
+
+// Response shapes (documentation only: the worker builds these objects itself).
+const problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    param: z.string().optional().meta({ description: 'The invalid parameter (400).' }),
+  })
+  .meta({ description: 'RFC 9457 problem details (application/problem+json).' });
+
+const startEvent = z.object({
+  seed: z.number().int(),
+  model: z.string(),
+  total: z.number().int().meta({ description: 'Sampler steps; step events carry index 0 .. total - 1.' }),
+  url: z.string().meta({ description: 'The permanent URL of the final PNG (GET /v1/samples/{seed}.png, same query).' }),
+  etag: z.string(),
+});
+const stepEvent = z.object({
+  index: z.number().int(),
+  total: z.number().int(),
+  t: z.number().int().meta({ description: 'Model timestep of the step.' }),
+  image: z.string().meta({ description: 'Predicted x0 after this step: data:image/png;base64,..., at the model resolution.' }),
+});
+const doneEvent = z.object({
+  total: z.number().int(),
+  url: z.string(),
+  etag: z.string(),
+  cache: z.enum(['HIT', 'MISS']),
+  image: z.string().meta({ description: 'The final PNG (same bytes as url) as a data URL.' }),
+});
+const modelsResponse = z.object({
+  default: z.string(),
+  defaults: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  models: z.array(
+    z.looseObject({
+      name: z.string(),
+      imageSize: z.number().int(),
+      channels: z.number().int(),
+      classNames: z.array(z.string()).nullable(),
+      available: z.boolean().meta({ description: 'false when the bundled bytes fail their sha256 check.' }),
+      limits: z.record(z.string(), z.number()),
+    }),
+  ),
+});
+
+function jsonSchema(schema: z.ZodType): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' });
+  return rest;
+}
+
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+
+const problemResponses: Record<string, OpenApiResponse> = {
+  '400': { description: 'An invalid parameter; `param` names it.', content: { 'application/problem+json': { schema: ref('Problem') } } },
+  '503': { description: 'The model failed its integrity check and is not served.', content: { 'application/problem+json': { schema: ref('Problem') } } },
+};
+
+const pngHeaders: OpenApiResponse['headers'] = {
+  ETag: { description: 'Strong ETag of the content key; If-None-Match answers 304 without running the model.', schema: { type: 'string' } },
+  'Cache-Control': { description: 'public, max-age=31536000, immutable', schema: { type: 'string' } },
+  'X-Cache': { description: 'HIT (stored) or MISS (generated now).', schema: { type: 'string', enum: ['HIT', 'MISS'] } },
+  'X-Content-Key': { description: 'R2 key: model sha256, canonical parameters, seed.', schema: { type: 'string' } },
+};
+
+function pngOperation(kind: 'sample' | 'grid', registry: ModelRegistry): OpenApiOperation {
+  const grid = kind === 'grid';
+  return {
+    operationId: grid ? 'getGrid' : 'getSample',
+    summary: grid ? 'A grid of n samples as one PNG' : 'One sample as a PNG',
+    description: grid
+      ? 'Image k of the grid uses a seed derived from (seed, k). Deterministic and cached like single samples.'
+      : 'Runs the sampler (or answers from R2 / the edge cache). Deterministic: cached forever, ETag known without a model run.',
+    tags: ['images'],
+    parameters: [seedParameter, ...queryParameters(registry, grid ? [] : ['n'])],
+    responses: {
+      '200': { description: 'The PNG.', headers: pngHeaders, content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } },
+      '304': { description: 'Not modified (If-None-Match).' },
+      ...problemResponses,
+    },
+  };
+}
+
+const HTML_OK: OpenApiResponse = { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } };
+
+/** The OpenAPI 3.1 document of the served models and routes. Pure: the same registry gives the same document. */
+export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
+  return {
+    openapi: '3.1.1',
+    info: {
+      title: 'ddpm-edge',
+      version: '1',
+      description:
+        'DDPM image generation at the edge: deterministic PNGs (same model, parameters and seed give the same bytes), cached in R2 and the edge cache, and a live denoising stream.',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    servers: [{ url: '/' }],
+    tags: [
+      { name: 'images', description: 'Generated PNGs and the live denoising stream.' },
+      { name: 'models', description: 'The served models.' },
+      { name: 'site', description: 'The demo page, this document and its reference page.' },
+    ],
+    paths: {
+      '/v1/models': {
+        get: {
+          operationId: 'listModels',
+          summary: 'The served models, their cards and limits',
+          description: 'Model cards (model.json) with `available` (integrity check) and the request limits.',
+          tags: ['models'],
+          parameters: [],
+          responses: { '200': { description: 'The models.', content: { 'application/json': { schema: ref('Models') } } } },
+        },
+      },
+      '/v1/samples/{seed}.png': { get: pngOperation('sample', registry) },
+      '/v1/grids/{seed}.png': { get: pngOperation('grid', registry) },
+      '/v1/samples/{seed}/stream': {
+        get: {
+          operationId: 'streamSample',
+          summary: 'Live denoising: the predicted x0 after every step, then the PNG (server-sent events)',
+          description:
+            'Same parameters, validation and limits as GET /v1/samples/{seed}.png (errors before the stream are 400/503 problem responses). ' +
+            'Events: `start` (StartEvent), one `step` per sampler step (StepEvent, `id` = step index), then `done` (DoneEvent; the PNG is stored, so its `url` is a cache hit from then on) ' +
+            'or `error` (Problem). Every event carries one JSON object in `data`. The model runs for every stream.',
+          tags: ['images'],
+          parameters: [seedParameter, ...queryParameters(registry, ['n'])],
+          responses: {
+            '200': {
+              description: 'text/event-stream; Cache-Control: no-store.',
+              content: { 'text/event-stream': { schema: { type: 'string', description: 'event: start|step|done|error, data: one JSON object (StartEvent, StepEvent, DoneEvent or Problem)' } } },
+            },
+            ...problemResponses,
+          },
+        },
+      },
+      '/': { get: { operationId: 'demoPage', summary: 'The demo page', description: 'Cache-Control: public, max-age=60, stale-while-revalidate; ETag.', tags: ['site'], parameters: [], responses: { '200': HTML_OK } } },
+      '/docs': { get: { operationId: 'apiReference', summary: 'This API reference as HTML', description: 'Rendered from this document.', tags: ['site'], parameters: [], responses: { '200': HTML_OK } } },
+      '/openapi.json': {
+        get: {
+          operationId: 'openApi',
+          summary: 'This document',
+          description: 'OpenAPI 3.1; query parameters generated from the zod schemas that validate requests.',
+          tags: ['site'],
+          parameters: [],
+          responses: { '200': { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object' } } } } },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        Problem: jsonSchema(problem),
+        Models: jsonSchema(modelsResponse),
+        StartEvent: jsonSchema(startEvent),
+        StepEvent: jsonSchema(stepEvent),
+        DoneEvent: jsonSchema(doneEvent),
+      },
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The demo page's script (served as /assets/app.<hash>.js, immutable). Plain ES2020 for browsers, kept as a
+ * string so the worker serves it without a bundler step. It reads its configuration from the page's
+ * <script id="config" type="application/json">, streams GET /v1/samples/{seed}/stream with fetch (so a 400
+ * shows the problem's detail) and dispatches a `preview-step` event on window for every step it shows.
+ */
+export const CLIENT_JS = String.raw`(function () {
+  'use strict';
+  var config = JSON.parse(document.getElementById('config').textContent);
+  function $(id) { return document.getElementById(id); }
+  var form = $('controls'), image = $('image'), progress = $('progress'), status = $('status'), permalink = $('permalink');
+  var modelSelect = $('model'), classSelect = $('class'), samplerSelect = $('sampler'), stepsInput = $('steps'), seedInput = $('seed');
+  var live = $('live'), history = $('history'), grid = $('grid');
+  var running = null;
+
+  function modelConfig() {
+    var name = modelSelect ? modelSelect.value : config.defaultModel;
+    return config.models.filter(function (m) { return m.name === name; })[0] || config.models[0];
+  }
+
+  function fillClasses(model, selected) {
+    classSelect.textContent = '';
+    var any = new Option('any (unconditional)', '');
+    classSelect.add(any);
+    for (var k = 0; k < model.numClasses; k++) {
+      var name = model.classNames ? model.classNames[k] : String(k);
+      classSelect.add(new Option(k + ': ' + name, String(k)));
+    }
+    classSelect.value = selected || '';
+    classSelect.disabled = model.numClasses === 0;
+    stepsInput.max = String(model.maxSteps);
+  }
+
+  /** The request's query: only parameters that differ from the defaults, so equal requests share one URL. */
+  function query() {
+    var q = new URLSearchParams();
+    var model = modelConfig();
+    if (model.name !== config.defaultModel) q.set('model', model.name);
+    if (classSelect.value !== '') q.set('class', classSelect.value);
+    if (samplerSelect.value !== config.defaults.sampler) q.set('sampler', samplerSelect.value);
+    var steps = Math.round(Number(stepsInput.value));
+    if (steps !== config.defaults.steps) q.set('steps', String(steps));
+    var s = q.toString();
+    return s ? '?' + s : '';
+  }
+
+  function seed() {
+    var v = seedInput.value.trim();
+    return /^(0|[1-9][0-9]{0,15})$/.test(v) && Number(v) <= Number.MAX_SAFE_INTEGER ? v : null;
+  }
+
+  function setStatus(text, isError) {
+    status.textContent = text;
+    status.className = isError ? 'error' : '';
+  }
+
+  function remember() {
+    var q = query(), s = seedInput.value;
+    var url = location.pathname + '?seed=' + s + (q ? '&' + q.slice(1) : '');
+    window.history.replaceState(null, '', url);
+  }
+
+  function addToHistory(src, seedValue, q) {
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.title = 'seed ' + seedValue + (q ? ' ' + q : '');
+    var thumb = document.createElement('img');
+    thumb.className = 'pixels';
+    thumb.alt = button.title;
+    thumb.src = src;
+    button.appendChild(thumb);
+    button.addEventListener('click', function () { image.src = src; permalink.href = src; setStatus(button.title, false); });
+    history.insertBefore(button, history.firstChild);
+    while (history.children.length > 24) history.removeChild(history.lastChild);
+  }
+
+  function parseEvent(block) {
+    var event = 'message', data = [];
+    block.split('\n').forEach(function (line) {
+      if (line.indexOf('event:') === 0) event = line.slice(6).trim();
+      else if (line.indexOf('data:') === 0) data.push(line.slice(5).replace(/^ /, ''));
+    });
+    return { event: event, data: data.length ? JSON.parse(data.join('\n')) : null };
+  }
+
+  async function problemText(res) {
+    try { var p = await res.json(); return p.detail || p.title || ('HTTP ' + res.status); } catch (e) { return 'HTTP ' + res.status; }
+  }
+
+  async function streamSample(s, q, signal) {
+    var res = await fetch('/v1/samples/' + s + '/stream' + q, { signal: signal, headers: { accept: 'text/event-stream' } });
+    if (!res.ok || !res.body) throw new Error(await problemText(res));
+    var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    var buffer = '', finished = false;
+    while (!finished) {
+      var chunk = await reader.read();
+      if (chunk.done) break;
+      buffer += chunk.value.replace(/\r\n?/g, '\n');
+      var blocks = buffer.split('\n\n');
+      buffer = blocks.pop();
+      for (var i = 0; i < blocks.length; i++) {
+        if (!blocks[i].trim()) continue;
+        var message = parseEvent(blocks[i]);
+        var d = message.data;
+        if (message.event === 'start') {
+          progress.max = d.total; progress.value = 0;
+          setStatus('starting: ' + d.total + ' steps', false);
+        } else if (message.event === 'step') {
+          image.src = d.image;
+          progress.value = d.index + 1;
+          image.dataset.step = String(d.index);
+          setStatus('step ' + (d.index + 1) + ' / ' + d.total + ' (t = ' + d.t + '): predicted x0', false);
+          window.dispatchEvent(new CustomEvent('preview-step', { detail: { index: d.index, total: d.total, t: d.t } }));
+        } else if (message.event === 'done') {
+          image.src = d.image;
+          permalink.href = d.url;
+          progress.value = progress.max;
+          setStatus('done: ' + d.total + ' steps, seed ' + s + ' (' + (d.cache === 'HIT' ? 'already cached' : 'now cached') + ')', false);
+          addToHistory(d.url, s, q);
+          finished = true;
+        } else if (message.event === 'error') {
+          throw new Error(d && (d.detail || d.title) || 'stream failed');
+        }
+      }
+    }
+    if (!finished) throw new Error('the stream ended early');
+  }
+
+  function loadStatic(s, q) {
+    var url = '/v1/samples/' + s + '.png' + q;
+    return new Promise(function (resolve, reject) {
+      image.onload = function () { image.onload = image.onerror = null; resolve(url); };
+      image.onerror = function () { image.onload = image.onerror = null; reject(new Error('the image did not load (check the parameters)')); };
+      image.src = url;
+      permalink.href = url;
+    });
+  }
+
+  /** Generates with the form's parameters: streamed with a live preview, or as the (cacheable) PNG URL. */
+  async function run(event, preferStatic) {
+    if (event) event.preventDefault();
+    var s = seed();
+    if (s === null) { setStatus('seed must be an integer in [0, ' + Number.MAX_SAFE_INTEGER + ']', true); return; }
+    if (running) running.abort();
+    var controller = new AbortController();
+    running = controller;
+    var q = query();
+    image.dataset.state = 'running';
+    remember();
+    try {
+      if (live.checked && !preferStatic) {
+        await streamSample(s, q, controller.signal);
+      } else {
+        setStatus('generating...', false);
+        addToHistory(await loadStatic(s, q), s, q);
+        progress.value = progress.max;
+        setStatus('done: seed ' + s, false);
+      }
+      if (running === controller) image.dataset.state = 'done';
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      image.dataset.state = 'error';
+      setStatus(error && error.message ? error.message : String(error), true);
+    } finally {
+      if (running === controller) running = null;
+    }
+  }
+
+  function randomSeed() {
+    var words = new Uint32Array(1);
+    crypto.getRandomValues(words);
+    seedInput.value = String(words[0]);
+  }
+
+  function showGrid() {
+    var s = seed();
+    if (s === null) { setStatus('seed must be an integer', true); return; }
+    grid.hidden = false;
+    grid.src = '/v1/grids/' + s + '.png' + query();
+    grid.alt = 'a grid of samples for seed ' + s;
+  }
+
+  function restore() {
+    var p = new URLSearchParams(location.search);
+    if (!p.has('seed')) return false;
+    if (modelSelect && p.has('model')) modelSelect.value = p.get('model');
+    fillClasses(modelConfig(), p.get('class') || '');
+    if (p.has('sampler')) samplerSelect.value = p.get('sampler');
+    if (p.has('steps')) stepsInput.value = p.get('steps');
+    seedInput.value = p.get('seed');
+    return true;
+  }
+
+  if (modelSelect) modelSelect.addEventListener('change', function () { fillClasses(modelConfig(), ''); });
+  form.addEventListener('submit', run);
+  $('random').addEventListener('click', function () { randomSeed(); run(); });
+  $('show-grid').addEventListener('click', showGrid);
+  if (restore()) run(null, true); // a shared link shows its PNG: a cache hit once generated
+  else image.dataset.state = 'idle';
+})();
+`;

@@ -1,0 +1,114 @@
+import { SAMPLER_NAMES } from '../diffusion/index.ts';
+import { DEFAULTS, LIMITS } from '../api/query.ts';
+import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
+import type { Assets } from './assets.ts';
+import { escapeHtml, scriptJson } from './html.ts';
+
+/** The seed of the page's first image: /v1/samples/42.png with default parameters, a cache hit once generated. */
+export const DEMO_SEED = 42;
+
+export interface DemoModel {
+  name: string;
+  numClasses: number;
+  classNames: string[] | null;
+  /** Steps one sample may use: the request limit, the model's T and its work limit. */
+  maxSteps: number;
+}
+
+export interface DemoConfig {
+  defaultModel: string;
+  defaults: { sampler: string; steps: number };
+  models: DemoModel[];
+}
+
+function demoModel(entry: ModelEntry): DemoModel {
+  const { card, limits } = entry;
+  return {
+    name: card.name,
+    numClasses: card.architecture.numClasses,
+    classNames: card.classNames,
+    maxSteps: Math.min(LIMITS.maxSteps, card.schedule.T, limits.maxImageSteps),
+  };
+}
+
+export function demoConfig(registry: ModelRegistry): DemoConfig {
+  return { defaultModel: registry.defaultName, defaults: { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }, models: registry.list().map(demoModel) };
+}
+
+function options(values: readonly { value: string; label: string }[], selected: string): string {
+  return values.map((v) => `<option value="${escapeHtml(v.value)}"${v.value === selected ? ' selected' : ''}>${escapeHtml(v.label)}</option>`).join('');
+}
+
+/** The head shared by the demo and reference pages. */
+export function pageHead(title: string, description: string, assets: Assets): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<meta name="description" content="${escapeHtml(description)}">
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/${assets.css.name}">
+</head>`;
+}
+
+/** GET /: the form, the image (a cached URL on first view: no model run), the live preview, a gallery. */
+export function renderDemoPage(registry: ModelRegistry, assets: Assets): string {
+  const config = demoConfig(registry);
+  const model = config.models.find((m) => m.name === config.defaultModel) ?? config.models[0];
+  if (!model) throw new RangeError('no model to show');
+  const first = `/v1/samples/${DEMO_SEED}.png`;
+  const modelField =
+    config.models.length > 1
+      ? `<label for="model">Model</label><select id="model" name="model">${options(
+          config.models.map((m) => ({ value: m.name, label: m.name })),
+          config.defaultModel,
+        )}</select>`
+      : '';
+  const classes = [{ value: '', label: 'any (unconditional)' }].concat(
+    Array.from({ length: model.numClasses }, (_, k) => ({ value: String(k), label: `${k}: ${model.classNames?.[k] ?? k}` })),
+  );
+  const samplers = SAMPLER_NAMES.map((s) => ({ value: s, label: s }));
+  return `${pageHead('ddpm-edge: diffusion at the edge', 'Generate images with a DDPM at the edge and watch the denoising live.', assets)}
+<body>
+<header>
+<h1>ddpm-edge</h1>
+<nav><a href="/docs">API reference</a><a href="/openapi.json">OpenAPI</a><a href="/v1/models">Models</a></nav>
+</header>
+<main>
+<p class="lede">A denoising diffusion model (Ho et al. 2020) running in a Cloudflare Worker. Pick a seed and watch the model's
+prediction of the final image sharpen step by step.</p>
+<div class="studio">
+<section class="card" aria-label="image">
+<figure>
+<img id="image" class="pixels" src="${first}" width="256" height="256" alt="a generated sample" data-state="idle" fetchpriority="high">
+<progress id="progress" max="${DEFAULTS.steps}" value="${DEFAULTS.steps}"></progress>
+<figcaption class="row"><span id="status" role="status" aria-live="polite">seed ${DEMO_SEED}, default parameters</span><a id="permalink" href="${first}">PNG</a></figcaption>
+</figure>
+</section>
+<section class="card" aria-label="parameters">
+<form id="controls">
+${modelField}
+<label for="class">Class</label><select id="class" name="class"${model.numClasses === 0 ? ' disabled' : ''}>${options(classes, '')}</select>
+<label for="sampler">Sampler</label><select id="sampler" name="sampler">${options(samplers, DEFAULTS.sampler)}</select>
+<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${model.maxSteps}" value="${DEFAULTS.steps}" required>
+<label for="seed">Seed</label><span class="seed"><input id="seed" name="seed" inputmode="numeric" pattern="[0-9]{1,16}" value="${DEMO_SEED}" required><button type="button" id="random" title="random seed">Random</button></span>
+<label class="check"><input id="live" type="checkbox" checked> live denoising preview (server-sent events)</label>
+<div class="actions"><button class="primary" id="generate" type="submit">Generate</button><button type="button" id="show-grid">Grid of ${DEFAULTS.gridImages}</button></div>
+</form>
+</section>
+</div>
+<section class="gallery card" aria-label="gallery">
+<h2>Gallery</h2>
+<div id="history" aria-label="generated this session"></div>
+<img id="grid" class="pixels" hidden alt="">
+</section>
+</main>
+<footer>Images are deterministic (model, parameters, seed) and cached at the edge. <a href="/docs">API reference</a></footer>
+<script id="config" type="application/json">${scriptJson(config)}</script>
+<script src="/assets/${assets.js.name}" defer></script>
+</body>
+</html>
+`;
+}
