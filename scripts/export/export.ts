@@ -109,6 +109,8 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   const ranges = await calibrate(built.graph, built.io, calibration);
   const layers = convLayers(built.graph);
   const keepFloat = (input.keepFloat ?? defaultKeepFloat)(layers);
+  const unknown = [...keepFloat].filter((l) => !layers.includes(l));
+  if (unknown.length > 0) throw new ExportError(`no conv layer named ${unknown.join(', ')} (layers: ${layers.join(', ')})`);
   const qGraph = quantizeGraph(built.graph, ranges, { keepFloat });
   const int8Bytes = encodeModel(qGraph);
   log(`int8: ${layers.length - keepFloat.size} of ${layers.length} convs quantized (${calibCount} calibration images), ${int8Bytes.length} bytes`);

@@ -179,9 +179,12 @@ describe('npm run export -- --run <dir>', () => {
     // weights of another architecture than config.json says
     const other = await fakeRun(FIXTURE_CONFIG, { unet: { ...FIXTURE_CONFIG.unet, baseChannels: 8 } });
     await expect(exportRun(options(other, models))).rejects.toThrow(ExportError);
+
+    const good = await fakeRun(FIXTURE_CONFIG);
+    await expect(exportRun({ ...options(good, models), keepFloat: ['in/conv', 'nope'] })).rejects.toThrow(/no conv layer named nope/);
     await writeFile(path.join(models, 'keep.txt'), 'untouched');
     expect(await readdir(models)).toEqual(['keep.txt']);
-    for (const d of [runDir, odd, other]) await rm(path.dirname(d), { recursive: true });
+    for (const d of [runDir, odd, other, good]) await rm(path.dirname(d), { recursive: true });
     await rm(models, { recursive: true });
   });
 });
