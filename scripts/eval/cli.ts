@@ -1,0 +1,133 @@
+/**
+ * `npm run eval -- --model models/<name> [--samples 1000] [--samplers ddpm,ddim,dpmpp2m] [--steps 5,10,20,50]
+ *   [--guidance 1,3] [--precision fp32,int8] [--out <dir>]`
+ * See scripts/eval/evaluate.ts and the README's "Evaluation" section.
+ */
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
+import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
+import type { FitMode } from '../train/options.ts';
+import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type Precision } from './evaluate.ts';
+
+function intIn(min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
+    return n;
+  };
+}
+
+function listOf<T>(parse: (item: string) => T): (v: string) => T[] {
+  return (v) => {
+    const items = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list');
+    return [...new Set(items.map(parse))];
+  };
+}
+
+function oneOf<T extends string>(allowed: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`"${v}" is not one of ${allowed.join(', ')}`);
+    return v as T;
+  };
+}
+
+const positiveStep = (v: string): number => intIn(1, 1000)(v);
+const guidanceScale = (v: string): number => {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x > 50) throw new InvalidArgumentError(`guidance "${v}" must be a number in [0, 50]`);
+  return x;
+};
+
+interface CliOptions {
+  model: string;
+  samples: number;
+  samplers: SamplerName[];
+  steps: number[];
+  ddpmReference: number;
+  guidance: number[];
+  precision: Precision[];
+  batch: number;
+  seed: number;
+  fit?: FitMode;
+  clip: boolean;
+  out?: string;
+  classifier?: string;
+  backend: BackendRequest;
+  grids: boolean;
+  progress: boolean;
+  testImages: number;
+  cache: boolean;
+}
+
+export function buildProgram(): Command {
+  const d = DEFAULT_EVAL;
+  return new Command()
+    .name('eval')
+    .description(
+      'Evaluate an exported model: Fréchet distance in the evaluation classifier\'s feature space against the Fashion-MNIST test set, ' +
+        'and the classifier\'s accuracy on samples of the requested class, for each sampler x steps x precision x guidance; ' +
+        'plus the reference floor (a training subset of the same size vs the test set). Writes table.md, results.json, distance-vs-steps.png and grids/.',
+    )
+    .requiredOption('--model <dir>', 'model folder (models/<name>, with model.json)')
+    .option('--samples <n>', 'samples per cell (time grows linearly; >= 1000 for stable distances)', intIn(2, 1_000_000), d.samples)
+    .option('--samplers <list>', `samplers: ${SAMPLER_NAMES.join(', ')} (DPM-Solver++ = dpmpp2m)`, listOf(oneOf(SAMPLER_NAMES)), [...d.samplers])
+    .option('--steps <list>', 'sampling steps', listOf(positiveStep), [...d.steps])
+    .option('--ddpm-reference <n>', 'steps of the extra DDPM reference row (0 = none)', intIn(0, 1000), d.ddpmReference)
+    .option('--guidance <list>', 'classifier-free guidance scales (1 = none; > 1 doubles the cost)', listOf(guidanceScale), [...d.guidance])
+    .option('--precision <list>', `model files: ${PRECISIONS.join(', ')}`, listOf(oneOf(PRECISIONS)), [...d.precisions])
+    .option('--batch <n>', 'images per sampling batch', intIn(1, 4096), d.batch)
+    .option('--seed <n>', 'base seed (sample i uses deriveSeed(seed, i)); also picks the floor subset', intIn(0, 2 ** 31 - 1), d.seed)
+    .option('--fit <mode>', 'how training fitted 28x28 images to the model size: pad or resize (default: pad if the size is >= 28, else resize)', oneOf<FitMode>(['pad', 'resize']))
+    .option('--no-clip', 'sample without clipSample (serving clips by default)')
+    .option('--out <dir>', 'output folder (default: eval-results/<model name>)')
+    .option('--classifier <dir>', 'evaluation classifier folder (default: scripts/eval/classifier)')
+    .option('--backend <name>', `tfjs backend for the classifier: ${BACKEND_REQUESTS.join(', ')}`, oneOf(BACKEND_REQUESTS), d.backend)
+    .option('--test-images <n>', 'reference: the first n test images (0 = all 10,000; fewer only for quick checks)', intIn(0, 10_000), 0)
+    .option('--no-cache', `recompute the reference statistics (cached in ${DEFAULT_CACHE_DIR})`)
+    .option('--no-grids', 'do not write sample grids')
+    .option('--no-progress', 'no progress bar (one line per cell)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  npm run eval -- --model models/fixture-tiny --samples 200 --steps 5,10 --ddpm-reference 0\n' +
+        '  npm run eval -- --model models/fashion --samples 1000 --guidance 1,3\n',
+    );
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  program.parse(argv);
+  const a = program.opts<CliOptions>();
+  const name = a.model.replace(/\/+$/, '').split('/').pop() ?? 'model';
+  const report = await evaluate({
+    modelDir: a.model,
+    samples: a.samples,
+    samplers: a.samplers,
+    steps: a.steps,
+    ddpmReference: a.ddpmReference,
+    guidance: a.guidance,
+    precisions: a.precision,
+    batch: a.batch,
+    seed: a.seed,
+    fit: a.fit,
+    clip: a.clip,
+    out: a.out ?? `eval-results/${name}`,
+    classifierDir: a.classifier,
+    testImages: a.testImages,
+    cacheDir: a.cache ? DEFAULT_CACHE_DIR : null,
+    backend: a.backend,
+    grids: a.grids,
+    progress: a.progress && process.stderr.isTTY === true,
+    log: (l) => console.log(l),
+  });
+  console.log(`\n${markdownTable(report)}`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,428 @@
+/**
+ * The evaluation (issue 8): samples from an exported model under each sampler x steps x precision x
+ * guidance cell, scored in the evaluation classifier's feature space against the Fashion-MNIST test set
+ * (Fréchet distance) and by the classifier's accuracy on the requested class; plus the reference floor
+ * (a training subset of the same size against the test set). Writes a markdown table, a JSON report, a
+ * distance-vs-steps plot and a grid of samples per cell.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import cliProgress from 'cli-progress';
+import type * as ort from 'onnxruntime-web';
+import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel, type SamplerName } from '../../src/diffusion/index.ts';
+import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
+import type { ModelCard } from '../../src/model-card.ts';
+import { createSession, epsModel } from '../export/runtime.ts';
+import { selectBackend, type BackendRequest } from '../train/backend.ts';
+import type { FitMode } from '../train/options.ts';
+import { Rng } from '../train/rng.ts';
+import { PALETTE, linePlotPng, type Series } from '../lib/plot.ts';
+import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierParams } from './classifier.ts';
+import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
+import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
+
+export type Precision = 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+/** DPM-Solver++ is `dpmpp2m` (the serving default); `dpmpp3m` can be asked for. */
+export const DEFAULT_SAMPLERS: readonly SamplerName[] = ['ddpm', 'ddim', 'dpmpp2m'];
+export const SAMPLER_LABEL: Record<SamplerName, string> = {
+  ddpm: 'DDPM ancestral',
+  ddim: 'DDIM',
+  dpmpp2m: 'DPM-Solver++(2M)',
+  dpmpp3m: 'DPM-Solver++(3M)',
+};
+
+export interface EvalOptions {
+  /** models/<name>: model.json and its ONNX files. */
+  modelDir: string;
+  /** Samples per cell (classes balanced: sample i asks for class i mod numClasses). */
+  samples: number;
+  samplers: readonly SamplerName[];
+  steps: readonly number[];
+  /** Steps of the DDPM reference row (1000 = T for the project's models); 0 = none. */
+  ddpmReference: number;
+  guidance: readonly number[];
+  precisions: readonly Precision[];
+  /** Images per sampling batch (a guided batch makes model calls of twice this). */
+  batch: number;
+  seed: number;
+  /** How the model's training fitted 28x28 images to its size; default: pad when it fits, else resize. */
+  fit?: FitMode;
+  /** clipSample, as serving applies it (default on). */
+  clip: boolean;
+  out: string;
+  classifierDir?: string;
+  /** Where reference statistics (test set, floor) are cached, keyed by classifier, size and fit; null = no cache. */
+  cacheDir?: string | null;
+  /** Use the first n test images as the reference (0 = all 10,000; fewer only for quick checks). */
+  testImages?: number;
+  backend: BackendRequest;
+  /** Write a grid of the first samples of each cell. */
+  grids: boolean;
+  progress: boolean;
+  log: (line: string) => void;
+}
+
+export const DEFAULT_EVAL: Omit<EvalOptions, 'modelDir' | 'log'> = {
+  samples: 1000,
+  samplers: DEFAULT_SAMPLERS,
+  steps: [5, 10, 20, 50],
+  ddpmReference: 1000,
+  guidance: [1],
+  precisions: ['fp32', 'int8'],
+  batch: 50,
+  seed: 0,
+  clip: true,
+  out: 'eval-results',
+  backend: 'auto',
+  grids: true,
+  progress: true,
+};
+
+export interface Cell {
+  sampler: SamplerName;
+  steps: number;
+  precision: Precision;
+  guidance: number;
+}
+
+export interface CellResult extends Cell {
+  samples: number;
+  /** Squared Fréchet distance in the classifier's feature space (FID's formula). */
+  distance: number;
+  meanTerm: number;
+  covTerm: number;
+  /** Fraction of samples the classifier assigns to the requested class (null: unconditional model). */
+  accuracy: number | null;
+  /** accuracy / the classifier's accuracy on real test images at the model's resolution. */
+  relativeAccuracy: number | null;
+  seconds: number;
+  /** Wall time per 1,000 samples (sampling only). */
+  secondsPer1000: number;
+  grid?: string;
+}
+
+export interface EvalReport {
+  createdAt: string;
+  model: { dir: string; name: string; version: string; imageSize: number; channels: number; numClasses: number; trainingSteps: number; fit: FitMode };
+  classifier: { dir: string; sha256: string; featureDim: number; testAccuracy: number };
+  reference: {
+    testImages: number;
+    /** Classifier accuracy on the test set after the round trip through the model's resolution. */
+    realAccuracy: number;
+    /** The same distance between a training subset of `samples` images and the test set. */
+    floor: { samples: number; distance: number; meanTerm: number; covTerm: number };
+  };
+  settings: { samples: number; batch: number; seed: number; clip: boolean; guidance: number[]; precisions: Precision[]; samplers: SamplerName[]; steps: number[]; ddpmReference: number };
+  cells: CellResult[];
+  /** The serving default cell (dpmpp2m, 20 steps, guidance 1, int8 if measured) and the targets. */
+  targets: {
+    defaultCell: Cell | null;
+    accuracyTarget: { relativeAccuracy: number | null; required: 0.9; met: boolean | null };
+    distanceTarget: { defaultDistance: number | null; ddpmReferenceDistance: number | null; met: boolean | null };
+  };
+  seconds: number;
+}
+
+export class EvalError extends Error {
+  override readonly name = 'EvalError';
+}
+
+async function readCard(modelDir: string): Promise<ModelCard> {
+  const file = path.join(modelDir, 'model.json');
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as ModelCard;
+  } catch (e) {
+    throw new EvalError(`${file}: cannot read the model card (${(e as Error).message})`, { cause: e });
+  }
+}
+
+async function readModelFile(modelDir: string, card: ModelCard, precision: Precision): Promise<Uint8Array> {
+  const f = card.files[precision];
+  if (f === undefined) throw new EvalError(`${modelDir}/model.json lists no ${precision} file`);
+  const bytes = new Uint8Array(await fsp.readFile(path.join(modelDir, f.path)));
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== f.sha256) throw new EvalError(`${modelDir}/${f.path}: sha256 ${sha} differs from model.json's ${f.sha256}`);
+  return bytes;
+}
+
+/** The cells in run order: precision, then sampler, then steps (the DDPM reference last), then guidance. */
+export function cellsOf(o: Pick<EvalOptions, 'samplers' | 'steps' | 'ddpmReference' | 'guidance' | 'precisions'>): Cell[] {
+  const cells: Cell[] = [];
+  for (const precision of o.precisions)
+    for (const sampler of o.samplers) {
+      const steps = [...o.steps];
+      if (sampler === 'ddpm' && o.ddpmReference > 0 && !steps.includes(o.ddpmReference)) steps.push(o.ddpmReference);
+      for (const s of steps) for (const guidance of o.guidance) cells.push({ sampler, steps: s, precision, guidance });
+    }
+  return cells;
+}
+
+export function cellId(c: Cell): string {
+  return `${c.sampler}-${c.steps}-${c.precision}-w${c.guidance}`;
+}
+
+export const DEFAULT_CACHE_DIR = 'node_modules/.cache/ddpm-edge-eval';
+
+interface ReferenceStats {
+  stats: GaussianStats;
+  /** Classifier accuracy on these images' true labels. */
+  accuracy: number;
+}
+
+/** Reference statistics are deterministic given the key: compute once, keep as JSON (doubles round-trip exactly). */
+async function cachedReference(cacheDir: string | null, key: Record<string, string | number>, compute: () => Promise<ReferenceStats>): Promise<ReferenceStats> {
+  const text = JSON.stringify(key);
+  const file = cacheDir === null ? null : path.join(cacheDir, `${createHash('sha256').update(text).digest('hex').slice(0, 24)}.json`);
+  if (file !== null) {
+    try {
+      const c = JSON.parse(await fsp.readFile(file, 'utf8')) as { key: string; dim: number; count: number; mean: number[]; cov: number[]; accuracy: number };
+      if (c.key === text) return { stats: { dim: c.dim, count: c.count, mean: Float64Array.from(c.mean), cov: Float64Array.from(c.cov) }, accuracy: c.accuracy };
+    } catch {
+      // not cached yet
+    }
+  }
+  const r = await compute();
+  if (file !== null && cacheDir !== null) {
+    await fsp.mkdir(cacheDir, { recursive: true });
+    const body = { key: text, dim: r.stats.dim, count: r.stats.count, mean: Array.from(r.stats.mean), cov: Array.from(r.stats.cov), accuracy: r.accuracy };
+    await fsp.writeFile(file, JSON.stringify(body));
+  }
+  return r;
+}
+
+/** Features of `count` 28x28 images as a fitted Gaussian, and the predictions. */
+async function statsOf(clf: ClassifierParams, pixels: Uint8Array, count: number): Promise<{ stats: GaussianStats; predictions: Int32Array }> {
+  const e = await embed(clf, pixels, count);
+  return { stats: gaussianStats(e.features, count, FEATURE_DIM), predictions: e.predictions };
+}
+
+const fmt = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
+const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+
+export function markdownTable(r: EvalReport): string {
+  const lines = [
+    `Model \`${r.model.name}\` ${r.model.version} (${r.model.imageSize}x${r.model.imageSize}, ${r.model.trainingSteps} training steps); ` +
+      `${r.settings.samples} samples per cell, classes balanced, seed ${r.settings.seed}, batch ${r.settings.batch}, clipSample ${r.settings.clip ? 'on' : 'off'}; ` +
+      `guidance scales tried: ${r.settings.guidance.join(', ')}.`,
+    '',
+    `Reference floor (${r.reference.floor.samples} training images vs the ${r.reference.testImages} test images): **${r.reference.floor.distance.toFixed(3)}**. ` +
+      `Classifier accuracy on real test images at ${r.model.imageSize}x${r.model.imageSize}: ${pct(r.reference.realAccuracy)} ` +
+      `(at 28x28: ${pct(r.classifier.testAccuracy)}).`,
+    '',
+    '| sampler | steps | precision | guidance | samples | distance | mean term | cov term | accuracy (requested class) | vs real | s / 1,000 samples |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const c of r.cells) {
+    lines.push(
+      `| ${SAMPLER_LABEL[c.sampler]} | ${c.steps} | ${c.precision} | ${c.guidance} | ${c.samples} | ${c.distance.toFixed(3)} | ${c.meanTerm.toFixed(3)} | ${c.covTerm.toFixed(3)} | ${pct(c.accuracy)} | ${pct(c.relativeAccuracy)} | ${c.secondsPer1000.toFixed(1)} |`,
+    );
+  }
+  const t = r.targets;
+  lines.push('');
+  if (t.defaultCell) {
+    lines.push(
+      `Targets at the default settings (${SAMPLER_LABEL[t.defaultCell.sampler]}, ${t.defaultCell.steps} steps, ${t.defaultCell.precision}, guidance ${t.defaultCell.guidance}): ` +
+        `accuracy on the requested class ${pct(t.accuracyTarget.relativeAccuracy)} of the real-image accuracy (target >= 90%: ${t.accuracyTarget.met === null ? 'n/a' : t.accuracyTarget.met ? 'met' : 'NOT met'}); ` +
+        `distance ${fmt(t.distanceTarget.defaultDistance, 3)} vs ${r.settings.ddpmReference}-step DDPM ${fmt(t.distanceTarget.ddpmReferenceDistance, 3)} ` +
+        `(target: no worse: ${t.distanceTarget.met === null ? 'n/a' : t.distanceTarget.met ? 'met' : 'NOT met'}).`,
+    );
+  } else lines.push('The default cell (DPM-Solver++(2M), 20 steps, guidance 1) was not measured: no targets checked.');
+  lines.push('', `Total time ${(r.seconds / 60).toFixed(1)} min.`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function plotSeries(r: EvalReport): Series[] {
+  const multiPrecision = r.settings.precisions.length > 1;
+  const multiGuidance = r.settings.guidance.length > 1;
+  const groups = new Map<string, { points: [number, number][]; sampler: SamplerName; dashed: boolean }>();
+  for (const c of r.cells) {
+    const name = [SAMPLER_LABEL[c.sampler], multiPrecision ? c.precision : '', multiGuidance ? `w=${c.guidance}` : ''].filter(Boolean).join(' ');
+    const g = groups.get(name) ?? { points: [], sampler: c.sampler, dashed: c.precision === 'int8' && multiPrecision };
+    g.points.push([c.steps, c.distance]);
+    groups.set(name, g);
+  }
+  // one colour per sampler (and guidance scale); int8 dashed beside fp32
+  const colorKeys: string[] = [];
+  const series: Series[] = [...groups].map(([name, g]) => {
+    const key = name.replace(/ (fp32|int8)/, '');
+    if (!colorKeys.includes(key)) colorKeys.push(key);
+    return { name, points: g.points.sort((a, b) => a[0] - b[0]), dashed: g.dashed, color: PALETTE[colorKeys.indexOf(key) % PALETTE.length] };
+  });
+  const xs = r.cells.map((c) => c.steps);
+  if (xs.length > 0) {
+    series.push({ name: `floor (train vs test, n=${r.reference.floor.samples})`, points: [[Math.min(...xs), r.reference.floor.distance], [Math.max(...xs), r.reference.floor.distance]], color: [150, 150, 150] });
+  }
+  return series;
+}
+
+/** Serving's defaults (src/api/query.ts DEFAULTS): dpmpp2m, 20 steps, guidance 1. */
+function defaultCellOf(cells: readonly CellResult[]): CellResult | null {
+  const match = cells.filter((c) => c.sampler === 'dpmpp2m' && c.steps === 20 && c.guidance === 1);
+  return match.find((c) => c.precision === 'int8') ?? match[0] ?? null;
+}
+
+/** Run the whole evaluation and write table.md, results.json, distance-vs-steps.png (and grids/). */
+export async function evaluate(o: EvalOptions): Promise<EvalReport> {
+  const t0 = performance.now();
+  const card = await readCard(o.modelDir);
+  const S = card.imageSize;
+  const C = card.channels;
+  const numClasses = card.architecture.numClasses;
+  const fit = o.fit ?? defaultFit(S);
+  if (!Number.isInteger(o.samples) || o.samples < 2) throw new EvalError(`samples must be an integer >= 2 (got ${o.samples})`);
+  const guidance = numClasses > 0 ? o.guidance : o.guidance.filter((w) => w === 1);
+  if (guidance.length === 0) throw new EvalError(`model ${card.name} is unconditional: only guidance 1 applies`);
+  for (const s of [...o.steps, o.ddpmReference]) if (s > card.schedule.T) throw new EvalError(`steps ${s} exceed the model's ${card.schedule.T} training timesteps`);
+  const cells = cellsOf({ ...o, guidance });
+  await fsp.mkdir(o.out, { recursive: true });
+
+  await selectBackend(o.backend);
+  const { params: clf, manifest } = await loadClassifier(o.classifierDir);
+  o.log(`model ${card.name} ${card.version}: ${S}x${S}x${C}, ${numClasses > 0 ? `${numClasses} classes` : 'unconditional'}, fit ${fit}; classifier test accuracy ${pct(manifest.testAccuracy)}`);
+
+  // reference statistics: test set, floor
+  const cacheDir = o.cacheDir === undefined ? DEFAULT_CACHE_DIR : o.cacheDir;
+  const refKey = { v: 1, classifier: manifest.sha256, size: S, fit };
+  const testRef = await cachedReference(cacheDir, { ...refKey, set: 't10k', limit: o.testImages ?? 0 }, async () => {
+    const test = await loadReal('t10k', S, fit, { limit: o.testImages ?? 0 });
+    const e = await statsOf(clf, test.pixels, test.count);
+    return { stats: e.stats, accuracy: accuracy(e.predictions, test.labels) };
+  });
+  const test = { count: testRef.stats.count };
+  const testEmb = { stats: testRef.stats };
+  const realAccuracy = testRef.accuracy;
+  const floorRef = await cachedReference(cacheDir, { ...refKey, set: 'train-subset', samples: o.samples, seed: o.seed }, async () => {
+    const pick = Rng.of('eval-floor', o.seed).permutation(60_000).subarray(0, Math.min(o.samples, 60_000));
+    const train = await loadReal('train', S, fit, { indices: pick });
+    const e = await statsOf(clf, train.pixels, train.count);
+    return { stats: e.stats, accuracy: accuracy(e.predictions, train.labels) };
+  });
+  const floor = { samples: floorRef.stats.count, ...frechetDistance(floorRef.stats, testEmb.stats) };
+  o.log(`reference floor (${floor.samples} training images vs ${test.count} test images): ${floor.distance.toFixed(3)}; classifier accuracy on real test images at ${S}x${S}: ${pct(realAccuracy)}`);
+
+  // sessions and a timing probe (one model call at the batch size) for the up-front estimate
+  const sessions = new Map<Precision, ort.InferenceSession>();
+  const models = new Map<Precision, EpsModel>();
+  const msPerImageStep = new Map<Precision, number>();
+  for (const p of o.precisions) {
+    const session = await createSession(await readModelFile(o.modelDir, card, p));
+    sessions.set(p, session);
+    const m = epsModel(session, { x: card.io.x, t: card.io.t, class: numClasses > 0 ? (card.io.class ?? 'class') : undefined, output: card.io.output }, [C, S, S]);
+    models.set(p, m);
+    const B = o.batch;
+    const x = new Float32Array(B * C * S * S);
+    const t = new Int32Array(B).fill(500);
+    const y = numClasses > 0 ? new Int32Array(B) : undefined;
+    await m(x, t, y);
+    const times: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const tp = performance.now();
+      await m(x, t, y);
+      times.push(performance.now() - tp);
+    }
+    msPerImageStep.set(p, times.sort((a, b) => a - b)[1] / B);
+  }
+  const work = (c: Cell): number => o.samples * c.steps * (c.guidance !== 1 ? 2 : 1);
+  const estimate = cells.reduce((a, c) => a + (work(c) * (msPerImageStep.get(c.precision) ?? 0)) / 1000, 0);
+  o.log(
+    `${cells.length} cells x ${o.samples} samples; one U-Net image-step: ${o.precisions.map((p) => `${p} ${(msPerImageStep.get(p) ?? 0).toFixed(2)} ms`).join(', ')}; ` +
+      `estimated sampling time ${estimate < 120 ? `${estimate.toFixed(0)} s` : `${(estimate / 60).toFixed(1)} min`}`,
+  );
+
+  const totalWork = cells.reduce((a, c) => a + work(c), 0);
+  const bar = o.progress ? new cliProgress.SingleBar({ format: 'eval {bar} {percentage}% | {cell} | eta {eta_formatted}', etaBuffer: 50 }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(totalWork, 0, { cell: '' });
+  let done = 0;
+  const results: CellResult[] = [];
+  const seeds = Array.from({ length: o.samples }, (_, i) => deriveSeed(o.seed, i));
+  const classes = Int32Array.from({ length: o.samples }, (_, i) => (numClasses > 0 ? i % numClasses : 0));
+  for (const cell of cells) {
+    const model = models.get(cell.precision);
+    if (model === undefined) throw new EvalError(`no ${cell.precision} session`);
+    const id = cellId(cell);
+    const perImage = cell.steps * (cell.guidance !== 1 ? 2 : 1);
+    const pixels = new Uint8Array(o.samples * 28 * 28);
+    let gridImages: Float32Array | null = null;
+    const tc = performance.now();
+    for (let s = 0; s < o.samples; s += o.batch) {
+      const B = Math.min(o.batch, o.samples - s);
+      const scheduler = createScheduler(cell.sampler, makeSchedule(card.schedule), { predictionType: card.prediction, clipSample: o.clip });
+      const x = await sample({
+        model,
+        scheduler,
+        steps: cell.steps,
+        shape: [B, C, S, S],
+        seeds: seeds.slice(s, s + B),
+        ...(numClasses > 0 ? { classes: classes.slice(s, s + B), nullClass: numClasses } : {}),
+        guidanceScale: cell.guidance,
+        onStep: () => {
+          done += B * (cell.guidance !== 1 ? 2 : 1);
+          bar?.update(done, { cell: id });
+        },
+      });
+      pixels.set(samplesToClassifierPixels(x, B, C, S, fit), s * 28 * 28);
+      if (s === 0) gridImages = x.slice(0, Math.min(B, 100) * C * S * S);
+    }
+    const seconds = (performance.now() - tc) / 1000;
+    const emb = await statsOf(clf, pixels, o.samples);
+    const fd = frechetDistance(emb.stats, testEmb.stats);
+    const acc = numClasses > 0 ? accuracy(emb.predictions, classes) : null;
+    const r: CellResult = {
+      ...cell,
+      samples: o.samples,
+      distance: fd.distance,
+      meanTerm: fd.meanTerm,
+      covTerm: fd.covTerm,
+      accuracy: acc,
+      relativeAccuracy: acc === null ? null : acc / realAccuracy,
+      seconds,
+      secondsPer1000: (seconds * 1000) / o.samples,
+    };
+    if (o.grids && gridImages !== null) {
+      const n = gridImages.length / (C * S * S);
+      const grid = makeGrid(toImages(gridImages, [n, C, S, S]), 1);
+      const file = path.join('grids', `${id}.png`);
+      await fsp.mkdir(path.join(o.out, 'grids'), { recursive: true });
+      await fsp.writeFile(path.join(o.out, file), encodePng(upscale(grid, S < 32 ? 2 : 1)));
+      r.grid = file;
+    }
+    results.push(r);
+    if (!bar) o.log(`${id}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}, ${r.secondsPer1000.toFixed(1)} s / 1,000 samples (${perImage} U-Net image-steps each)`);
+  }
+  bar?.stop();
+  for (const s of sessions.values()) await s.release();
+  disposeClassifier(clf);
+
+  const def = defaultCellOf(results);
+  const ref = results.find((c) => c.sampler === 'ddpm' && c.steps === o.ddpmReference && def !== null && c.precision === def.precision && c.guidance === def.guidance) ?? null;
+  const report: EvalReport = {
+    createdAt: new Date().toISOString(),
+    model: { dir: o.modelDir, name: card.name, version: card.version, imageSize: S, channels: C, numClasses, trainingSteps: card.training.steps, fit },
+    classifier: { dir: o.classifierDir ?? 'scripts/eval/classifier', sha256: manifest.sha256, featureDim: manifest.featureDim, testAccuracy: manifest.testAccuracy },
+    reference: { testImages: test.count, realAccuracy, floor },
+    settings: { samples: o.samples, batch: o.batch, seed: o.seed, clip: o.clip, guidance: [...guidance], precisions: [...o.precisions], samplers: [...o.samplers], steps: [...o.steps], ddpmReference: o.ddpmReference },
+    cells: results,
+    targets: {
+      defaultCell: def === null ? null : { sampler: def.sampler, steps: def.steps, precision: def.precision, guidance: def.guidance },
+      accuracyTarget: { relativeAccuracy: def?.relativeAccuracy ?? null, required: 0.9, met: def?.relativeAccuracy == null ? null : def.relativeAccuracy >= 0.9 },
+      distanceTarget: { defaultDistance: def?.distance ?? null, ddpmReferenceDistance: ref?.distance ?? null, met: def === null || ref === null ? null : def.distance <= ref.distance },
+    },
+    seconds: (performance.now() - t0) / 1000,
+  };
+  const table = markdownTable(report);
+  await fsp.writeFile(path.join(o.out, 'table.md'), table);
+  await fsp.writeFile(path.join(o.out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const png = linePlotPng(plotSeries(report), {
+    title: `${card.name}: distance vs steps (n=${o.samples})`,
+    xLabel: 'sampling steps (log scale)',
+    yLabel: 'Frechet distance (classifier features)',
+    logX: true,
+    xTicks: [...new Set(results.map((c) => c.steps))].sort((a, b) => a - b),
+    yZero: true,
+  });
+  await fsp.writeFile(path.join(o.out, 'distance-vs-steps.png'), png);
+  o.log(`wrote ${path.join(o.out, 'table.md')}, results.json, distance-vs-steps.png${o.grids ? ', grids/' : ''}`);
+  return report;
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { decode } from 'fast-png';
+import { evaluate, DEFAULT_EVAL, cellsOf, type EvalReport } from '../../scripts/eval/evaluate.ts';
+
+describe('npm run eval, end to end on models/fixture-tiny', () => {
+  it('lists the cells: DDPM gets the reference row', () => {
+    const cells = cellsOf({ samplers: ['ddpm', 'ddim'], steps: [5, 10], ddpmReference: 1000, guidance: [1], precisions: ['int8'] });
+    expect(cells.map((c) => `${c.sampler}-${c.steps}`)).toEqual(['ddpm-5', 'ddpm-10', 'ddpm-1000', 'ddim-5', 'ddim-10']);
+  });
+
+  it('writes the table, the JSON report, a plot PNG that decodes and sample grids', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'eval-e2e-'));
+    const lines: string[] = [];
+    const report = await evaluate({
+      ...DEFAULT_EVAL,
+      modelDir: 'models/fixture-tiny',
+      samples: 6,
+      batch: 6,
+      samplers: ['ddpm', 'dpmpp2m'],
+      steps: [1, 20],
+      ddpmReference: 4,
+      guidance: [1, 2],
+      precisions: ['fp32', 'int8'],
+      testImages: 300,
+      cacheDir: null,
+      backend: 'wasm',
+      progress: false,
+      out,
+      log: (l) => lines.push(l),
+    });
+    // 2 precisions x (ddpm 1, 20, 4 + dpmpp2m 1, 20) x 2 guidance scales
+    expect(report.cells).toHaveLength(20);
+    for (const c of report.cells) {
+      expect(Number.isFinite(c.distance)).toBe(true);
+      expect(c.distance).toBeGreaterThanOrEqual(0);
+      expect(c.accuracy).not.toBeNull();
+      expect(c.samples).toBe(6);
+    }
+    expect(report.reference.floor.samples).toBe(6);
+    expect(report.reference.floor.distance).toBeGreaterThan(0);
+    expect(report.targets.defaultCell).toEqual({ sampler: 'dpmpp2m', steps: 20, precision: 'int8', guidance: 1 });
+    expect(report.targets.distanceTarget.ddpmReferenceDistance).not.toBeNull();
+    expect(lines.some((l) => l.includes('estimated sampling time'))).toBe(true);
+
+    const table = readFileSync(path.join(out, 'table.md'), 'utf8');
+    expect(table).toContain('| sampler | steps | precision | guidance | samples | distance |');
+    expect(table).toContain('Reference floor');
+    expect(table.split('\n').filter((l) => l.startsWith('| DDPM') || l.startsWith('| DPM'))).toHaveLength(20);
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as EvalReport;
+    expect(json.cells).toHaveLength(20);
+    const png = decode(readFileSync(path.join(out, 'distance-vs-steps.png')));
+    expect([png.width, png.height, png.channels]).toEqual([720, 480, 3]);
+    const grid = report.cells[0].grid;
+    expect(grid).toBeDefined();
+    expect(existsSync(path.join(out, grid ?? ''))).toBe(true);
+  });
+
+  it('is reproducible: the same seed gives the same distances (also through the reference cache)', async () => {
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'eval-cache-'));
+    const run = async (): Promise<number[]> => {
+      const r = await evaluate({
+        ...DEFAULT_EVAL,
+        modelDir: 'models/fixture-tiny',
+        samples: 6,
+        batch: 3,
+        samplers: ['ddim'],
+        steps: [3],
+        ddpmReference: 0,
+        precisions: ['int8'],
+        testImages: 200,
+        cacheDir,
+        backend: 'wasm',
+        progress: false,
+        grids: false,
+        out: mkdtempSync(path.join(tmpdir(), 'eval-rep-')),
+        log: () => {},
+      });
+      return [r.reference.floor.distance, ...r.cells.map((c) => c.distance)];
+    };
+    expect(await run()).toEqual(await run());
+  });
+});
