@@ -3,7 +3,7 @@
 import { env, listDurableObjectIds, SELF } from 'cloudflare:test';
 import { decode } from 'fast-png';
 import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listImages } from '../../src/batches/store.ts';
 import { deriveSeed } from '../../src/diffusion/index.ts';
 import type { JobView } from '../../src/batches/view.ts';
@@ -83,7 +83,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 /** Polls until the job is succeeded or failed. */
-function finished(id: string, timeoutMs?: number): Promise<JobView> {
+function finished(id: string, timeoutMs = 100_000): Promise<JobView> {
   return waitFor(
     `batch ${id} to finish`,
     async () => {
@@ -106,6 +106,32 @@ async function bytesOf(path: string): Promise<Uint8Array> {
   expect(res.headers.get('content-type')).toBe('image/png');
   return new Uint8Array(await res.arrayBuffer());
 }
+
+/**
+ * Intercepts the worker's outgoing callbacks to https://hooks.example.test/<path> (the worker runs in this
+ * isolate, so its global fetch is this one); `answer` gives the status of the n-th attempt. Other paths
+ * (callbacks of other tests' jobs) get 204, any other host goes to the real fetch.
+ */
+function interceptCallbacks(path: string, answer: (n: number) => number): { body: string; headers: Record<string, string> }[] {
+  const seen: { body: string; headers: Record<string, string> }[] = [];
+  const realFetch = globalThis.fetch;
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (url.host !== 'hooks.example.test') return realFetch(input, init);
+    if (url.pathname !== path) return new Response(null, { status: 204 });
+    seen.push({ body: await request.text(), headers: Object.fromEntries(request.headers) });
+    return new Response(null, { status: answer(seen.length) });
+  });
+  return seen;
+}
+
+beforeAll(async () => {
+  // The first generation creates the onnxruntime session (slow on a busy machine): not inside a test's wait.
+  const res = await SELF.fetch(`${BASE}/v1/samples/1.png?steps=1`);
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
+}, 180_000);
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -244,14 +270,7 @@ describe('chunks: retries, dead letters and determinism', () => {
   });
 
   it('fails the job when a chunk exhausts its retries (dead-letter queue) and says so in the callback', async () => {
-    const deliveries: string[] = [];
-    const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-      const request = new Request(input, init);
-      if (new URL(request.url).host !== 'hooks.example.test') return realFetch(input, init);
-      deliveries.push(await request.text());
-      return new Response(null, { status: 204 });
-    });
+    const deliveries = interceptCallbacks('/dlq', () => 204);
     const view = await accepted(await postWithKey({ count: 3, ...SMALL, testFaults: { failAlways: [0] }, callbackUrl: 'https://hooks.example.test/dlq' }));
     const done = await finished(view.id);
     expect(done.status).toBe('failed');
@@ -260,21 +279,14 @@ describe('chunks: retries, dead letters and determinism', () => {
     expect(final[0]).toMatchObject({ chunk: 0 });
     expect(done.errors.filter((e) => !e.final).map((e) => e.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
     await waitFor('the failure callback', async () => (deliveries.length > 0 ? true : undefined));
-    const payload = JSON.parse(deliveries[0]) as { type: string; data: { id: string; status: string } };
+    const payload = JSON.parse(deliveries[0].body) as { type: string; data: { id: string; status: string } };
     expect(payload).toMatchObject({ type: 'batch.failed', data: { id: view.id, status: 'failed' } });
   });
 });
 
 describe('callbacks', () => {
   it('POSTs a signed callback on completion, retried after a non-2xx, that verifies with standardwebhooks', async () => {
-    const attempts: { body: string; headers: Record<string, string> }[] = [];
-    const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-      const request = new Request(input, init);
-      if (new URL(request.url).host !== 'hooks.example.test') return realFetch(input, init);
-      attempts.push({ body: await request.text(), headers: Object.fromEntries(request.headers) });
-      return new Response('try later', { status: attempts.length === 1 ? 503 : 200 });
-    });
+    const attempts = interceptCallbacks('/done', (n) => (n === 1 ? 503 : 200));
     const view = await accepted(await postWithKey({ count: 2, ...SMALL, callbackUrl: 'https://hooks.example.test/done' }));
     await finished(view.id);
     const delivered = await waitFor('the callback to be delivered', async () => {
