@@ -1,6 +1,19 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
+// Batches (issue 6): test-only secrets (dummies, never used anywhere else) and fast schedules; see .dev.vars.example.
+const BATCH_TEST_BINDINGS = {
+  BATCH_API_KEYS: 'test-api-key-old test-api-key-new',
+  WEBHOOK_SECRETS: 'whsec_uwBetQ9gSySmsbr+NTjW4IH/odb4TSBL,whsec_lP5m7NzxZQ7J9QZdXW0faxNICKsRs3Gg',
+  CALLBACK_SIGNING_SECRET: 'whsec_9KHGUKwVAtpogyakVLOw0ys1aN2eVeK7',
+  CALLBACK_RETRY_SCHEDULE: '0,1,1',
+  BATCH_RETRY_BASE_SECONDS: '0',
+  BATCH_CHUNK_IMAGES: '2',
+  BATCH_TEST_FAULTS: 'enabled',
+  // Set explicitly: a developer's .dev.vars (read by the pool through wrangler.toml) must not change the tests.
+  CALLBACK_ALLOW_HTTP: 'false',
+};
+
 // Two projects: plain Node (math, training, export) and, added by the worker, workerd (workers pool).
 export default defineConfig({
   test: {
@@ -20,7 +33,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             // module names resolve from the project root here, from wrangler's base_dir (src/) when deployed
-            miniflare: { bindings: { ORT_WASM_ENTRY: '/src/inference/wasm/ort-entry.mjs' } },
+            miniflare: { bindings: { ORT_WASM_ENTRY: '/src/inference/wasm/ort-entry.mjs', ...BATCH_TEST_BINDINGS } },
           }),
         ],
         test: {
