@@ -35,6 +35,9 @@ const bodySchema = z.strictObject(
 
 export type BatchBody = z.infer<typeof bodySchema>;
 
+/** The body schema (OpenAPI generation reads it). */
+export const batchBodySchema = bodySchema;
+
 export interface SpecOptions {
   callbackPolicy: CallbackUrlPolicy;
   /** BATCH_CHUNK_IMAGES: a smaller chunk size (tests); the model's work limit always applies. */
