@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
+import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
 import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type Precision } from './evaluate.ts';
 
 function intIn(min: number, max: number): (v: string) => number {
@@ -41,7 +42,9 @@ const guidanceScale = (v: string): number => {
 };
 
 interface CliOptions {
-  model: string;
+  model?: string;
+  run?: string;
+  checkpoints: number[];
   samples: number;
   samplers: SamplerName[];
   steps: number[];
@@ -70,7 +73,9 @@ export function buildProgram(): Command {
         'and the classifier\'s accuracy on samples of the requested class, for each sampler x steps x precision x guidance; ' +
         'plus the reference floor (a training subset of the same size vs the test set). Writes table.md, results.json, distance-vs-steps.png and grids/.',
     )
-    .requiredOption('--model <dir>', 'model folder (models/<name>, with model.json)')
+    .option('--model <dir>', 'model folder (models/<name>, with model.json)')
+    .option('--run <dir>', 'instead of --model: a training run; evaluates one cell per checkpoint (EMA weights, tfjs)')
+    .option('--checkpoints <list>', 'with --run: checkpoint steps (default: every checkpoint the run kept)', listOf(intIn(0, 1e9)), [])
     .option('--samples <n>', 'samples per cell (time grows linearly; >= 1000 for stable distances)', intIn(2, 1_000_000), d.samples)
     .option('--samplers <list>', `samplers: ${SAMPLER_NAMES.join(', ')} (DPM-Solver++ = dpmpp2m)`, listOf(oneOf(SAMPLER_NAMES)), [...d.samplers])
     .option('--steps <list>', 'sampling steps', listOf(positiveStep), [...d.steps])
@@ -92,7 +97,8 @@ export function buildProgram(): Command {
       'after',
       '\nExamples:\n' +
         '  npm run eval -- --model models/fixture-tiny --samples 200 --steps 5,10 --ddpm-reference 0\n' +
-        '  npm run eval -- --model models/fashion --samples 1000 --guidance 1,3\n',
+        '  npm run eval -- --model models/fashion --samples 1000 --guidance 1,3\n' +
+        '  npm run eval -- --run runs/fashion --samples 500            # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n',
     );
 }
 
@@ -100,27 +106,48 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const program = buildProgram();
   program.parse(argv);
   const a = program.opts<CliOptions>();
-  const name = a.model.replace(/\/+$/, '').split('/').pop() ?? 'model';
-  const report = await evaluate({
-    modelDir: a.model,
+  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir> or --run <dir>');
+  const common = {
     samples: a.samples,
-    samplers: a.samplers,
-    steps: a.steps,
-    ddpmReference: a.ddpmReference,
-    guidance: a.guidance,
-    precisions: a.precision,
     batch: a.batch,
     seed: a.seed,
-    fit: a.fit,
     clip: a.clip,
-    out: a.out ?? `eval-results/${name}`,
     classifierDir: a.classifier,
     testImages: a.testImages,
     cacheDir: a.cache ? DEFAULT_CACHE_DIR : null,
     backend: a.backend,
     grids: a.grids,
     progress: a.progress && process.stderr.isTTY === true,
-    log: (l) => console.log(l),
+    log: (l: string) => console.log(l),
+  };
+  if (a.run !== undefined) {
+    // one cell per checkpoint: serving's default unless given
+    const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
+    const runName = a.run.replace(/\/+$/, '').split('/').pop() ?? 'run';
+    const r = await evaluateCheckpoints({
+      ...common,
+      runDir: a.run,
+      checkpoints: a.checkpoints,
+      sampler: given('samplers') ? a.samplers[0] : 'dpmpp2m',
+      steps: given('steps') ? a.steps[0] : 20,
+      guidance: given('guidance') ? a.guidance[0] : 1,
+      out: a.out ?? `eval-results/${runName}-checkpoints`,
+    });
+    console.log(`\n${checkpointTable(r)}`);
+    return;
+  }
+  const modelDir = a.model ?? '';
+  const name = modelDir.replace(/\/+$/, '').split('/').pop() ?? 'model';
+  const report = await evaluate({
+    ...common,
+    modelDir,
+    samplers: a.samplers,
+    steps: a.steps,
+    ddpmReference: a.ddpmReference,
+    guidance: a.guidance,
+    precisions: a.precision,
+    fit: a.fit,
+    out: a.out ?? `eval-results/${name}`,
   });
   console.log(`\n${markdownTable(report)}`);
 }

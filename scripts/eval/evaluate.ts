@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import type * as ort from 'onnxruntime-web';
-import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel, type SamplerName } from '../../src/diffusion/index.ts';
+import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { createSession, epsModel } from '../export/runtime.ts';
@@ -18,7 +18,7 @@ import { selectBackend, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
 import { PALETTE, linePlotPng, type Series } from '../lib/plot.ts';
-import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierParams } from './classifier.ts';
+import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierManifest, type ClassifierParams } from './classifier.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
 import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
 
@@ -257,10 +257,126 @@ export function plotSeries(r: EvalReport): Series[] {
   return series;
 }
 
+export function formatDuration(seconds: number): string {
+  return seconds < 120 ? `${seconds.toFixed(0)} s` : seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Milliseconds per image per U-Net call at batch `B` (median of 3 calls after a warm-up). */
+export async function probe(m: EpsModel, B: number, C: number, S: number, numClasses: number): Promise<number> {
+  const x = new Float32Array(B * C * S * S);
+  const t = new Int32Array(B).fill(500);
+  const y = numClasses > 0 ? new Int32Array(B) : undefined;
+  await m(x, t, y);
+  const times: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const tp = performance.now();
+    await m(x, t, y);
+    times.push(performance.now() - tp);
+  }
+  return times.sort((a, b) => a - b)[1] / B;
+}
+
 /** Serving's defaults (src/api/query.ts DEFAULTS): dpmpp2m, 20 steps, guidance 1. */
 function defaultCellOf(cells: readonly CellResult[]): CellResult | null {
   const match = cells.filter((c) => c.sampler === 'dpmpp2m' && c.steps === 20 && c.guidance === 1);
   return match.find((c) => c.precision === 'int8') ?? match[0] ?? null;
+}
+
+/** What sampling needs to know about a model, from a model card or a training run's config. */
+export interface SampleSpace {
+  imageSize: number;
+  channels: number;
+  numClasses: number;
+  schedule: ScheduleConfig;
+  prediction: PredictionType;
+}
+
+/** The reference side of every distance: the classifier, the test set's statistics and the floor. */
+export interface Reference {
+  clf: ClassifierParams;
+  manifest: ClassifierManifest;
+  testStats: GaussianStats;
+  testCount: number;
+  /** Classifier accuracy on the test images after the round trip through the model's size. */
+  realAccuracy: number;
+  floor: EvalReport['reference']['floor'];
+}
+
+export type ReferenceOptions = Pick<EvalOptions, 'samples' | 'seed' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend'>;
+
+export async function prepareReference(o: ReferenceOptions, S: number, fit: FitMode): Promise<Reference> {
+  await selectBackend(o.backend);
+  const { params: clf, manifest } = await loadClassifier(o.classifierDir);
+  const cacheDir = o.cacheDir === undefined ? DEFAULT_CACHE_DIR : o.cacheDir;
+  const refKey = { v: 1, classifier: manifest.sha256, size: S, fit };
+  const testRef = await cachedReference(cacheDir, { ...refKey, set: 't10k', limit: o.testImages ?? 0 }, async () => {
+    const test = await loadReal('t10k', S, fit, { limit: o.testImages ?? 0 });
+    const e = await statsOf(clf, test.pixels, test.count);
+    return { stats: e.stats, accuracy: accuracy(e.predictions, test.labels) };
+  });
+  const floorRef = await cachedReference(cacheDir, { ...refKey, set: 'train-subset', samples: o.samples, seed: o.seed }, async () => {
+    const pick = Rng.of('eval-floor', o.seed).permutation(60_000).subarray(0, Math.min(o.samples, 60_000));
+    const train = await loadReal('train', S, fit, { indices: pick });
+    const e = await statsOf(clf, train.pixels, train.count);
+    return { stats: e.stats, accuracy: accuracy(e.predictions, train.labels) };
+  });
+  const floor = { samples: floorRef.stats.count, ...frechetDistance(floorRef.stats, testRef.stats) };
+  return { clf, manifest, testStats: testRef.stats, testCount: testRef.stats.count, realAccuracy: testRef.accuracy, floor };
+}
+
+export interface CellScore {
+  distance: number;
+  meanTerm: number;
+  covTerm: number;
+  accuracy: number | null;
+  relativeAccuracy: number | null;
+  seconds: number;
+  /** The first batch's samples (up to 100), [n, C, S, S] in [-1, 1], for a grid. */
+  firstImages: Float32Array;
+}
+
+export type CellOptions = Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip'> & { fit: FitMode };
+
+/**
+ * Sample `o.samples` images for one cell (sample i: class i mod numClasses, seed deriveSeed(seed, i), so
+ * every cell sees the same noise seeds and classes) and score them against the reference.
+ */
+export async function scoreCell(model: EpsModel, space: SampleSpace, cell: Omit<Cell, 'precision'>, o: CellOptions, ref: Reference, onImageSteps?: (n: number) => void): Promise<CellScore> {
+  const { imageSize: S, channels: C, numClasses } = space;
+  const seeds = Array.from({ length: o.samples }, (_, i) => deriveSeed(o.seed, i));
+  const classes = Int32Array.from({ length: o.samples }, (_, i) => (numClasses > 0 ? i % numClasses : 0));
+  const pixels = new Uint8Array(o.samples * 28 * 28);
+  let firstImages = new Float32Array(0);
+  const tc = performance.now();
+  for (let s = 0; s < o.samples; s += o.batch) {
+    const B = Math.min(o.batch, o.samples - s);
+    const scheduler = createScheduler(cell.sampler, makeSchedule(space.schedule), { predictionType: space.prediction, clipSample: o.clip });
+    const x = await sample({
+      model,
+      scheduler,
+      steps: cell.steps,
+      shape: [B, C, S, S],
+      seeds: seeds.slice(s, s + B),
+      ...(numClasses > 0 ? { classes: classes.slice(s, s + B), nullClass: numClasses } : {}),
+      guidanceScale: cell.guidance,
+      onStep: () => onImageSteps?.(B * (cell.guidance !== 1 ? 2 : 1)),
+    });
+    pixels.set(samplesToClassifierPixels(x, B, C, S, o.fit), s * 28 * 28);
+    if (s === 0) firstImages = x.slice(0, Math.min(B, 100) * C * S * S);
+  }
+  const seconds = (performance.now() - tc) / 1000;
+  const emb = await statsOf(ref.clf, pixels, o.samples);
+  const fd = frechetDistance(emb.stats, ref.testStats);
+  const acc = numClasses > 0 ? accuracy(emb.predictions, classes) : null;
+  return { ...fd, accuracy: acc, relativeAccuracy: acc === null ? null : acc / ref.realAccuracy, seconds, firstImages };
+}
+
+/** A grid of samples as PNG (upscaled 2x below 32 pixels). */
+export async function writeGrid(file: string, images: Float32Array, C: number, S: number): Promise<void> {
+  const n = images.length / (C * S * S);
+  const grid = makeGrid(toImages(images, [n, C, S, S]), 1);
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, encodePng(upscale(grid, S < 32 ? 2 : 1)));
 }
 
 /** Run the whole evaluation and write table.md, results.json, distance-vs-steps.png (and grids/). */
@@ -278,31 +394,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const cells = cellsOf({ ...o, guidance });
   await fsp.mkdir(o.out, { recursive: true });
 
-  await selectBackend(o.backend);
-  const { params: clf, manifest } = await loadClassifier(o.classifierDir);
+  const ref = await prepareReference(o, S, fit);
+  const { clf, manifest, realAccuracy, floor } = ref;
   o.log(`model ${card.name} ${card.version}: ${S}x${S}x${C}, ${numClasses > 0 ? `${numClasses} classes` : 'unconditional'}, fit ${fit}; classifier test accuracy ${pct(manifest.testAccuracy)}`);
+  o.log(`reference floor (${floor.samples} training images vs ${ref.testCount} test images): ${floor.distance.toFixed(3)}; classifier accuracy on real test images at ${S}x${S}: ${pct(realAccuracy)}`);
 
-  // reference statistics: test set, floor
-  const cacheDir = o.cacheDir === undefined ? DEFAULT_CACHE_DIR : o.cacheDir;
-  const refKey = { v: 1, classifier: manifest.sha256, size: S, fit };
-  const testRef = await cachedReference(cacheDir, { ...refKey, set: 't10k', limit: o.testImages ?? 0 }, async () => {
-    const test = await loadReal('t10k', S, fit, { limit: o.testImages ?? 0 });
-    const e = await statsOf(clf, test.pixels, test.count);
-    return { stats: e.stats, accuracy: accuracy(e.predictions, test.labels) };
-  });
-  const test = { count: testRef.stats.count };
-  const testEmb = { stats: testRef.stats };
-  const realAccuracy = testRef.accuracy;
-  const floorRef = await cachedReference(cacheDir, { ...refKey, set: 'train-subset', samples: o.samples, seed: o.seed }, async () => {
-    const pick = Rng.of('eval-floor', o.seed).permutation(60_000).subarray(0, Math.min(o.samples, 60_000));
-    const train = await loadReal('train', S, fit, { indices: pick });
-    const e = await statsOf(clf, train.pixels, train.count);
-    return { stats: e.stats, accuracy: accuracy(e.predictions, train.labels) };
-  });
-  const floor = { samples: floorRef.stats.count, ...frechetDistance(floorRef.stats, testEmb.stats) };
-  o.log(`reference floor (${floor.samples} training images vs ${test.count} test images): ${floor.distance.toFixed(3)}; classifier accuracy on real test images at ${S}x${S}: ${pct(realAccuracy)}`);
-
-  // sessions and a timing probe (one model call at the batch size) for the up-front estimate
+  // sessions and a timing probe (model calls at the batch size) for the up-front estimate
   const sessions = new Map<Precision, ort.InferenceSession>();
   const models = new Map<Precision, EpsModel>();
   const msPerImageStep = new Map<Precision, number>();
@@ -311,24 +408,13 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     sessions.set(p, session);
     const m = epsModel(session, { x: card.io.x, t: card.io.t, class: numClasses > 0 ? (card.io.class ?? 'class') : undefined, output: card.io.output }, [C, S, S]);
     models.set(p, m);
-    const B = o.batch;
-    const x = new Float32Array(B * C * S * S);
-    const t = new Int32Array(B).fill(500);
-    const y = numClasses > 0 ? new Int32Array(B) : undefined;
-    await m(x, t, y);
-    const times: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      const tp = performance.now();
-      await m(x, t, y);
-      times.push(performance.now() - tp);
-    }
-    msPerImageStep.set(p, times.sort((a, b) => a - b)[1] / B);
+    msPerImageStep.set(p, await probe(m, o.batch, C, S, numClasses));
   }
   const work = (c: Cell): number => o.samples * c.steps * (c.guidance !== 1 ? 2 : 1);
   const estimate = cells.reduce((a, c) => a + (work(c) * (msPerImageStep.get(c.precision) ?? 0)) / 1000, 0);
   o.log(
     `${cells.length} cells x ${o.samples} samples; one U-Net image-step: ${o.precisions.map((p) => `${p} ${(msPerImageStep.get(p) ?? 0).toFixed(2)} ms`).join(', ')}; ` +
-      `estimated sampling time ${estimate < 120 ? `${estimate.toFixed(0)} s` : `${(estimate / 60).toFixed(1)} min`}`,
+      `estimated sampling time ${formatDuration(estimate)}`,
   );
 
   const totalWork = cells.reduce((a, c) => a + work(c), 0);
@@ -336,67 +422,40 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   bar?.start(totalWork, 0, { cell: '' });
   let done = 0;
   const results: CellResult[] = [];
-  const seeds = Array.from({ length: o.samples }, (_, i) => deriveSeed(o.seed, i));
-  const classes = Int32Array.from({ length: o.samples }, (_, i) => (numClasses > 0 ? i % numClasses : 0));
+  const space: SampleSpace = { imageSize: S, channels: C, numClasses, schedule: card.schedule, prediction: card.prediction };
   for (const cell of cells) {
     const model = models.get(cell.precision);
     if (model === undefined) throw new EvalError(`no ${cell.precision} session`);
     const id = cellId(cell);
-    const perImage = cell.steps * (cell.guidance !== 1 ? 2 : 1);
-    const pixels = new Uint8Array(o.samples * 28 * 28);
-    let gridImages: Float32Array | null = null;
-    const tc = performance.now();
-    for (let s = 0; s < o.samples; s += o.batch) {
-      const B = Math.min(o.batch, o.samples - s);
-      const scheduler = createScheduler(cell.sampler, makeSchedule(card.schedule), { predictionType: card.prediction, clipSample: o.clip });
-      const x = await sample({
-        model,
-        scheduler,
-        steps: cell.steps,
-        shape: [B, C, S, S],
-        seeds: seeds.slice(s, s + B),
-        ...(numClasses > 0 ? { classes: classes.slice(s, s + B), nullClass: numClasses } : {}),
-        guidanceScale: cell.guidance,
-        onStep: () => {
-          done += B * (cell.guidance !== 1 ? 2 : 1);
-          bar?.update(done, { cell: id });
-        },
-      });
-      pixels.set(samplesToClassifierPixels(x, B, C, S, fit), s * 28 * 28);
-      if (s === 0) gridImages = x.slice(0, Math.min(B, 100) * C * S * S);
-    }
-    const seconds = (performance.now() - tc) / 1000;
-    const emb = await statsOf(clf, pixels, o.samples);
-    const fd = frechetDistance(emb.stats, testEmb.stats);
-    const acc = numClasses > 0 ? accuracy(emb.predictions, classes) : null;
+    const sc = await scoreCell(model, space, cell, { ...o, fit }, ref, (n) => {
+      done += n;
+      bar?.update(done, { cell: id });
+    });
     const r: CellResult = {
       ...cell,
       samples: o.samples,
-      distance: fd.distance,
-      meanTerm: fd.meanTerm,
-      covTerm: fd.covTerm,
-      accuracy: acc,
-      relativeAccuracy: acc === null ? null : acc / realAccuracy,
-      seconds,
-      secondsPer1000: (seconds * 1000) / o.samples,
+      distance: sc.distance,
+      meanTerm: sc.meanTerm,
+      covTerm: sc.covTerm,
+      accuracy: sc.accuracy,
+      relativeAccuracy: sc.relativeAccuracy,
+      seconds: sc.seconds,
+      secondsPer1000: (sc.seconds * 1000) / o.samples,
     };
-    if (o.grids && gridImages !== null) {
-      const n = gridImages.length / (C * S * S);
-      const grid = makeGrid(toImages(gridImages, [n, C, S, S]), 1);
-      const file = path.join('grids', `${id}.png`);
-      await fsp.mkdir(path.join(o.out, 'grids'), { recursive: true });
-      await fsp.writeFile(path.join(o.out, file), encodePng(upscale(grid, S < 32 ? 2 : 1)));
-      r.grid = file;
+    if (o.grids && sc.firstImages.length > 0) {
+      r.grid = path.join('grids', `${id}.png`);
+      await writeGrid(path.join(o.out, r.grid), sc.firstImages, C, S);
     }
     results.push(r);
-    if (!bar) o.log(`${id}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}, ${r.secondsPer1000.toFixed(1)} s / 1,000 samples (${perImage} U-Net image-steps each)`);
+    if (!bar) o.log(`${id}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}, ${r.secondsPer1000.toFixed(1)} s / 1,000 samples`);
   }
   bar?.stop();
   for (const s of sessions.values()) await s.release();
   disposeClassifier(clf);
+  const test = { count: ref.testCount };
 
   const def = defaultCellOf(results);
-  const ref = results.find((c) => c.sampler === 'ddpm' && c.steps === o.ddpmReference && def !== null && c.precision === def.precision && c.guidance === def.guidance) ?? null;
+  const ddpmRef = results.find((c) => c.sampler === 'ddpm' && c.steps === o.ddpmReference && def !== null && c.precision === def.precision && c.guidance === def.guidance) ?? null;
   const report: EvalReport = {
     createdAt: new Date().toISOString(),
     model: { dir: o.modelDir, name: card.name, version: card.version, imageSize: S, channels: C, numClasses, trainingSteps: card.training.steps, fit },
@@ -407,7 +466,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     targets: {
       defaultCell: def === null ? null : { sampler: def.sampler, steps: def.steps, precision: def.precision, guidance: def.guidance },
       accuracyTarget: { relativeAccuracy: def?.relativeAccuracy ?? null, required: 0.9, met: def?.relativeAccuracy == null ? null : def.relativeAccuracy >= 0.9 },
-      distanceTarget: { defaultDistance: def?.distance ?? null, ddpmReferenceDistance: ref?.distance ?? null, met: def === null || ref === null ? null : def.distance <= ref.distance },
+      distanceTarget: { defaultDistance: def?.distance ?? null, ddpmReferenceDistance: ddpmRef?.distance ?? null, met: def === null || ddpmRef === null ? null : def.distance <= ddpmRef.distance },
     },
     seconds: (performance.now() - t0) / 1000,
   };

@@ -1,0 +1,140 @@
+/**
+ * The distance during training: one cell (serving's default: DPM-Solver++(2M), 20 steps, guidance 1) per
+ * checkpoint of a run, sampled from the checkpoint's EMA weights with the tfjs U-Net (scripts/train/model.ts),
+ * scored as `npm run eval` scores exported models. Writes checkpoints.md, checkpoints.json and
+ * distance-vs-checkpoint.png.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import cliProgress from 'cli-progress';
+import type { SamplerName } from '../../src/diffusion/index.ts';
+import { listCheckpoints, loadCheckpoint } from '../train/checkpoint.ts';
+import { createUNet, setWeights, toEpsModel } from '../train/model.ts';
+import { linePlotPng } from '../lib/plot.ts';
+import { disposeClassifier } from './classifier.ts';
+import { EvalError, SAMPLER_LABEL, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
+
+export interface CheckpointEvalOptions
+  extends Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'grids' | 'progress' | 'log' | 'out'> {
+  runDir: string;
+  /** Checkpoint steps to evaluate; empty = every checkpoint the run kept. */
+  checkpoints: readonly number[];
+  sampler: SamplerName;
+  steps: number;
+  guidance: number;
+}
+
+export interface CheckpointResult {
+  step: number;
+  trainSeconds: number;
+  distance: number;
+  meanTerm: number;
+  covTerm: number;
+  accuracy: number | null;
+  relativeAccuracy: number | null;
+  seconds: number;
+  grid?: string;
+}
+
+export interface CheckpointReport {
+  createdAt: string;
+  runDir: string;
+  cell: { sampler: SamplerName; steps: number; guidance: number; samples: number; weights: 'EMA'; runtime: 'tfjs' };
+  reference: { testImages: number; realAccuracy: number; floor: { samples: number; distance: number } };
+  classifier: { sha256: string; testAccuracy: number };
+  checkpoints: CheckpointResult[];
+}
+
+const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+
+export function checkpointTable(r: CheckpointReport): string {
+  const lines = [
+    `Run \`${r.runDir}\`: ${SAMPLER_LABEL[r.cell.sampler]}, ${r.cell.steps} steps, guidance ${r.cell.guidance}, ${r.cell.samples} samples per checkpoint (EMA weights, tfjs). ` +
+      `Floor ${r.reference.floor.distance.toFixed(3)} (${r.reference.floor.samples} training images vs ${r.reference.testImages} test images); ` +
+      `classifier accuracy on real test images at the model's size ${pct(r.reference.realAccuracy)}.`,
+    '',
+    '| checkpoint step | training time | distance | accuracy (requested class) | vs real |',
+    '|---:|---:|---:|---:|---:|',
+    ...r.checkpoints.map((c) => `| ${c.step} | ${formatDuration(c.trainSeconds)} | ${c.distance.toFixed(3)} | ${pct(c.accuracy)} | ${pct(c.relativeAccuracy)} |`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<CheckpointReport> {
+  const kept = await listCheckpoints(o.runDir);
+  if (kept.length === 0) throw new EvalError(`${o.runDir}: no checkpoints (expected ${o.runDir}/checkpoints/step-NNNNNNNN)`);
+  const steps = o.checkpoints.length > 0 ? [...o.checkpoints] : kept;
+  const missing = steps.filter((s) => !kept.includes(s));
+  if (missing.length > 0) throw new EvalError(`${o.runDir}: no checkpoint at step ${missing.join(', ')} (kept: ${kept.join(', ')})`);
+
+  const first = await loadCheckpoint(o.runDir, { step: steps[0] });
+  const cfg = first.config;
+  const u = cfg.unet;
+  if (u.numClasses === 0 && o.guidance !== 1) throw new EvalError('the run is unconditional: only guidance 1 applies');
+  const space: SampleSpace = { imageSize: u.imageSize, channels: u.channels, numClasses: u.numClasses, schedule: cfg.schedule, prediction: cfg.prediction };
+  const fit = cfg.data.fit;
+  if (!/fashion/i.test(cfg.data.images)) o.log(`warning: the run trained on ${cfg.data.images}, not Fashion-MNIST: the distances compare against Fashion-MNIST`);
+  const ref = await prepareReference(o, u.imageSize, fit);
+  const model = createUNet(u, 0);
+  const eps = toEpsModel(model, o.batch * (o.guidance !== 1 ? 2 : 1));
+  setWeights(model, first.state.ema);
+  const ms = await probe(eps, o.batch, u.channels, u.imageSize, u.numClasses);
+  const perCheckpoint = (o.samples * o.steps * (o.guidance !== 1 ? 2 : 1) * ms) / 1000;
+  o.log(`${steps.length} checkpoints x ${o.samples} samples; one tfjs U-Net image-step ${ms.toFixed(2)} ms; estimated ${formatDuration(perCheckpoint * steps.length)}`);
+  await fsp.mkdir(o.out, { recursive: true });
+
+  const bar = o.progress ? new cliProgress.SingleBar({ format: 'checkpoints {bar} {percentage}% | step {ck} | eta {eta_formatted}', etaBuffer: 50 }, cliProgress.Presets.shades_classic) : null;
+  const work = o.samples * o.steps * (o.guidance !== 1 ? 2 : 1);
+  bar?.start(work * steps.length, 0, { ck: '' });
+  let done = 0;
+  const results: CheckpointResult[] = [];
+  for (const step of steps) {
+    const ck = step === first.step ? first : await loadCheckpoint(o.runDir, { step });
+    setWeights(model, ck.state.ema);
+    const sc = await scoreCell(eps, space, { sampler: o.sampler, steps: o.steps, guidance: o.guidance }, { ...o, fit }, ref, (n) => {
+      done += n;
+      bar?.update(done, { ck: step });
+    });
+    const r: CheckpointResult = {
+      step,
+      trainSeconds: ck.state.trainSeconds,
+      distance: sc.distance,
+      meanTerm: sc.meanTerm,
+      covTerm: sc.covTerm,
+      accuracy: sc.accuracy,
+      relativeAccuracy: sc.relativeAccuracy,
+      seconds: sc.seconds,
+    };
+    if (o.grids && sc.firstImages.length > 0) {
+      r.grid = path.join('grids', `checkpoint-${step}.png`);
+      await writeGrid(path.join(o.out, r.grid), sc.firstImages, u.channels, u.imageSize);
+    }
+    results.push(r);
+    if (!bar) o.log(`checkpoint ${step}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}`);
+  }
+  bar?.stop();
+  for (const v of model.params.values()) v.dispose();
+  disposeClassifier(ref.clf);
+
+  const report: CheckpointReport = {
+    createdAt: new Date().toISOString(),
+    runDir: o.runDir,
+    cell: { sampler: o.sampler, steps: o.steps, guidance: o.guidance, samples: o.samples, weights: 'EMA', runtime: 'tfjs' },
+    reference: { testImages: ref.testCount, realAccuracy: ref.realAccuracy, floor: { samples: ref.floor.samples, distance: ref.floor.distance } },
+    classifier: { sha256: ref.manifest.sha256, testAccuracy: ref.manifest.testAccuracy },
+    checkpoints: results,
+  };
+  await fsp.writeFile(path.join(o.out, 'checkpoints.md'), checkpointTable(report));
+  await fsp.writeFile(path.join(o.out, 'checkpoints.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const xs = results.map((c) => c.step);
+  const png = linePlotPng(
+    [
+      { name: `${SAMPLER_LABEL[o.sampler]}, ${o.steps} steps`, points: results.map((c) => [c.step, c.distance] as const) },
+      { name: 'floor (train vs test)', points: [[Math.min(...xs), ref.floor.distance], [Math.max(...xs), ref.floor.distance]], color: [150, 150, 150] },
+    ],
+    { title: `distance vs training step (n=${o.samples})`, xLabel: 'training step', yLabel: 'Frechet distance (classifier features)', yZero: true },
+  );
+  await fsp.writeFile(path.join(o.out, 'distance-vs-checkpoint.png'), png);
+  o.log(`wrote ${path.join(o.out, 'checkpoints.md')}, checkpoints.json, distance-vs-checkpoint.png`);
+  return report;
+}
