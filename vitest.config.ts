@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'scripts/**/*.test.ts'],
-          exclude: ['test/worker/**', 'node_modules/**'],
+          exclude: ['test/worker/**', 'test/browser/**', 'node_modules/**'],
           environment: 'node',
           testTimeout: 120_000,
         },
@@ -41,6 +41,16 @@ export default defineConfig({
           include: ['test/worker/**/*.test.ts'],
           globalSetup: ['test/worker/global-setup.ts'],
           testTimeout: 120_000,
+        },
+      },
+      {
+        // The demo page in Debian's Chromium (playwright-core) against `wrangler dev --local` (issue 7).
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
         },
       },
     ],

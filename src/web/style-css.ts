@@ -15,7 +15,7 @@ a { color: var(--accent); }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 0.6rem; padding: 0.9rem; }
 figure { margin: 0; display: flex; flex-direction: column; align-items: center; gap: 0.5rem; }
 .pixels { image-rendering: pixelated; image-rendering: crisp-edges; background: #000; }
-#image { width: 100%; max-width: 20rem; aspect-ratio: 1; border-radius: 0.3rem; }
+#image { width: 100%; max-width: 20rem; height: auto; aspect-ratio: 1; border-radius: 0.3rem; }
 figcaption { width: 100%; max-width: 20rem; font-size: 0.9rem; color: var(--muted); }
 progress { width: 100%; height: 0.5rem; }
 .row { display: flex; justify-content: space-between; gap: 0.5rem; flex-wrap: wrap; }

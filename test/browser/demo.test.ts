@@ -1,0 +1,182 @@
+// The demo page in a real browser: Debian's Chromium (/usr/bin/chromium) driven by playwright-core (no browser
+// download), against the worker under `wrangler dev --local` on loopback. Screenshots go to
+// test/browser/screenshots/ (ignored by git).
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode } from 'fast-png';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevServer, type DevServer } from './dev-server.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, 'screenshots');
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1200, height: 900 };
+/** CI (.ci/run) installs Chromium and sets REQUIRE_BROWSER=1; elsewhere a missing Chromium skips this file. */
+const available = existsSync(CHROMIUM);
+if (!available && process.env.REQUIRE_BROWSER === '1') throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+
+declare global {
+  interface Window {
+    /** Step indices of the `preview-step` events the page dispatched (installed by the test). */
+    __steps: number[];
+  }
+}
+
+/** Mean and standard deviation of the luminance of a PNG (a blank screenshot has a deviation near 0). */
+export function pngStats(png: Uint8Array): { width: number; height: number; mean: number; std: number; colors: number } {
+  const image = decode(png);
+  const { width, height, channels } = image;
+  const data = image.data;
+  const colorChannels = channels >= 3 ? 3 : 1;
+  let sum = 0;
+  let sumSq = 0;
+  const colors = new Set<number>();
+  const pixels = width * height;
+  for (let i = 0; i < pixels; i++) {
+    const o = i * channels;
+    const r = data[o];
+    const g = colorChannels === 3 ? data[o + 1] : r;
+    const b = colorChannels === 3 ? data[o + 2] : r;
+    const y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    sum += y;
+    sumSq += y * y;
+    if (colors.size < 4096) colors.add((r << 16) | (g << 8) | b);
+  }
+  const mean = sum / pixels;
+  return { width, height, mean, std: Math.sqrt(Math.max(0, sumSq / pixels - mean * mean)), colors: colors.size };
+}
+
+describe.skipIf(!available)('demo page in Chromium', () => {
+  let server: DevServer;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const started = Date.now();
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    server = await startDevServer(150_000);
+    profile = mkdtempSync(join(tmpdir(), 'ddpm-edge-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: PHONE,
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      timeout: 60_000,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(60_000);
+    await page.addInitScript(() => {
+      window.__steps = [];
+      window.addEventListener('preview-step', (e) => window.__steps.push((e as CustomEvent<{ index: number }>).detail.index));
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    console.log(`browser test: ${((Date.now() - started) / 1000).toFixed(1)} s including wrangler dev start`);
+  }, 60_000);
+
+  it('serves the first view from cache: the default image needs no model run once generated', async () => {
+    const defaultUrl = `${server.base}/v1/samples/42.png`;
+    const warm = await fetch(defaultUrl); // generate the default image once (fresh local R2)
+    expect(warm.status, server.log()).toBe(200);
+
+    const imageHeaders: Record<string, string>[] = [];
+    page.on('response', (res) => {
+      if (res.url() === defaultUrl) imageHeaders.push(res.headers());
+    });
+    const res = await page.goto(server.base + '/', { waitUntil: 'load' });
+    expect(res?.status()).toBe(200);
+    expect(res?.headers()['cache-control']).toBe('public, max-age=60, stale-while-revalidate=86400');
+    await page.waitForFunction(() => {
+      const img = document.getElementById('image') as HTMLImageElement | null;
+      return img !== null && img.complete && img.naturalWidth > 0;
+    });
+    expect(imageHeaders[0]?.['x-cache']).toBe('HIT');
+    expect(imageHeaders[0]?.['cache-control']).toBe('public, max-age=31536000, immutable');
+    const script = await page.locator('script[src^="/assets/app."]').getAttribute('src');
+    const asset = await fetch(server.base + (script ?? ''));
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('generates an image with a live preview that advances through every step', async () => {
+    await page.selectOption('#class', '3');
+    await page.selectOption('#sampler', 'ddim');
+    await page.fill('#steps', '12');
+    await page.fill('#seed', '2024');
+    await page.evaluate(() => {
+      window.__steps = [];
+    });
+    await page.click('#generate');
+    await page.waitForSelector('#image[data-state="done"]', { timeout: 90_000 });
+    const steps = await page.evaluate(() => window.__steps);
+    expect(steps).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    const src = await page.getAttribute('#image', 'src');
+    expect(src).toMatch(/^data:image\/png;base64,/);
+    expect(await page.getAttribute('#permalink', 'href')).toBe('/v1/samples/2024.png?class=3&sampler=ddim&steps=12');
+    expect(await page.textContent('#status')).toContain('done: 12 steps');
+    expect(await page.locator('#history img').count()).toBe(1);
+    // the streamed final image is the stored PNG: its URL is now a cache hit with the same bytes
+    const stored = await fetch(`${server.base}/v1/samples/2024.png?class=3&sampler=ddim&steps=12`);
+    expect(stored.headers.get('x-cache')).toBe('HIT');
+    const bytes = Buffer.from(await stored.arrayBuffer()).toString('base64');
+    expect(src).toBe(`data:image/png;base64,${bytes}`);
+  });
+
+  it('looks like a page on a phone (screenshot not blank) and on a desktop', async () => {
+    await page.click('#show-grid');
+    await page.waitForFunction(() => {
+      const img = document.getElementById('grid') as HTMLImageElement | null;
+      return img !== null && !img.hidden && img.complete && img.naturalWidth > 0;
+    }, undefined, { timeout: 90_000 });
+    const phone = await page.screenshot({ fullPage: true });
+    writeFileSync(join(SHOTS, 'demo-phone.png'), phone);
+    const stats = pngStats(phone);
+    expect(stats.width).toBe(PHONE.width * 2);
+    expect(stats.std).toBeGreaterThan(15);
+    expect(stats.colors).toBeGreaterThan(50);
+    // nothing wider than the phone: no horizontal scrolling
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    const image = pngStats(await page.locator('#image').screenshot());
+    expect(image.std).toBeGreaterThan(5); // the generated sample itself is not flat
+
+    await page.setViewportSize(DESKTOP);
+    writeFileSync(join(SHOTS, 'demo-desktop.png'), await page.screenshot({ fullPage: true }));
+  });
+
+  it('shows validation errors from the stream and links an API reference built from /openapi.json', async () => {
+    await page.fill('#steps', '5000');
+    await page.evaluate(() => {
+      const steps = document.getElementById('steps') as HTMLInputElement;
+      steps.removeAttribute('max'); // let the form submit: the worker's validation answers
+    });
+    await page.click('#generate');
+    await page.waitForSelector('#image[data-state="error"]');
+    expect(await page.textContent('#status')).toContain('steps must be an integer in [1, 1000]');
+
+    await page.click('a[href="/docs"] >> nth=0');
+    await page.waitForSelector('#streamSample');
+    expect(await page.textContent('#streamSample')).toContain('/v1/samples/{seed}/stream');
+    const spec = await page.evaluate(async () => (await fetch('/openapi.json')).json() as Promise<{ openapi: string }>);
+    expect(spec.openapi).toBe('3.1.1');
+    await page.setViewportSize(PHONE);
+    writeFileSync(join(SHOTS, 'docs-phone.png'), await page.screenshot());
+  });
+});

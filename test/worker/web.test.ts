@@ -1,0 +1,71 @@
+// The site inside workerd: GET / (cache headers, ETag, the default image a cached URL), hashed assets, /docs,
+// /openapi.json.
+import { SELF } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { sessionRuns } from '../../src/inference/runtime.ts';
+
+const BASE = 'http://worker.test';
+const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(BASE + path, { headers });
+
+describe('GET /', () => {
+  it('is a small HTML page, briefly cacheable, with ETag and 304', async () => {
+    const res = await get('/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('public, max-age=60, stale-while-revalidate=86400');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await res.text();
+    expect(html.length).toBeLessThan(16_000);
+    expect(html).toContain('<img id="image" class="pixels" src="/v1/samples/42.png"');
+    expect(html).toContain('<option value="3">3: class-3</option>');
+    const etag = res.headers.get('etag') ?? '';
+    const again = await get('/', { 'if-none-match': etag });
+    expect(again.status).toBe(304);
+  });
+
+  it('serves its script and stylesheet under content hashes, immutable; other names are 404', async () => {
+    const html = await (await get('/')).text();
+    const names = [...html.matchAll(/\/assets\/((?:app|style)\.[0-9a-f]{12}\.(?:js|css))/g)].map((m) => m[1]);
+    expect(names).toHaveLength(2);
+    for (const name of names) {
+      const res = await get(`/assets/${name}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect((await res.text()).length).toBeGreaterThan(1000);
+    }
+    expect((await get('/assets/app.000000000000.js')).status).toBe(404);
+  });
+
+  it('needs no model run for its first view once the default image is stored', async () => {
+    expect((await get('/v1/samples/42.png')).status).toBe(200); // generate (or find) the default image
+    const runs = sessionRuns();
+    const html = await (await get('/')).text();
+    const src = /<img id="image" class="pixels" src="([^"]+)"/.exec(html)?.[1] ?? '';
+    const names = [...html.matchAll(/(\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    for (const path of [src, ...names]) expect((await get(path)).status, path).toBe(200);
+    expect((await get(src)).headers.get('x-cache')).toBe('HIT');
+    expect(sessionRuns()).toBe(runs);
+  });
+});
+
+describe('GET /openapi.json and /docs', () => {
+  it('serves the OpenAPI 3.1 document with cache headers and CORS', async () => {
+    const res = await get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300, stale-while-revalidate=86400');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const doc = await res.json<{ openapi: string; paths: Record<string, unknown> }>();
+    expect(doc.openapi).toBe('3.1.1');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/models', '/v1/samples/{seed}.png', '/v1/grids/{seed}.png', '/v1/samples/{seed}/stream', '/openapi.json']),
+    );
+  });
+
+  it('renders the reference page from the document', async () => {
+    const res = await get('/docs');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    for (const id of ['listModels', 'getSample', 'getGrid', 'streamSample']) expect(html).toContain(`id="${id}"`);
+    expect(html).toContain('<code>steps</code>');
+  });
+});
