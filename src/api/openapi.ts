@@ -2,6 +2,7 @@
 // validates requests (querySchema in query.ts) through zod's own JSON Schema generator (z.toJSONSchema, input
 // side: what a client sends), so the document cannot drift from validation. Responses are described here.
 import { z } from 'zod';
+import { batchBodySchema } from '../batches/spec.ts';
 import { MAX_SEED, SAMPLER_NAMES } from '../diffusion/index.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { DEFAULTS, LIMITS, querySchema } from './query.ts';
@@ -35,6 +36,8 @@ export interface OpenApiOperation {
   description: string;
   tags: string[];
   parameters: OpenApiParameter[];
+  requestBody?: { required: boolean; description: string; content: Record<string, OpenApiMediaType> };
+  security?: Record<string, string[]>[];
   responses: Record<string, OpenApiResponse>;
 }
 
@@ -44,7 +47,7 @@ export interface OpenApiDocument {
   servers: { url: string }[];
   tags: { name: string; description: string }[];
   paths: Record<string, Partial<Record<'get' | 'post', OpenApiOperation>>>;
-  components: { schemas: Record<string, JsonSchema> };
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, Record<string, string>> };
 }
 
 type QueryKey = keyof typeof querySchema.shape;
@@ -149,8 +152,8 @@ const modelsResponse = z.object({
   ),
 });
 
-function jsonSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' });
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any', io });
   return rest;
 }
 
@@ -186,6 +189,75 @@ function pngOperation(kind: 'sample' | 'grid', registry: ModelRegistry): OpenApi
   };
 }
 
+const jobParameter: OpenApiParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The job id (128 bits, hex): a capability URL, no key needed.',
+  schema: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+};
+
+const jobResponse = (description: string): OpenApiResponse => ({ description, content: { 'application/json': { schema: ref('BatchJob') } } });
+const problemOnly = (description: string): OpenApiResponse => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const batchPng = (description: string): OpenApiResponse => ({ description, content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } });
+
+/** Batches (src/batches/, README "## Batches and webhooks"); the body schema is the one that validates requests. */
+function batchPaths(): OpenApiDocument['paths'] {
+  return {
+    '/v1/batches': {
+      post: {
+        operationId: 'startBatch',
+        summary: 'Start a batch job (queued, rendered in chunks, signed callback when done)',
+        description:
+          'Answers 202 with the job and `Location` at once. Authenticated with a bearer API key or as a Standard Webhooks sender (webhook-id, webhook-timestamp, webhook-signature; the body may be wrapped in the envelope `{type, timestamp, data}`). ' +
+          'The same `Idempotency-Key` (API clients) or `webhook-id` returns the same job (`Idempotent-Replayed: true`); the same key with another body is 409.',
+        tags: ['batches'],
+        parameters: [],
+        security: [{ bearer: [] }, { standardWebhooks: [] }],
+        requestBody: { required: true, description: 'Sampler options as for /v1/samples, as JSON values.', content: { 'application/json': { schema: ref('BatchRequest') } } },
+        responses: {
+          '202': jobResponse('The job (new or replayed).'),
+          '400': problemOnly('An invalid field; `param` names it.'),
+          '401': problemOnly('Missing or wrong credentials (`reason`); WWW-Authenticate.'),
+          '409': problemOnly('The idempotency key was used with another request.'),
+          '413': problemOnly('The body is too large.'),
+          '503': problemOnly('The authentication mode or callbacks are not configured.'),
+        },
+      },
+    },
+    '/v1/batches/{id}': {
+      get: {
+        operationId: 'getBatch',
+        summary: 'Status of a batch job',
+        description: 'Status (queued, running, succeeded, failed), progress, errors, callback state and links. Cache-Control: no-store.',
+        tags: ['batches'],
+        parameters: [jobParameter],
+        responses: { '200': jobResponse('The job.'), '404': problemOnly('No such job.') },
+      },
+    },
+    '/v1/batches/{id}/images/{k}.png': {
+      get: {
+        operationId: 'getBatchImage',
+        summary: 'Image k of a batch',
+        description: 'Byte-identical to /v1/samples/{deriveSeed(seed, k)}.png with the same options and class. Immutable.',
+        tags: ['batches'],
+        parameters: [jobParameter, { name: 'k', in: 'path', required: true, description: '0-based image index.', schema: { type: 'string', pattern: '^(0|[1-9][0-9]{0,3})$' } }],
+        responses: { '200': batchPng('The PNG.'), '404': problemOnly('No such job or image, or its chunk is not done yet.') },
+      },
+    },
+    '/v1/batches/{id}/grid.png': {
+      get: {
+        operationId: 'getBatchGrid',
+        summary: 'Contact sheet of a finished batch',
+        description: 'All images, row-major. Immutable.',
+        tags: ['batches'],
+        parameters: [jobParameter],
+        responses: { '200': batchPng('The PNG.'), '404': problemOnly('No such job.'), '409': problemOnly('The job has not succeeded (yet).') },
+      },
+    },
+  };
+}
+
 const HTML_OK: OpenApiResponse = { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } };
 
 /** The OpenAPI 3.1 document of the served models and routes. Pure: the same registry gives the same document. */
@@ -203,6 +275,7 @@ export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
     tags: [
       { name: 'images', description: 'Generated PNGs and the live denoising stream.' },
       { name: 'models', description: 'The served models.' },
+      { name: 'batches', description: 'Batch jobs through a queue, with signed callbacks.' },
       { name: 'site', description: 'The demo page, this document and its reference page.' },
     ],
     paths: {
@@ -237,6 +310,7 @@ export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
           },
         },
       },
+      ...batchPaths(),
       '/': { get: { operationId: 'demoPage', summary: 'The demo page', description: 'Cache-Control: public, max-age=60, stale-while-revalidate; ETag.', tags: ['site'], parameters: [], responses: { '200': HTML_OK } } },
       '/docs': { get: { operationId: 'apiReference', summary: 'This API reference as HTML', description: 'Rendered from this document.', tags: ['site'], parameters: [], responses: { '200': HTML_OK } } },
       '/openapi.json': {
@@ -257,6 +331,13 @@ export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
         StartEvent: jsonSchema(startEvent),
         StepEvent: jsonSchema(stepEvent),
         DoneEvent: jsonSchema(doneEvent),
+        // testFaults is a test-only field (BATCH_TEST_FAULTS=enabled), not part of the public API
+        BatchRequest: jsonSchema(batchBodySchema.omit({ testFaults: true }), 'input'),
+        BatchJob: { type: 'object', description: 'The job: id, status, progress, errors, callback state, links (README "## Batches and webhooks").' },
+      },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'One of BATCH_API_KEYS.' },
+        standardWebhooks: { type: 'apiKey', in: 'header', name: 'webhook-signature', description: 'Standard Webhooks signature (with webhook-id and webhook-timestamp) by one of WEBHOOK_SECRETS.' },
       },
     },
   };

@@ -27,11 +27,18 @@ function operation(path: string, method: string, op: OpenApiOperation): string {
   const responses = Object.entries(op.responses)
     .map(([status, r]) => `<li><strong>${escapeHtml(status)}</strong> ${Object.keys(r.content ?? {}).map((t) => `<code>${escapeHtml(t)}</code>`).join(', ')} ${prose(r.description)}</li>`)
     .join('');
+  const body = op.requestBody
+    ? `<p>Body (${Object.keys(op.requestBody.content).map((t) => `<code>${escapeHtml(t)}</code>`).join(', ')}): ${prose(op.requestBody.description)} Schema: ${Object.values(op.requestBody.content)
+        .map((m) => (typeof m.schema.$ref === 'string' ? `<a href="#schema-${escapeHtml(m.schema.$ref.split('/').pop() ?? '')}">${escapeHtml(m.schema.$ref.split('/').pop() ?? '')}</a>` : 'inline'))
+        .join(', ')}.</p>`
+    : '';
+  const security = op.security ? `<p>Authentication: ${op.security.map((s) => Object.keys(s).map((k) => `<code>${escapeHtml(k)}</code>`).join(' + ')).join(' or ')}.</p>` : '';
   const id = op.operationId;
   return `<section class="card op" id="${escapeHtml(id)}">
 <h3><span class="method">${method.toUpperCase()}</span>${escapeHtml(path)}</h3>
 <p><strong>${prose(op.summary)}</strong>. ${prose(op.description)}</p>
 ${params}
+${body}${security}
 <p>Responses:</p><ul>${responses}</ul>
 </section>`;
 }

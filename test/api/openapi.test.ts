@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
+import { batchBodySchema } from '../../src/batches/spec.ts';
 import { SAMPLER_NAMES } from '../../src/diffusion/index.ts';
 import { buildOpenApi, type OpenApiOperation } from '../../src/api/openapi.ts';
 import { ProblemError } from '../../src/api/problem.ts';
@@ -64,8 +65,16 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('takes the batch body from the schema that validates it, without test-only fields', () => {
+    const body = doc.components.schemas.BatchRequest ?? {};
+    const properties = Object.keys((body.properties ?? {}) as Record<string, unknown>).sort();
+    expect(properties).toEqual(Object.keys(batchBodySchema.shape).filter((k) => k !== 'testFaults').sort());
+    expect(body.required).toEqual(['count']);
+    expect(body.additionalProperties).toBe(false);
+  });
+
   it('describes the stream events', () => {
-    expect(Object.keys(doc.components.schemas).sort()).toEqual(['DoneEvent', 'Models', 'Problem', 'StartEvent', 'StepEvent']);
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(['BatchJob', 'BatchRequest', 'DoneEvent', 'Models', 'Problem', 'StartEvent', 'StepEvent']);
     expect(op('/v1/samples/{seed}/stream').responses['200']?.content?.['text/event-stream']).toBeDefined();
   });
 });
