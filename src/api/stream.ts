@@ -102,6 +102,9 @@ export function createStreamRoutes(registry: ModelRegistry) {
     const params = parseRenderQuery(query, 'sample', entry);
     const { card } = entry;
     const key = await contentKey(card, 'sample', seed, params);
+    if (c.req.method === 'HEAD') {
+      return c.body(null, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-content-key': key.r2Key }); // no model run
+    }
     const model = await loadEpsModel(entry, { wasmEntry: c.env.ORT_WASM_ENTRY });
     const waitUntil = (p: Promise<unknown>) => {
       try {

@@ -21,6 +21,8 @@ declare global {
   interface Window {
     /** Step indices of the `preview-step` events the page dispatched (installed by the test). */
     __steps: number[];
+    /** The preview image shown at each of those steps. */
+    __frames: string[];
   }
 }
 
@@ -82,7 +84,11 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     page.setDefaultTimeout(60_000);
     await page.addInitScript(() => {
       window.__steps = [];
-      window.addEventListener('preview-step', (e) => window.__steps.push((e as CustomEvent<{ index: number }>).detail.index));
+      window.__frames = [];
+      window.addEventListener('preview-step', (e) => {
+        window.__steps.push((e as CustomEvent<{ index: number }>).detail.index);
+        window.__frames.push((document.getElementById('image') as HTMLImageElement | null)?.src ?? '');
+      });
     });
   }, 240_000);
 
@@ -123,11 +129,15 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     await page.fill('#seed', '2024');
     await page.evaluate(() => {
       window.__steps = [];
+      window.__frames = [];
     });
     await page.click('#generate');
     await page.waitForSelector('#image[data-state="done"]', { timeout: 90_000 });
     const steps = await page.evaluate(() => window.__steps);
     expect(steps).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    const frames = await page.evaluate(() => window.__frames);
+    expect(frames.every((f) => f.startsWith('data:image/png;base64,'))).toBe(true);
+    expect(new Set(frames).size).toBeGreaterThan(6); // the predicted x0 changes as the steps advance
     const src = await page.getAttribute('#image', 'src');
     expect(src).toMatch(/^data:image\/png;base64,/);
     expect(await page.getAttribute('#permalink', 'href')).toBe('/v1/samples/2024.png?class=3&sampler=ddim&steps=12');

@@ -3,6 +3,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { decode } from 'fast-png';
 import { describe, expect, it } from 'vitest';
+import { sessionRuns } from '../../src/inference/runtime.ts';
 import { deletePng } from '../../src/storage/png-cache.ts';
 
 const BASE = 'http://worker.test';
@@ -73,6 +74,26 @@ describe('GET /v1/samples/{seed}/stream', () => {
 
     const again = await stream(`/v1/samples/31/stream${query}`);
     expect(again.events.at(-1)?.data.cache).toBe('HIT');
+  });
+
+  it('stops sampling when the client goes away, and HEAD runs nothing', async () => {
+    const head = await SELF.fetch(BASE + '/v1/samples/5/stream?steps=300', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/event-stream');
+
+    const res = await SELF.fetch(BASE + '/v1/samples/5/stream?steps=1000&sampler=ddpm');
+    const reader = (res.body ?? new ReadableStream<Uint8Array>()).getReader();
+    let text = '';
+    while (!text.includes('event: step')) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = sessionRuns();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(sessionRuns() - after).toBeLessThanOrEqual(1);
   });
 
   it('validates like /v1/samples before streaming (problem+json)', async () => {
