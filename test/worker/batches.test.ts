@@ -148,6 +148,9 @@ describe('POST /v1/batches: authentication', () => {
     expect(done.progress).toMatchObject({ images: 3, count: 3, chunks: 2, chunkCount: 2, fraction: 1 });
     expect(done.links.images).toEqual([0, 1, 2].map((k) => `${BASE}/v1/batches/${view.id}/images/${k}.png`));
     expect(done.links.grid).toBe(`${BASE}/v1/batches/${view.id}/grid.png`);
+    expect((await SELF.fetch(`${BASE}/v1/batches/${view.id}/images/3.png`)).status).toBe(404);
+    expect((await SELF.fetch(`${BASE}/v1/batches/${'0'.repeat(32)}`)).status).toBe(404);
+    expect((await SELF.fetch(`${BASE}/v1/batches/not-an-id`)).status).toBe(404);
   });
 
   it('accepts the Standard Webhooks envelope, a rotated secret, and several signatures in one header', async () => {
@@ -306,5 +309,18 @@ describe('callbacks', () => {
     // One message id across retries (receivers deduplicate on it); another secret does not verify.
     expect(attempts[1].headers['webhook-id']).toBe(attempts[0].headers['webhook-id']);
     expect(() => new Webhook(webhookSecrets()[0]).verify(attempts[0].body, attempts[0].headers)).toThrow();
+  });
+
+  it('gives up after the last attempt of the schedule (3 in the tests: CALLBACK_RETRY_SCHEDULE=0,1,1)', async () => {
+    const attempts = interceptCallbacks('/down', () => 500);
+    const view = await accepted(await postWithKey({ count: 1, ...SMALL, callbackUrl: 'https://hooks.example.test/down' }));
+    const gaveUp = await waitFor('the callback to be given up', async () => {
+      const s = await status(view.id);
+      return s.callback?.status === 'failed' ? s : undefined;
+    });
+    expect(gaveUp.status).toBe('succeeded');
+    expect(gaveUp.callback).toMatchObject({ status: 'failed', attempts: 3, lastStatus: 500, lastError: 'HTTP 500' });
+    expect(attempts).toHaveLength(3);
+    expect(new Set(attempts.map((a) => a.headers['webhook-id'])).size).toBe(1);
   });
 });
