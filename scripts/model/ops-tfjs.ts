@@ -99,6 +99,23 @@ function makeConv3x3(stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tens
   return (x, w) => f(x, w) as tf.Tensor4D;
 }
 
+/** 1x1 convolution as conv2d; gradients: dx = conv(dy, w^T), dw = conv(x^T [Cin, H, W, B], dy^T [H, W, B, Cout]). */
+const conv1x1Forward = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.conv2d(x, w, 1, 'valid'),
+    gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [xx, ww] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dx = tf.conv2d(dy, tf.transpose(ww, [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid');
+        const dwT = tf.conv2d(tf.transpose(xx, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid');
+        return [dx, tf.transpose(dwT, [1, 2, 0, 3])];
+      }),
+  };
+}) as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor;
+
+
 /** 3x3 convolutions with hand-built gradients (exported for the gradient tests). */
 export const conv3x3Forward = { 1: makeConv3x3(1), 2: makeConv3x3(2) } as const;
 
@@ -127,7 +144,27 @@ const upsample2xFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** Concat on the channel axis with slices as the gradient. */
+/** Implementation switches (1x1 convs as matMul or conv2d; concat gradient as slices or 0/1 convs), chosen by measurement. */
+export const CONV1X1: { impl: 'matmul' | 'conv'; concatGrad: 'slice' | 'select' } = { impl: 'conv', concatGrad: 'select' };
+
+/** [1, 1, ca + cb, n] kernels that pick channels off..off+n (cached; kept out of tidy scopes). */
+const selectors = new Map<string, tf.Tensor4D>();
+function selector(total: number, off: number, n: number): tf.Tensor4D {
+  const key = `${total}:${off}:${n}:${tf.getBackend()}`;
+  let k = selectors.get(key);
+  if (k === undefined) {
+    const a = new Float32Array(total * n);
+    for (let i = 0; i < n; i++) a[(off + i) * n + i] = 1;
+    k = tf.keep(tf.tensor4d(a, [1, 1, total, n]));
+    selectors.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * Concat on the channel axis. Gradient: each part's channels picked by a 1x1 convolution with a 0/1
+ * kernel, about 4x cheaper on wasm than a channel slice (a strided copy in JS).
+ */
 const concatChannelsFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b] = args as [tf.Tensor, tf.Tensor];
   const ca = a.shape[3] as number;
@@ -135,8 +172,11 @@ const concatChannelsFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
   return {
     value: tf.concat([a, b], 3),
     gradFunc: (dy: tf.Tensor) => {
-      const [n, h, w] = dy.shape as [number, number, number, number];
-      return [tf.slice(dy, [0, 0, 0, 0], [n, h, w, ca]), tf.slice(dy, [0, 0, 0, ca], [n, h, w, cb])];
+      if (CONV1X1.concatGrad === 'slice') {
+        const [n, h, w] = dy.shape as [number, number, number, number];
+        return [tf.slice(dy, [0, 0, 0, 0], [n, h, w, ca]), tf.slice(dy, [0, 0, 0, ca], [n, h, w, cb])];
+      }
+      return [tf.conv2d(dy as tf.Tensor4D, selector(ca + cb, 0, ca), 1, 'valid'), tf.conv2d(dy as tf.Tensor4D, selector(ca + cb, ca, cb), 1, 'valid')];
     },
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
@@ -220,6 +260,10 @@ export class TfjsOps implements Ops<tf.Tensor> {
     const [b, h, w, cin] = x.shape as [number, number, number, number];
     const k = this.param(`${name}/kernel`, [kernel, kernel, cin, outChannels], 'kernel', init);
     const bias = this.param(`${name}/bias`, [outChannels], 'bias');
+    if (kernel === 1 && CONV1X1.impl === 'conv') {
+      if (stride !== 1) throw new Error(`conv ${name}: 1x1 convolutions have stride 1`);
+      return tf.add(conv1x1Forward(x as tf.Tensor4D, k as tf.Tensor4D), bias);
+    }
     if (kernel === 1) {
       if (stride !== 1) throw new Error(`conv ${name}: 1x1 convolutions have stride 1`);
       const y = tf.matMul(tf.reshape(x, [b * h * w, cin]), tf.reshape(k, [cin, outChannels]));
@@ -270,10 +314,14 @@ export class TfjsOps implements Ops<tf.Tensor> {
 
   dropout(x: tf.Tensor, rate: number): tf.Tensor {
     if (!this.opts.training || rate <= 0) return x;
-    const seed = ((this.opts.dropoutSeed ?? 0) + 7919 * ++this.dropoutCounter) % 2147483647;
+    // mask from the seeded sfc32 generator (several times cheaper than tf.randomUniform's alea in JS)
+    const rng = new Rng(((this.opts.dropoutSeed ?? 0) + 7919 * ++this.dropoutCounter) >>> 0);
     const keep = 1 - rate;
-    const mask = tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), keep));
-    return tf.mul(x, tf.div(mask, keep));
+    const threshold = Math.floor(rate * 4294967296);
+    const mask = new Float32Array(x.size);
+    const scale = 1 / keep;
+    for (let i = 0; i < mask.length; i++) mask[i] = rng.nextU32() >= threshold ? scale : 0;
+    return tf.mul(x, tf.tensor(mask, x.shape));
   }
 
   spatialAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor {

@@ -12,15 +12,8 @@ import type { UNetConfig } from '../model/config.ts';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from './backend.ts';
 import { DatasetError, fashionMnistPaths } from './data.ts';
 import { CheckpointError } from './checkpoint.ts';
-import { DEFAULT_TRAIN, DEFAULT_UNET, LOSS_TYPES, OBJECTIVES, PREDICTION_OF, type DataSpec, type LossType, type Objective, type RunConfig, type TrainOptions } from './options.ts';
+import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS, LOSS_TYPES, OBJECTIVES, PREDICTION_OF, type DataSpec, type LossType, type Objective, type RunConfig, type TrainOptions } from './options.ts';
 import { defaultWorkers, loadDataset, train } from './trainer.ts';
-
-/** Architecture presets (parameter counts for 32x32x1, unconditional). */
-export const PRESETS: Record<string, Partial<UNetConfig>> = {
-  tiny: { baseChannels: 16, channelMults: [1, 2, 2], numResBlocks: 1, attentionResolutions: [8], groups: 8 }, // 0.28M
-  small: { baseChannels: 16, channelMults: [1, 2, 4], numResBlocks: 1, attentionResolutions: [8], groups: 8 }, // 0.69M
-  base: { baseChannels: 32, channelMults: [1, 2, 4], numResBlocks: 2, attentionResolutions: [8], groups: 8 }, // 3.9M
-};
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);

@@ -139,3 +139,10 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   }
   return o;
 }
+
+/** Architecture presets (parameter counts for 32x32x1, unconditional). */
+export const PRESETS: Record<string, Partial<UNetConfig>> = {
+  tiny: { baseChannels: 16, channelMults: [1, 2, 2], numResBlocks: 1, attentionResolutions: [8], groups: 8 }, // 0.28M
+  small: { baseChannels: 16, channelMults: [1, 2, 4], numResBlocks: 1, attentionResolutions: [8], groups: 8 }, // 0.69M
+  base: { baseChannels: 32, channelMults: [1, 2, 4], numResBlocks: 2, attentionResolutions: [8], groups: 8 }, // 3.9M
+};

@@ -1,0 +1,132 @@
+/**
+ * `npm run bench:train -- [options]`: training speed per backend, model size and batch size.
+ * Each cell times full optimisation steps (batch drawing, gradients on the engine, Adam + EMA) after a
+ * warm-up, and prints ms/step, images/s, steps/hour and CPU seconds per step (all threads of the process;
+ * on a shared machine wall time inflates, CPU time much less: with W workers and an idle machine,
+ * ms/step ~ CPU s/step / W).
+ */
+import { Command, Option } from 'commander';
+import * as os from 'node:os';
+import { makeSchedule } from '../../src/diffusion/index.ts';
+import { readFlat } from '../model/ops-tfjs.ts';
+import { selectBackend, type BackendRequest } from './backend.ts';
+import { BatchMaker } from './batch.ts';
+import { fashionMnistPaths, loadIdxDataset, type Dataset } from './data.ts';
+import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
+import { createUNet } from './model.ts';
+import { adamStep } from './optim.ts';
+import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS } from './options.ts';
+import type { UNetConfig } from '../model/config.ts';
+
+interface Row {
+  backend: string;
+  model: string;
+  params: number;
+  size: number;
+  batch: number;
+  workers: number;
+  msPerStep: number;
+  imagesPerSec: number;
+  stepsPerHour: number;
+  cpuSecPerStep: number;
+  load1: number;
+}
+
+function syntheticDataset(size: number, n = 1024): Dataset {
+  const pixels = new Uint8Array(n * size * size).map((_, i) => (i * 2654435761) >>> 24);
+  return { pixels, count: n, size, channels: 1, labels: new Int32Array(n).map((_, i) => i % 10), classNames: null, source: 'synthetic' };
+}
+
+async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, batch: number, workers: number, steps: number, warmup: number): Promise<Omit<Row, 'backend' | 'model'>> {
+  const choice = await selectBackend(backend);
+  const model = createUNet(cfg, 1, choice.native ? 'autodiff' : 'forward');
+  const total = model.layout.total;
+  const engine: GradEngine =
+    workers > 0 ? await WorkerPoolEngine.start(workers, cfg, total, choice.name === 'cpu' ? 'cpu' : 'wasm', choice.native ? 'autodiff' : 'forward', 'l2') : new InProcessEngine(cfg, choice.native ? 'autodiff' : 'forward', 'l2', choice.name);
+  const state = { weights: engine.weights, ema: new Float32Array(total), adamM: new Float32Array(total), adamV: new Float32Array(total) };
+  engine.weights.set(readFlat(model.params, model.layout));
+  const bm = new BatchMaker(ds, makeSchedule({ kind: 'linear', T: 1000 }), { seed: 0, batchSize: batch, objective: 'eps', minSnrGamma: 0, hflip: false, numClasses: cfg.numClasses, labelDropout: 0.1 });
+  const opts = { ...DEFAULT_TRAIN, batchSize: batch };
+  let t0 = 0;
+  let c0 = process.cpuUsage();
+  try {
+    for (let s = 0; s < warmup + steps; s++) {
+      if (s === warmup) {
+        t0 = performance.now();
+        c0 = process.cpuUsage();
+      }
+      const r = await engine.compute(bm.make(s));
+      adamStep(state, r.grads, opts, s);
+    }
+  } finally {
+    await engine.close();
+  }
+  const ms = (performance.now() - t0) / steps;
+  const cpu = process.cpuUsage(c0);
+  return {
+    params: total,
+    size: cfg.imageSize,
+    batch,
+    workers,
+    msPerStep: ms,
+    imagesPerSec: (batch * 1000) / ms,
+    stepsPerHour: 3_600_000 / ms,
+    cpuSecPerStep: (cpu.user + cpu.system) / 1e6 / steps,
+    load1: os.loadavg()[0],
+  };
+}
+
+async function main(): Promise<void> {
+  const program = new Command('bench:train')
+    .description('Training speed per backend, model size and batch size (ms/step, images/s).')
+    .option('--sizes <list>', `presets: ${Object.keys(PRESETS).join(', ')}`, 'tiny,small')
+    .option('--batches <list>', 'batch sizes', '16,32,64')
+    .option('--backends <list>', 'backends to try (auto, tfjs-node-gpu, tfjs-node, wasm, cpu)', 'wasm,cpu')
+    .option('--workers <n>', 'worker threads for wasm/cpu (auto = one per core)', 'auto')
+    .option('--steps <n>', 'timed steps per cell', '6')
+    .option('--warmup <n>', 'untimed steps per cell', '3')
+    .option('--image-size <n>', 'resolution', '32')
+    .option('--conditional', 'with a 10-class embedding', false)
+    .option('--cpu-max-batch <n>', 'largest batch tried on the slow pure-JS cpu backend', '16')
+    .addOption(new Option('--data <kind>', 'synthetic or fashion-mnist images').choices(['synthetic', 'fashion-mnist']).default('synthetic'))
+    .option('--json', 'print the rows as JSON too', false);
+  program.parse(process.argv);
+  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; cpuMaxBatch: string; data: string; json: boolean }>();
+  const S = Number(o.imageSize);
+  const ds = o.data === 'fashion-mnist' ? await loadIdxDataset(fashionMnistPaths().images, fashionMnistPaths().labels, { size: S, channels: 1, fit: 'pad', limit: 4096 }) : syntheticDataset(S);
+  const rows: Row[] = [];
+  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log('backend        model  params    batch workers  ms/step  images/s  steps/h  CPU s/step  load');
+  for (const backend of o.backends.split(',') as BackendRequest[]) {
+    let choice;
+    try {
+      choice = await selectBackend(backend);
+    } catch (e) {
+      console.log(`${backend.padEnd(14)} unavailable: ${(e as Error).message.slice(0, 120)}`);
+      continue;
+    }
+    const workers = o.workers === 'auto' ? (choice.native ? 0 : os.availableParallelism()) : Number(o.workers);
+    for (const size of o.sizes.split(',')) {
+      const preset = PRESETS[size];
+      if (!preset) throw new Error(`unknown size ${size}; presets: ${Object.keys(PRESETS).join(', ')}`);
+      const attn = (preset.attentionResolutions ?? [8]).map((r) => (r * S) / 32).filter((r) => Number.isInteger(r));
+      const cfg: UNetConfig = { ...DEFAULT_UNET, ...preset, imageSize: S, attentionResolutions: attn, numClasses: o.conditional ? 10 : 0 };
+      for (const batch of o.batches.split(',').map(Number)) {
+        if (choice.name === 'cpu' && batch > Number(o.cpuMaxBatch)) continue;
+        if (workers > 1 && batch % workers !== 0) continue;
+        const steps = choice.name === 'cpu' ? Math.min(2, Number(o.steps)) : Number(o.steps);
+        const warm = choice.name === 'cpu' ? 1 : Number(o.warmup);
+        const r = await benchCell(ds, cfg, backend, batch, workers, steps, warm);
+        const row: Row = { backend: choice.name, model: size, ...r };
+        rows.push(row);
+        console.log(
+          `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}`,
+        );
+      }
+    }
+  }
+  if (o.json) console.log(JSON.stringify(rows));
+  process.exit(0);
+}
+
+await main();
