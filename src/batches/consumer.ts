@@ -74,7 +74,8 @@ async function handleChunk(env: Env, registry: ModelRegistry, message: Message<u
 async function handleCallback(env: Env, message: Message<unknown>, body: CallbackMessage): Promise<void> {
   const stub = jobStub(env, body.job);
   const job = await stub.get();
-  if (!job || job.spec.callbackUrl === null || job.callback.event === null || job.callback.status === 'delivered') return message.ack();
+  // Only a pending callback is sent: a duplicate message after delivery or after giving up does nothing.
+  if (!job || job.spec.callbackUrl === null || job.callback.event === null || job.callback.status !== 'pending') return message.ack();
   const secret = env.CALLBACK_SIGNING_SECRET;
   const schedule = callbackSchedule(env.CALLBACK_RETRY_SCHEDULE);
   const attempt = message.attempts;

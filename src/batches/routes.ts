@@ -7,7 +7,7 @@ import { sha256Hex } from '../inference/integrity.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { IMMUTABLE } from '../storage/png-cache.ts';
 import { deriveSeed } from '../diffusion/index.ts';
-import { authenticate, jobIdFor } from './auth.ts';
+import { authenticate, jobIdFor, type Caller } from './auth.ts';
 import { contactSheet } from './contact-sheet.ts';
 import { chunkCount } from './generate.ts';
 import { BATCH_LIMITS } from './limits.ts';
@@ -51,7 +51,7 @@ export function createBatchRoutes(registry: ModelRegistry) {
     if (length > BATCH_LIMITS.maxBodyBytes) throw new ProblemError(413, 'Payload too large', `the body may be at most ${BATCH_LIMITS.maxBodyBytes} bytes`);
     const text = await c.req.text();
     if (text.length > BATCH_LIMITS.maxBodyBytes) throw new ProblemError(413, 'Payload too large', `the body may be at most ${BATCH_LIMITS.maxBodyBytes} bytes`);
-    let caller;
+    let caller: Caller;
     try {
       caller = await authenticate(c.req.raw.headers, text, c.env);
     } catch (error) {
