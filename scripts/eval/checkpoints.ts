@@ -8,8 +8,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { SamplerName } from '../../src/diffusion/index.ts';
-import { listCheckpoints, loadCheckpoint } from '../train/checkpoint.ts';
-import { createUNet, setWeights, toEpsModel } from '../train/model.ts';
+import { listCheckpoints, loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import { createUNet, setWeights, toEpsModel, type TfjsUNet } from '../train/model.ts';
 import { linePlotPng } from '../lib/plot.ts';
 import { disposeClassifier } from './classifier.ts';
 import { EvalError, SAMPLER_LABEL, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
@@ -45,6 +45,18 @@ export interface CheckpointReport {
   checkpoints: CheckpointResult[];
 }
 
+/** The checkpoint's EMA weights in the tfjs model's parameter order, matched by name and size. */
+function emaInLayout(model: TfjsUNet, ck: LoadedCheckpoint): Float32Array {
+  const flat = new Float32Array(model.layout.total);
+  for (const e of model.layout.entries) {
+    const p = ck.ema.get(e.name);
+    if (p === undefined) throw new EvalError(`${ck.dir}: parameter ${e.name} of the run's U-Net is missing from the checkpoint`);
+    if (p.data.length !== e.size) throw new EvalError(`${ck.dir}: parameter ${e.name} holds ${p.data.length} values, the U-Net needs ${e.size} [${e.shape.join(', ')}]`);
+    flat.set(p.data, e.offset);
+  }
+  return flat;
+}
+
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 export function checkpointTable(r: CheckpointReport): string {
@@ -77,7 +89,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   const ref = await prepareReference(o, u.imageSize, fit);
   const model = createUNet(u, 0);
   const eps = toEpsModel(model, o.batch * (o.guidance !== 1 ? 2 : 1));
-  setWeights(model, first.state.ema);
+  setWeights(model, emaInLayout(model, first));
   const ms = await probe(eps, o.batch, u.channels, u.imageSize, u.numClasses);
   const perCheckpoint = (o.samples * o.steps * (o.guidance !== 1 ? 2 : 1) * ms) / 1000;
   o.log(`${steps.length} checkpoints x ${o.samples} samples; one tfjs U-Net image-step ${ms.toFixed(2)} ms; estimated ${formatDuration(perCheckpoint * steps.length)}`);
@@ -90,7 +102,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   const results: CheckpointResult[] = [];
   for (const step of steps) {
     const ck = step === first.step ? first : await loadCheckpoint(o.runDir, { step });
-    setWeights(model, ck.state.ema);
+    setWeights(model, emaInLayout(model, ck));
     const sc = await scoreCell(eps, space, { sampler: o.sampler, steps: o.steps, guidance: o.guidance }, { ...o, fit }, ref, (n) => {
       done += n;
       bar?.update(done, { ck: step });

@@ -261,19 +261,19 @@ export function formatDuration(seconds: number): string {
   return seconds < 120 ? `${seconds.toFixed(0)} s` : seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** Milliseconds per image per U-Net call at batch `B` (median of 3 calls after a warm-up). */
+/** Milliseconds per image per U-Net call at batch `B` (median of 5 calls after 2 warm-up calls). */
 export async function probe(m: EpsModel, B: number, C: number, S: number, numClasses: number): Promise<number> {
   const x = new Float32Array(B * C * S * S);
   const t = new Int32Array(B).fill(500);
   const y = numClasses > 0 ? new Int32Array(B) : undefined;
-  await m(x, t, y);
+  for (let k = 0; k < 2; k++) await m(x, t, y);
   const times: number[] = [];
-  for (let k = 0; k < 3; k++) {
+  for (let k = 0; k < 5; k++) {
     const tp = performance.now();
     await m(x, t, y);
     times.push(performance.now() - tp);
   }
-  return times.sort((a, b) => a - b)[1] / B;
+  return times.sort((a, b) => a - b)[2] / B;
 }
 
 /** Serving's defaults (src/api/query.ts DEFAULTS): dpmpp2m, 20 steps, guidance 1. */
