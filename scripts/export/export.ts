@@ -62,12 +62,14 @@ export interface ExportReport {
 }
 
 /**
- * Layers kept in float, from the measurements in README "Export and quantization": the first conv (it
- * reads x_t, whose range changes with t), the last conv (its error lands directly on the prediction),
- * and the attention projections (q, k, v, proj: softmax amplifies their error).
+ * Layers kept in float, from `npm run export:study` on a trained Fashion-MNIST model (README, "Export and
+ * quantization"): the first conv (its input x_t is quantized per tensor over the range of every t; at small
+ * t the uint8 step, about 0.035, is as large as the noise the network must find: 11.8% rel rms error at
+ * t = 20 from that layer alone) and the last conv (its output is the prediction: 0.4-0.5%). Attention
+ * convs measured 0.01-0.03% each and stay int8.
  */
 export function defaultKeepFloat(layers: readonly string[]): Set<string> {
-  return new Set(layers.filter((l) => l === 'in/conv' || l === 'out/conv' || /\.attn(\.\d+)?\/(q|k|v|proj)$/.test(l)));
+  return new Set(layers.filter((l) => l === 'in/conv' || l === 'out/conv'));
 }
 
 /** Evaluation timesteps: 5 spread over [0, T). */

@@ -65,7 +65,9 @@ async function study(config: DiffusionModelConfig, params: ParamSource, calib: F
     ['all convs int8', new Set()],
     ['first+last float', new Set(layers.filter((l) => l === 'in/conv' || l === 'out/conv'))],
     ['attention float', new Set(layers.filter(isAttn))],
-    ['first+last+attention float (default)', defaultKeepFloat(layers)],
+    ['first+last+attention float', new Set(layers.filter((l) => l === 'in/conv' || l === 'out/conv' || isAttn(l)))],
+    ['first+last float + level-0 skip/downsample', new Set(layers.filter((l) => l === 'in/conv' || l === 'out/conv' || /^(up|down)\.0\.(res\.\d+\/skip|downsample)$/.test(l)))],
+    ['default (exporter)', defaultKeepFloat(layers)],
   ];
   console.log('\n| policy | convs int8 | rel rms % at t = ' + evalByT.map((e) => e.t).join(' / ') + ' | sample PSNR dB | bytes | ' + opts.batches.map((b) => `ms B=${b}`).join(' | ') + ' |');
   const times: Record<number, number> = {};
