@@ -6,8 +6,8 @@
  * Conv2DBackpropInput is ~10x slower than a forward conv): 3x3 convolutions carry a tf.customGrad whose
  * backward pass is made of forward conv2d calls only, 1x1 convolutions are matMuls, the class embedding is
  * a one-hot matMul (gather's gradient needs UnsortedSegmentSum), and nearest upsampling is
- * ResizeNearestNeighbor with 4 x avgPool(2x2) as its gradient (wasm's ResizeNearestNeighborGrad gives wrong
- * results in tfjs 4.22). GroupNorm, SiLU and channel concat carry hand-written backward passes (fewer,
+ * ResizeNearestNeighbor with 4 x avgPool(2x2) as its gradient (tfjs 4.22's ResizeNearestNeighborGrad is wrong
+ * for some shapes, on wasm and on cpu). GroupNorm, SiLU and channel concat carry hand-written backward passes (fewer,
  * larger kernels than autodiff's; concat's own gradient, SplitV, is slow on wasm).
  * With a native backend (`convGrad: 'autodiff'`) 3x3 convs use tfjs' own gradient.
  */
@@ -181,36 +181,55 @@ const concatChannelsFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
+/** Per-(image, channel) mean over H and W: [B, H, W, C] -> [B, 1, 1, C] (XNNPACK average pooling, no transpose). */
+function spatialMean(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  return tf.avgPool(x, [h, w], [h, w], 'valid');
+}
+
+/** Average [B, 1, 1, C] over each group of C/G channels and broadcast back: [B, 1, 1, C]. */
+function groupAverage(v: tf.Tensor4D, groups: number): tf.Tensor4D {
+  const [b, , , c] = v.shape;
+  const m = tf.mean(tf.reshape(v, [b, groups, c / groups]), 2, true); // [B, G, 1]
+  return tf.reshape(tf.broadcastTo(m, [b, groups, c / groups]), [b, 1, 1, c]);
+}
+
 /**
- * GroupNorm on NHWC with its backward pass written out: xhat = (x - mu) * rstd per (image, group),
- * y = xhat * gamma + beta;  dgamma = sum dy * xhat, dbeta = sum dy,
- * dx = rstd * (g - mean_group(g) - xhat * mean_group(g * xhat)), g = dy * gamma.
+ * GroupNorm on NHWC with a hand-written backward pass, built from per-channel spatial means (average
+ * pooling) so that no reduction needs a transpose:
+ *   mu, rstd per (image, group) from E[x] and E[x^2];  y = x * (rstd gamma) + (beta - mu rstd gamma).
+ * Backward, with xhat = (x - mu) rstd and g = dy gamma (means over a group's channels and pixels):
+ *   dgamma = sum dy xhat, dbeta = sum dy, dx = rstd (g - mean(g) - xhat mean(g xhat)),
+ * where mean(g xhat) and sum dy xhat come from the pooled dy x and dy, so dx = A dy + D x + E per channel.
  */
 function groupNormFast(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xx, gm, bt, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [xx, gm, bt, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const [b, h, w, c] = xx.shape;
-    const shapeG: [number, number, number, number] = [b, h * w, groups, c / groups];
-    const xg = tf.reshape(xx, shapeG);
-    const mean = tf.mean(xg, [1, 3], true);
-    const centered = tf.sub(xg, mean);
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 3], true), GROUPNORM_EPS));
-    const xhat = tf.mul(centered, rstd); // [B, HW, G, C/G]
-    save([xhat, rstd, gm]);
-    const value = tf.add(tf.mul(tf.reshape(xhat, [b, h, w, c]), gm), bt);
+    const mu = groupAverage(spatialMean(xx), groups); // [B, 1, 1, C]
+    const ex2 = groupAverage(spatialMean(tf.square(xx)), groups);
+    const rstd = tf.rsqrt(tf.add(tf.relu(tf.sub(ex2, tf.square(mu))), GROUPNORM_EPS)) as tf.Tensor4D;
+    const scale = tf.mul(rstd, gm);
+    const shift = tf.sub(bt, tf.mul(mu, scale));
+    save([xx, mu, rstd, gm]);
     return {
-      value,
+      value: tf.add(tf.mul(xx, scale), shift),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const [xh, rs, gmm] = saved;
-          const xhFlat = tf.reshape(xh, [b, h, w, c]);
-          const dgamma = tf.sum(tf.mul(dy, xhFlat), [0, 1, 2]);
-          const dbeta = tf.sum(dy, [0, 1, 2]);
-          const g = tf.reshape(tf.mul(dy, gmm), shapeG);
-          const mg = tf.mean(g, [1, 3], true);
-          const mgx = tf.mean(tf.mul(g, xh), [1, 3], true);
-          const dx = tf.mul(rs, tf.sub(tf.sub(g, mg), tf.mul(xh, mgx)));
-          return [tf.reshape(dx, [b, h, w, c]), dgamma, dbeta];
+          const [x0, m, r, gmm] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+          const pdy = spatialMean(dy as tf.Tensor4D); // E_hw[dy]           [B, 1, 1, C]
+          const pdyx = spatialMean(tf.mul(dy, x0) as tf.Tensor4D); // E_hw[dy x]
+          const pdyxhat = tf.mul(tf.sub(pdyx, tf.mul(pdy, m)), r); // E_hw[dy xhat]
+          const dbeta = tf.mul(tf.sum(tf.reshape(pdy, [b, c]), 0), h * w);
+          const dgamma = tf.mul(tf.sum(tf.reshape(pdyxhat, [b, c]), 0), h * w);
+          const mg = groupAverage(tf.mul(pdy, gmm) as tf.Tensor4D, groups); // mean_group(g)
+          const mgx = groupAverage(tf.mul(pdyxhat, gmm) as tf.Tensor4D, groups); // mean_group(g xhat)
+          // dx = r (gamma dy - mg - (x - m) r mgx) = A dy + D x + E
+          const A = tf.mul(r, gmm);
+          const D = tf.neg(tf.mul(tf.square(r), mgx));
+          const E = tf.sub(tf.mul(tf.mul(tf.square(r), mgx), m), tf.mul(r, mg));
+          const dx = tf.add(tf.add(tf.mul(dy, A), tf.mul(x0, D)), E);
+          return [dx, dgamma, dbeta];
         }),
     };
   });

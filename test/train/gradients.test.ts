@@ -93,3 +93,54 @@ describe('hand-built convolution gradients', () => {
     expect(Math.abs(fd - an)).toBeLessThan(0.02 * Math.abs(an) + 1e-5);
   });
 });
+
+describe('hand-written backward passes of the tfjs emitter', () => {
+  it('GroupNorm, SiLU, concat, upsampling and 1x1 conv match tfjs autodiff of plain ops (cpu) on wasm', async () => {
+    const plain = {
+      groupNorm: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, groups: number): tf.Tensor => {
+        const [n, h, w, c] = x.shape as [number, number, number, number];
+        const xg = tf.reshape(x, [n, h * w, groups, c / groups]);
+        const { mean, variance } = tf.moments(xg, [1, 3], true);
+        return tf.add(tf.mul(tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, 1e-5))), [n, h, w, c]), g), b);
+      },
+    };
+    const run = async (backend: 'cpu' | 'wasm', fast: boolean): Promise<Float32Array[]> => {
+      await selectBackend(backend);
+      const { TfjsOps } = await import('../../scripts/model/ops-tfjs.ts');
+      const x = tf.tensor4d(Float32Array.from({ length: 2 * 4 * 6 * 8 }, (_, i) => Math.sin(i * 0.37) * 2 + 0.5), [2, 4, 6, 8]);
+      const g = tf.tensor1d(Float32Array.from({ length: 8 }, (_, i) => 1 + 0.1 * i));
+      const b = tf.tensor1d(Float32Array.from({ length: 8 }, (_, i) => -0.2 * i));
+      const r = tf.tensor4d(Float32Array.from({ length: 2 * 4 * 6 * 8 }, (_, i) => Math.cos(i * 0.13)), [2, 4, 6, 8]);
+      const r2 = tf.tensor4d(Float32Array.from({ length: 2 * 8 * 12 * 8 }, (_, i) => Math.cos(i * 0.07)), [2, 8, 12, 8]);
+      const w1 = tf.tensor4d(Float32Array.from({ length: 8 * 8 }, (_, i) => Math.sin(i)), [1, 1, 8, 8]);
+      const params = new Map<string, tf.Variable>([['c/kernel', tf.variable(w1)], ['c/bias', tf.variable(tf.zeros([8]))], ['n/gamma', tf.variable(g)], ['n/beta', tf.variable(b)]]);
+      const ops = new TfjsOps({ params, training: false });
+      const f = (a: tf.Tensor): tf.Scalar => {
+        const gn = fast ? ops.groupNorm(a, 'n', 4) : plain.groupNorm(a, params.get('n/gamma') as tf.Tensor, params.get('n/beta') as tf.Tensor, 4);
+        const s = fast ? ops.silu(gn) : tf.mul(gn, tf.sigmoid(gn));
+        const cat = fast ? ops.concatChannels(s, a) : tf.concat([s, a], 3);
+        const half = tf.add(tf.slice(cat, [0, 0, 0, 0], [2, 4, 6, 8]), tf.mul(tf.slice(cat, [0, 0, 0, 8], [2, 4, 6, 8]), 0.5));
+        const c1 = fast ? ops.conv2d(half, 'c', 8, 1) : tf.add(tf.conv2d(half as tf.Tensor4D, params.get('c/kernel') as tf.Tensor4D, 1, 'valid'), params.get('c/bias') as tf.Tensor);
+        // reference upsampling by concats (tfjs' own ResizeNearestNeighborGrad is wrong for some shapes on cpu and wasm)
+        const up = fast ? ops.upsampleNearest2x(c1) : tf.reshape(tf.concat([tf.reshape(tf.concat([c1, c1], 3), [2, 4, 12, 8]), tf.reshape(tf.concat([c1, c1], 3), [2, 4, 12, 8])], 2), [2, 8, 12, 8]);
+        return tf.add(tf.sum(tf.mul(c1, r)), tf.sum(tf.mul(up, r2))) as tf.Scalar;
+      };
+      const vars = [params.get('n/gamma'), params.get('n/beta'), params.get('c/kernel')] as tf.Variable[];
+      const { value, grads } = tf.variableGrads(() => f(x), vars);
+      const [dx] = tf.grads((a: tf.Tensor) => f(a))([x]);
+      return [value.dataSync() as Float32Array, dx.dataSync() as Float32Array, ...vars.map((v) => grads[v.name].dataSync() as Float32Array)];
+    };
+    const ref = await run('cpu', false);
+    const mine = await run('wasm', true);
+    const names = ['value', 'dx', 'dgamma', 'dbeta', 'dkernel'];
+    ref.forEach((r, i) => {
+      let d = 0;
+      let s = 0;
+      for (let k = 0; k < r.length; k++) {
+        d = Math.max(d, Math.abs(r[k] - mine[i][k]));
+        s = Math.max(s, Math.abs(r[k]));
+      }
+      expect(d / s, names[i]).toBeLessThan(2e-4);
+    });
+  });
+});
