@@ -70,6 +70,14 @@ export function createRoutes(registry: ModelRegistry) {
       if (matchesEtag(c.req.header('if-none-match'), key.etag)) return c.body(null, 304, headers);
 
       const waitUntil = waitUntilOf(c);
+      if (c.req.method === 'HEAD') {
+        // HEAD never generates: the headers of a hit, or those a GET would get, without running the model
+        const cached = await readPng(c.env.GRIDS, key.r2Key, waitUntil);
+        headers['content-type'] = 'image/png';
+        headers['x-cache'] = cached ? 'HIT' : 'MISS';
+        if (cached) headers['content-length'] = String(cached.bytes.byteLength);
+        return c.body(null, 200, headers);
+      }
       const { result, shared } = singleFlight(key.r2Key, async function renderOrFetch(): Promise<Rendered> {
         const cached = await readPng(c.env.GRIDS, key.r2Key, waitUntil);
         if (cached) return cached;

@@ -114,6 +114,22 @@ describe('GET /v1/grids/{seed}.png', () => {
     expect(sessionRuns()).toBe(runs);
   });
 
+  it('answers HEAD without running the model', async () => {
+    const path = '/v1/grids/4242.png?n=4&steps=3';
+    const runs = sessionRuns();
+    const head = await SELF.fetch(BASE + path, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-cache')).toBe('MISS');
+    expect(head.headers.get('etag')).toMatch(/^"[0-9a-f]{40}"$/);
+    expect(sessionRuns()).toBe(runs);
+    const get = await SELF.fetch(BASE + path);
+    expect(get.headers.get('etag')).toBe(head.headers.get('etag'));
+    const bytes = await png(get);
+    const again = await SELF.fetch(BASE + path, { method: 'HEAD' });
+    expect(again.headers.get('x-cache')).toBe('HIT');
+    expect(again.headers.get('content-length')).toBe(String(bytes.byteLength));
+  });
+
   it('writes a miss to R2 and answers the next request from the cache', async () => {
     const path = '/v1/grids/8.png?n=3&steps=4';
     const miss = await get(path);
