@@ -17,6 +17,7 @@ import { createSession, epsModel } from '../export/runtime.ts';
 import { selectBackend, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
+import { FASHION_MNIST_CLASSES } from '../train/data.ts';
 import { PALETTE, linePlotPng, type Series } from '../lib/plot.ts';
 import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierManifest, type ClassifierParams } from './classifier.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
@@ -394,6 +395,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const cells = cellsOf({ ...o, guidance });
   await fsp.mkdir(o.out, { recursive: true });
 
+  if (card.classNames !== null && card.classNames.join() !== FASHION_MNIST_CLASSES.join()) {
+    o.log(`note: ${card.name}'s classes are not named as Fashion-MNIST's; class id k is scored as ${FASHION_MNIST_CLASSES.map((n, k) => `${k} = ${n}`).join(', ')}`);
+  }
   const ref = await prepareReference(o, S, fit);
   const { clf, manifest, realAccuracy, floor } = ref;
   o.log(`model ${card.name} ${card.version}: ${S}x${S}x${C}, ${numClasses > 0 ? `${numClasses} classes` : 'unconditional'}, fit ${fit}; classifier test accuracy ${pct(manifest.testAccuracy)}`);
