@@ -31,7 +31,7 @@ const program = new Command()
   .option('--out <dir>', 'models folder', path.join(ROOT, 'models'))
   .option('--calibration-images <n>', 'training images used for int8 calibration (each noised at one of 16 t)', positiveInt, 256)
   .option('--evaluation-images <n>', 'other training images for the int8 error figures (x 5 timesteps)', positiveInt, 64)
-  .option('--keep-float <layers>', 'comma-separated conv layers kept in float (default: the first and last conv)')
+  .option('--keep-float <layers>', 'comma-separated conv layers kept in float (default: first and last conv, down.0.downsample, up.0.res.*/skip)')
   .option('--no-parity', 'skip the tfjs vs onnxruntime-web parity check')
   .option('--bench <batches>', 'time fp32 and int8 forwards at these batch sizes, e.g. 1,4,16', intList)
   .action(async (opts: {
