@@ -106,7 +106,7 @@ export interface CellResult extends Cell {
 
 export interface EvalReport {
   createdAt: string;
-  model: { dir: string; name: string; version: string; imageSize: number; channels: number; numClasses: number; trainingSteps: number; fit: FitMode };
+  model: { dir: string; name: string; version: string; imageSize: number; channels: number; numClasses: number; trainingSteps: number; fit: FitMode; sha256: Partial<Record<Precision, string>> };
   classifier: { dir: string; sha256: string; featureDim: number; testAccuracy: number };
   reference: {
     testImages: number;
@@ -462,7 +462,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const ddpmRef = results.find((c) => c.sampler === 'ddpm' && c.steps === o.ddpmReference && def !== null && c.precision === def.precision && c.guidance === def.guidance) ?? null;
   const report: EvalReport = {
     createdAt: new Date().toISOString(),
-    model: { dir: o.modelDir, name: card.name, version: card.version, imageSize: S, channels: C, numClasses, trainingSteps: card.training.steps, fit },
+    model: { dir: o.modelDir, name: card.name, version: card.version, imageSize: S, channels: C, numClasses, trainingSteps: card.training.steps, fit, sha256: Object.fromEntries(o.precisions.map((p) => [p, card.files[p].sha256])) },
     classifier: { dir: o.classifierDir ?? 'scripts/eval/classifier', sha256: manifest.sha256, featureDim: manifest.featureDim, testAccuracy: manifest.testAccuracy },
     reference: { testImages: test.count, realAccuracy, floor },
     settings: { samples: o.samples, batch: o.batch, seed: o.seed, clip: o.clip, guidance: [...guidance], precisions: [...o.precisions], samplers: [...o.samplers], steps: [...o.steps], ddpmReference: o.ddpmReference },
