@@ -224,10 +224,14 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     await writeSampleGrid(model, cfg, state.ema, path.join(runDir, 'samples', `${checkpointDirName(state.step)}.png`), guidance);
   };
   try {
-    while (state.step < end && !stop) {
+    let batch = state.step < end ? bm.make(state.step) : null;
+    while (batch !== null && state.step < end && !stop) {
       const stepStart = performance.now();
-      const batch = bm.make(state.step);
-      const r = await engine.compute(batch);
+      // the workers start on this batch; the next one is drawn while they compute (a pure function of the step)
+      const pending = engine.compute(batch);
+      const next = state.step + 1 < end ? bm.make(state.step + 1) : null;
+      const r = await pending;
+      batch = next;
       if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at step ${state.step}; stopping without a checkpoint (lower --lr or check the data)`);
       const info = adamStep(state, r.grads, o, state.step);
       state.step++;
