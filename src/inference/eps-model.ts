@@ -26,6 +26,8 @@ export interface EpsModelOptions {
   maxBatch: number;
   /** Called once per session.run with its batch size (instrumentation). */
   onRun?: (batch: number) => void;
+  /** Called after each session.run with its batch size and duration in ms (instrumentation: npm run bench). */
+  onRunTime?: (batch: number, ms: number) => void;
 }
 
 /**
@@ -54,7 +56,9 @@ export function createEpsModel(session: InferenceSession, card: ModelCard, optio
       feeds[classInput] = new Tensor('int64', ids, [b]);
     }
     options.onRun?.(b);
+    const started = performance.now();
     const results = await session.run(feeds);
+    options.onRunTime?.(b, performance.now() - started);
     const out = results[card.io.output];
     if (!out || out.type !== 'float32' || !(out.data instanceof Float32Array) || out.data.length !== b * n) {
       throw new ModelIoError(`model ${card.name}: output ${card.io.output} is not float32 [${b}, ${C}, ${H}, ${W}]`);

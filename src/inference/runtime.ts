@@ -29,6 +29,7 @@ function configureOrt(wasmEntry: string): void {
 
 const sessions = new WeakMap<ModelEntry, Promise<EpsModel>>();
 let runs = 0;
+let runMs = 0;
 
 /**
  * The EpsModel of a model entry: verifies the bytes (sha256 of the card), creates the session once per
@@ -45,7 +46,11 @@ export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promis
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
-      return createEpsModel(session, entry.card, { maxBatch: entry.limits.maxBatch, onRun: () => void runs++ });
+      return createEpsModel(session, entry.card, {
+        maxBatch: entry.limits.maxBatch,
+        onRun: () => void runs++,
+        onRunTime: (_batch, ms) => void (runMs += ms),
+      });
     })();
     sessions.set(entry, model);
     model.catch(() => sessions.delete(entry));
@@ -56,6 +61,15 @@ export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promis
 /** Number of session runs in this isolate so far (all models). */
 export function sessionRuns(): number {
   return runs;
+}
+
+/**
+ * Milliseconds spent inside session.run in this isolate so far (all models): the U-Net's share of request
+ * time in `npm run bench`. Local workerd's clock advances during computation; deployed Workers' clock only
+ * advances on I/O, so there it undercounts.
+ */
+export function sessionRunMs(): number {
+  return runMs;
 }
 
 /** Bytes of the onnxruntime wasm linear memory in this isolate (0 before the runtime is loaded). It never shrinks. */
