@@ -1,0 +1,343 @@
+/**
+ * `npm run bench`: latency, throughput and memory of edge sampling, side by side with native onnxruntime,
+ * measured in one run and written as Markdown (bench-results/bench-<time>.md, and --report <file>).
+ *
+ *   npm run bench                         # registry default model + a random-weight probe (preset small)
+ *   npm run bench -- --quick              # fewer requests and shorter timings (about 3 minutes)
+ *   npm run bench -- --model fixture-tiny --probe none --report docs/bench.md
+ *   npm run bench -- --help
+ *
+ * Everything runs on loopback: the bench worker (scripts/bench/workerd/bench-worker.ts) under
+ * `wrangler dev --local`, stopped at the end (also on errors).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { deriveSeed } from '../../src/diffusion/index.ts';
+import { LIMITS } from '../../src/api/query.ts';
+import { load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample } from './e2e.ts';
+import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
+import { loadModel, probeModel, registryDefaultModel, registryLimits, ROOT, type BenchModel } from './models.ts';
+import { DEFAULT_PARAMS, measureOverhead, type OverheadRow } from './overhead.ts';
+import { mib, ms, pct, ratio, Report } from './report.ts';
+import { DEFAULT_TIMING, median, type TimingOptions } from './timing.ts';
+import { generateBenchWorker, startBenchServer, type BenchServer } from './workerd.ts';
+
+const ISOLATE_LIMIT = 128 * 2 ** 20;
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
+  return n;
+}
+
+interface Options {
+  model?: string;
+  probe: string;
+  quick: boolean;
+  batches: string;
+  measureMs?: number;
+  requests?: number;
+  gridRequests?: number;
+  loadRequests?: number;
+  loadSeconds?: number;
+  connections: number;
+  out: string;
+  report?: string;
+  e2e: boolean;
+}
+
+const program = new Command()
+  .name('bench')
+  .description('U-Net forward latency (onnxruntime-web in Node and in workerd vs onnxruntime-node), end-to-end latency, throughput, memory and request-path overhead')
+  .option('--model <name|dir>', 'model under models/ or a folder with model.json (default: the registry default of src/models/bundled.ts)')
+  .option('--probe <preset>', 'also bench a random-weight probe exported at 28x28x1 with this training preset (tiny, small, base), or none', 'small')
+  .option('--quick', 'fewer requests and shorter timings', false)
+  .option('--batches <list>', 'forward batch sizes', '1,4,16')
+  .option('--measure-ms <n>', 'measured time per forward cell (default 1500, quick 600)', positiveInt)
+  .option('--requests <n>', 'sequential single-image cache misses (default 15, quick 6); hits twice as many', positiveInt)
+  .option('--grid-requests <n>', 'sequential 16-image grid misses (default 4, quick 2); hits 3x as many', positiveInt)
+  .option('--load-requests <n>', 'requests of the cache-miss load test (default 24, quick 8); hit load: 10x', positiveInt)
+  .option('--load-seconds <n>', 'time cap of each load test in seconds (default 30, quick 10)', positiveInt)
+  .option('--connections <n>', 'concurrent connections of the load tests', positiveInt, 4)
+  .option('--no-e2e', 'forward latency and overhead only (no wrangler dev)')
+  .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
+  .option('--report <file>', 'also write the report here (e.g. docs/bench.md)')
+  .parse();
+const o = program.opts<Options>();
+const log = (line: string): void => console.error(`[bench] ${line}`);
+const batches = o.batches.split(',').map((s) => positiveInt(s.trim()));
+const timing: TimingOptions = { ...DEFAULT_TIMING, ...(o.quick ? { warmupMs: 200, measureMs: 600, minBlocks: 5 } : {}), ...(o.measureMs ? { measureMs: o.measureMs } : {}) };
+const singles = o.requests ?? (o.quick ? 6 : 15);
+const grids = o.gridRequests ?? (o.quick ? 2 : 4);
+const loadMisses = o.loadRequests ?? (o.quick ? 8 : 24);
+const loadSeconds = o.loadSeconds ?? (o.quick ? 10 : 30);
+const limits = registryLimits();
+const started = Date.now();
+
+function resolveModel(): BenchModel {
+  const name = o.model ?? registryDefaultModel();
+  const dir = existsSync(join(name, 'model.json')) ? resolve(name) : join(ROOT, 'models', name);
+  if (!existsSync(join(dir, 'model.json'))) throw new InvalidArgumentError(`no model.json under ${dir}`);
+  return loadModel(dir, o.model ? `${name}` : `${name} (registry default)`);
+}
+
+interface ModelResult {
+  model: BenchModel;
+  forward: ForwardRow[];
+  createMs: Partial<Record<Precision, number>>;
+  heapAfterCreate: Partial<Record<Precision, number>>;
+  latency: LatencyRow[];
+  cold?: Sample;
+  loadRows: LoadRow[];
+  overhead: Record<'single' | 'grid', OverheadRow[]>;
+  r2: { putMs: number; getMs: number; bytes: number } | undefined;
+  appHeap?: number;
+}
+
+interface ForwardResponse {
+  createMs: number;
+  heapAfterCreate: number;
+  rows: { batch: number; timing: ForwardRow['timing']; heapBytes: number }[];
+}
+
+async function workerdForward(server: BenchServer, model: BenchModel, precision: Precision): Promise<ForwardResponse> {
+  const q = new URLSearchParams({ batches: batches.join(','), warmupMs: String(timing.warmupMs), measureMs: String(timing.measureMs), minBlockMs: String(timing.minBlockMs), minBlocks: String(timing.minBlocks) });
+  const res = await fetch(`${server.base}/__bench/forward?${q}`, { method: 'POST', body: new Uint8Array(precision === 'int8' ? model.int8 : model.fp32), signal: AbortSignal.timeout(600_000) });
+  if (!res.ok) throw new Error(`workerd forward ${precision}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as ForwardResponse;
+}
+
+async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchServer) => Promise<T>): Promise<T> {
+  const config = generateBenchWorker(model, o.out, limits);
+  const t0 = Date.now();
+  const server = await startBenchServer(config, join(o.out, 'state', `${model.card.name}-${tag}`), 180_000);
+  log(`wrangler dev (${model.card.name}, ${tag}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server.base}`);
+  try {
+    return await fn(server);
+  } catch (e) {
+    console.error(server.log());
+    throw e;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function benchModel(model: BenchModel): Promise<ModelResult> {
+  const r: ModelResult = { model, forward: [], createMs: {}, heapAfterCreate: {}, latency: [], loadRows: [], overhead: { single: [], grid: [] }, r2: undefined };
+  const q = (extra: Record<string, string> = {}): string => {
+    const p = new URLSearchParams(extra);
+    return p.size > 0 ? `?${p}` : '';
+  };
+  let seed = 1000;
+  const nextSeed = (): number => seed++;
+
+  if (o.e2e) {
+    await withServer(model, 'app', async (server) => {
+      log(`${model.card.name}: cold request`);
+      r.cold = await request(server.base, `/v1/samples/${nextSeed()}.png`);
+      log(`${model.card.name}: sequential requests`);
+      const singleSeeds = Array.from({ length: singles }, nextSeed);
+      r.latency.push(summarize('single image, warm, miss', await sequential(server.base, singleSeeds.map((s) => `/v1/samples/${s}.png`))));
+      r.latency.push(summarize('single image, hit', await sequential(server.base, [...singleSeeds, ...singleSeeds].map((s) => `/v1/samples/${s}.png`))));
+      const gridSeeds = Array.from({ length: grids }, nextSeed);
+      const n = Math.min(16, Math.floor(limits.maxImageSteps / DEFAULT_PARAMS.steps));
+      const gq = q(n === 16 ? {} : { n: String(n) });
+      r.latency.push(summarize(`grid of ${n}, warm, miss`, await sequential(server.base, gridSeeds.map((s) => `/v1/grids/${s}.png${gq}`))));
+      r.latency.push(summarize(`grid of ${n}, hit`, await sequential(server.base, [...gridSeeds, ...gridSeeds, ...gridSeeds].map((s) => `/v1/grids/${s}.png${gq}`))));
+      if (model.card.architecture.numClasses > 0) {
+        const gs = Array.from({ length: Math.max(2, Math.ceil(singles / 2)) }, nextSeed);
+        r.latency.push(summarize('single image, class 1, guidance 3, miss', await sequential(server.base, gs.map((s) => `/v1/samples/${s}.png?class=1&guidance=3`))));
+      }
+      log(`${model.card.name}: load tests`);
+      const loadBase = nextSeed() * 1000;
+      r.loadRows.push(await load(server.base, 'single image, misses (unique seeds)', (i) => `/v1/samples/${loadBase + i}.png`, { connections: o.connections, amount: loadMisses, maxSeconds: loadSeconds }));
+      r.loadRows.push(await load(server.base, `single image, hits (${singles} seeds)`, (i) => `/v1/samples/${singleSeeds[i % singleSeeds.length]}.png`, { connections: o.connections, amount: loadMisses * 10, maxSeconds: loadSeconds }));
+      const r2 = (await (await fetch(`${server.base}/__bench/r2?bytes=${Math.round(model.card.imageSize ** 2 * 1.2 + 100)}&reps=10`, { method: 'POST' })).json()) as { bytes: number; put: number[]; get: number[] };
+      r.r2 = { bytes: r2.bytes, putMs: median(r2.put), getMs: median(r2.get) };
+      r.appHeap = (await stats(server.base)).heapBytes;
+    });
+    // forwards in fresh isolates, one per precision: the heap figures are theirs alone (and a second session in the
+    // app's isolate is avoided: the app's next run hung after one was released there)
+    for (const precision of ['int8', 'fp32'] as const) {
+      await withServer(model, `forward-${precision}`, async (server) => {
+        log(`${model.card.name}: workerd forward ${precision}`);
+        const fwd = await workerdForward(server, model, precision);
+        r.createMs[precision] = fwd.createMs;
+        r.heapAfterCreate[precision] = fwd.heapAfterCreate;
+        for (const row of fwd.rows) r.forward.push({ runtime: 'web-workerd', precision, batch: row.batch, timing: row.timing, heapBytes: row.heapBytes });
+      });
+    }
+  }
+  for (const precision of ['int8', 'fp32'] as const) {
+    const bytes = precision === 'int8' ? model.int8 : model.fp32;
+    log(`${model.card.name}: Node forward ${precision} (onnxruntime-web, onnxruntime-node)`);
+    r.forward.push(...(await timeWebNode(model.card, bytes, precision, batches, timing)));
+    r.forward.push(...(await timeNative(model.card, bytes, precision, batches, timing)));
+  }
+  log(`${model.card.name}: request-path overhead`);
+  r.overhead.single = await measureOverhead(model.card, 1, DEFAULT_PARAMS, limits.maxBatch, timing);
+  r.overhead.grid = await measureOverhead(model.card, 16, DEFAULT_PARAMS, limits.maxBatch, timing);
+  return r;
+}
+
+const RUNTIME_LABEL: Record<ForwardRow['runtime'], string> = {
+  'web-node': 'onnxruntime-web, Node',
+  'web-workerd': 'onnxruntime-web, workerd',
+  native: 'onnxruntime-node (native, 1 thread)',
+};
+
+function forwardOf(r: ModelResult, runtime: ForwardRow['runtime'], precision: Precision, batch: number): ForwardRow | undefined {
+  return r.forward.find((f) => f.runtime === runtime && f.precision === precision && f.batch === batch);
+}
+
+function describe(model: BenchModel): string {
+  const a = model.card.architecture;
+  return `${model.card.imageSize}x${model.card.imageSize}x${model.card.channels}, ${a.parameters ?? '?'} parameters, base ${a.baseChannels}, mults [${a.channelMults.join(', ')}], ${a.numResBlocks} res block(s), attention at [${a.attentionResolutions.join(', ')}], ${a.numClasses} classes; int8 ${model.card.files.int8.bytes} bytes, fp32 ${model.card.files.fp32.bytes} bytes`;
+}
+
+function writeModelSections(report: Report, r: ModelResult): void {
+  const name = r.model.label;
+  report.heading(2, `Model: ${name}`).text(describe(r.model));
+
+  report.heading(3, `U-Net forward latency (${name})`);
+  report.text(
+    'ms per forward, min (median) over blocks of runs after warm-up (a block lasts at least ' +
+      `${timing.minBlockMs} ms; workerd's clock has 1 ms resolution, so runs are timed in blocks with Date.now inside the isolate). ` +
+      'Ratio = min / native min at the same precision and batch: on a shared machine the fastest block is the least disturbed one.',
+  );
+  const rows: (string | number)[][] = [];
+  for (const precision of ['int8', 'fp32'] as const) {
+    for (const runtime of ['web-node', 'web-workerd', 'native'] as const) {
+      const row: (string | number)[] = [precision, RUNTIME_LABEL[runtime]];
+      for (const b of batches) {
+        const f = forwardOf(r, runtime, precision, b);
+        const peer = forwardOf(r, 'native', precision, b);
+        row.push(f ? `${ms(f.timing.minMs)} (${ms(f.timing.medianMs)})` : 'n/a', f && peer ? ratio(f.timing.minMs / peer.timing.minMs) : 'n/a');
+      }
+      rows.push(row);
+    }
+  }
+  report.table(['precision', 'runtime', ...batches.flatMap((b) => [`batch ${b} ms`, `batch ${b} vs native`])], rows);
+  const speed = batches.map((b) => {
+    const i = forwardOf(r, 'web-workerd', 'int8', b) ?? forwardOf(r, 'web-node', 'int8', b);
+    const f = forwardOf(r, 'web-workerd', 'fp32', b) ?? forwardOf(r, 'web-node', 'fp32', b);
+    return i && f ? `batch ${b}: ${ratio(f.timing.minMs / i.timing.minMs)}` : '';
+  });
+  report.text(`int8 speed-up over fp32 in onnxruntime-web: ${speed.filter((s) => s).join(', ')}. Per image: ${batches.map((b) => {
+    const f = forwardOf(r, 'web-workerd', 'int8', b) ?? forwardOf(r, 'web-node', 'int8', b);
+    return f ? `${ms(f.timing.minMs / b)} ms at batch ${b}` : '';
+  }).filter((s) => s).join(', ')} (int8).`);
+
+  if (r.latency.length > 0 && r.cold) {
+    report.heading(3, `End-to-end latency against wrangler dev (${name})`);
+    report.text(
+      `Sequential GET requests from Node over loopback; defaults (${DEFAULT_PARAMS.sampler}, ${DEFAULT_PARAMS.steps} steps). Client wall clock p50/p95; ` +
+        'handler and U-Net ms measured inside the isolate (x-bench-handler-ms, x-bench-unet-ms: time inside session.run); ' +
+        'overhead = (handler - U-Net) / handler, median over requests. The cold request is the first after wrangler dev started ' +
+        '(isolate, onnxruntime-web instantiation, session creation, sampling).',
+    );
+    const lat = r.latency.map((l) => [l.label, l.requests, l.layer, ms(l.wallP50), ms(l.wallP95), ms(l.handlerP50), ms(l.unetP50), pct(l.overheadShare)]);
+    lat.unshift(['single image, cold (first request)', 1, r.cold.layer, ms(r.cold.wallMs), ms(r.cold.wallMs), ms(r.cold.handlerMs), ms(r.cold.unetMs), pct((r.cold.handlerMs - r.cold.unetMs) / r.cold.handlerMs)]);
+    report.table(['request', 'n', 'served from', 'wall p50 ms', 'wall p95 ms', 'handler p50 ms', 'U-Net p50 ms', 'overhead'], lat);
+  }
+
+  if (r.loadRows.length > 0) {
+    report.heading(3, `Throughput under concurrent load (${name})`);
+    report.text(
+      `autocannon, ${o.connections} connections over loopback, bounded by a request count and ${loadSeconds} s. One isolate runs the model, one run at a time, so misses queue; ` +
+        'U-Net / wall = time inside session.run during the load / its wall time (the isolate runs one forward at a time, so this is how busy the model kept it); ' +
+        'U-Net / handler = the same over the summed handler time (handlers overlap while they queue for the model).',
+    );
+    report.table(
+      ['load', 'requests', 'seconds', 'req/s', 'errors', 'non-2xx', 'timeouts', 'p50 ms', 'p97.5 ms', 'U-Net / wall', 'U-Net / handler'],
+      r.loadRows.map((l) => [l.label, l.requests, l.seconds.toFixed(1), l.rps.toFixed(2), l.errors, l.non2xx, l.timeouts, l.p50, l.p97_5, pct(l.unetShare), pct(l.unetHandlerShare)]),
+    );
+  }
+
+  if (r.forward.some((f) => f.heapBytes !== undefined)) {
+    report.heading(3, `Memory: wasm heap in workerd (${name})`);
+    report.text(
+      'The onnxruntime-web linear memory (it never shrinks) after session creation and after the forwards at each batch size, measured in a fresh ' +
+        'wrangler dev per precision (nothing else ran in it). Limit: 128 MiB per isolate, which local workerd does not enforce.',
+    );
+    const rowsH: (string | number)[][] = [];
+    for (const precision of ['int8', 'fp32'] as const) {
+      const create = r.heapAfterCreate[precision];
+      const row: (string | number)[] = [precision, mib(create)];
+      for (const b of batches) {
+        const f = forwardOf(r, 'web-workerd', precision, b);
+        row.push(f?.heapBytes === undefined ? 'n/a' : `${mib(f.heapBytes)} (${pct(f.heapBytes / ISOLATE_LIMIT)})`);
+      }
+      rowsH.push(row);
+    }
+    report.table(['precision', 'after session creation', ...batches.map((b) => `after batch ${b} (of 128 MiB)`)], rowsH);
+    report.text(
+      `Session creation in workerd: int8 ${ms(r.createMs.int8)} ms, fp32 ${ms(r.createMs.fp32)} ms. The app serves with maxBatch ${limits.maxBatch} (src/models/bundled.ts); heap of the app's isolate after all its requests: ${mib(r.appHeap)}.`,
+    );
+  }
+
+  report.heading(3, `Request-path overhead beyond the U-Net (${name})`);
+  const unet1 = forwardOf(r, 'web-node', 'int8', 1);
+  report.text(
+    `Node, the worker's own modules, ms per request at the defaults (${DEFAULT_PARAMS.sampler}, ${DEFAULT_PARAMS.steps} steps), ` +
+      'against the U-Net calls of the same request (steps x one int8 forward in onnxruntime-web, Node, this run, min; the grid at the batch sizes the app uses). R2: put and get of a PNG-sized object through the binding in workerd (local simulation).',
+  );
+  const unetFor = (images: number): number | undefined => {
+    let total = 0;
+    for (let left = images; left > 0; left -= limits.maxBatch) {
+      const b = Math.min(limits.maxBatch, left);
+      const f = forwardOf(r, 'web-node', 'int8', b) ?? (b === 1 ? unet1 : undefined);
+      if (!f) {
+        // nearest measured batch, scaled per image
+        const near = batches.map((x) => forwardOf(r, 'web-node', 'int8', x)).filter((x): x is ForwardRow => x !== undefined).sort((p, q) => Math.abs(p.batch - b) - Math.abs(q.batch - b))[0];
+        if (!near) return undefined;
+        total += (near.timing.minMs / near.batch) * b;
+      } else total += f.timing.minMs;
+    }
+    return total * DEFAULT_PARAMS.steps;
+  };
+  const ov: (string | number)[][] = [];
+  for (const [kind, images] of [['single', 1], ['grid', 16]] as const) {
+    const unet = unetFor(images);
+    for (const part of r.overhead[kind]) ov.push([images === 1 ? 'single image' : 'grid of 16', part.part, ms(part.msPerRequest), unet ? pct(part.msPerRequest / unet) : 'n/a']);
+    if (r.r2) {
+      ov.push([images === 1 ? 'single image' : 'grid of 16', `R2 put (awaited) + get, ${r.r2.bytes} bytes (workerd)`, ms(r.r2.putMs + r.r2.getMs), unet ? pct((r.r2.putMs + r.r2.getMs) / unet) : 'n/a']);
+    }
+    ov.push([images === 1 ? 'single image' : 'grid of 16', `U-Net calls (${DEFAULT_PARAMS.steps} x int8 forward, onnxruntime-web, Node)`, ms(unet), '100%']);
+  }
+  report.table(['request', 'part', 'ms per request', 'share of the U-Net time'], ov);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(o.out, { recursive: true });
+  const models = [resolveModel()];
+  if (o.probe !== 'none') models.push(await probeModel(o.probe, join(o.out, 'models'), log));
+  const results: ModelResult[] = [];
+  for (const model of models) results.push(await benchModel(model));
+
+  const report = new Report();
+  const when = new Date(started).toISOString().replace(/\.\d+Z$/, 'Z');
+  report.heading(2, 'Edge sampling benchmark').text(
+    `Measured by \`npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` on ${when} in ${((Date.now() - started) / 60000).toFixed(1)} min: ` +
+      `Node ${process.version}, ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. ` +
+      'The machine is shared with other work: absolute figures are noisy, ratios measured in the same run less so. ' +
+      `Models: ${models.map((m) => m.label).join('; ')}. Grid: ${LIMITS.maxGridImages} images.`,
+  );
+  for (const r of results) writeModelSections(report, r);
+  const text = report.toString();
+  const stamp = when.replace(/[:]/g, '-');
+  const file = join(o.out, `bench-${stamp}.md`);
+  writeFileSync(file, text);
+  writeFileSync(join(o.out, 'latest.md'), text);
+  if (o.report) {
+    mkdirSync(dirname(resolve(o.report)), { recursive: true });
+    writeFileSync(o.report, text);
+  }
+  writeFileSync(join(o.out, `bench-${stamp}.json`), JSON.stringify(results.map((r) => ({ ...r, model: { label: r.model.label, card: r.model.card } })), null, 1));
+  console.log(text);
+  log(`written ${file}${o.report ? ` and ${o.report}` : ''}`);
+}
+
+await main();

@@ -1,0 +1,102 @@
+/** Models the bench runs on: a folder with model.json (the registry's default by default) and a random-weight probe. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gaussianNoise } from '../../src/diffusion/noise.ts';
+import type { ModelCard } from '../../src/model-card.ts';
+import type { DiffusionModelConfig, UNetConfig } from '../model/config.ts';
+import { exportModel } from '../export/export.ts';
+import { syntheticImages } from '../export/fixture.ts';
+import { randomParams } from '../export/random-weights.ts';
+import { PRESETS } from '../train/options.ts';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface BenchModel {
+  /** Label in the tables, e.g. "fixture-tiny (registry default)". */
+  label: string;
+  dir: string;
+  card: ModelCard;
+  fp32: Uint8Array;
+  int8: Uint8Array;
+}
+
+export function loadModel(dir: string, label: string): BenchModel {
+  const card = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ModelCard;
+  return { label, dir, card, fp32: readFileSync(join(dir, card.files.fp32.path)), int8: readFileSync(join(dir, card.files.int8.path)) };
+}
+
+/**
+ * The registry's default model: the first import pair of src/models/bundled.ts (that file imports .onnx
+ * modules, which only wrangler can load, so its import lines are read as text).
+ */
+export function registryDefaultModel(): string {
+  const text = readFileSync(join(ROOT, 'src/models/bundled.ts'), 'utf8');
+  const match = /from '\.\.\/\.\.\/models\/([a-z0-9._-]+)\/model\.json'/.exec(text);
+  if (!match) throw new Error('src/models/bundled.ts imports no models/<name>/model.json');
+  return match[1];
+}
+
+/** Serving limits of a bundled model, read the same way (maxBatch, maxImageSteps); defaults if not found. */
+export function registryLimits(): { maxBatch: number; maxImageSteps: number } {
+  const text = readFileSync(join(ROOT, 'src/models/bundled.ts'), 'utf8');
+  const match = /limits:\s*\{\s*maxBatch:\s*(\d+),\s*maxImageSteps:\s*(\d+)\s*\}/.exec(text);
+  return match ? { maxBatch: Number(match[1]), maxImageSteps: Number(match[2]) } : { maxBatch: 8, maxImageSteps: 1024 };
+}
+
+/** A probe architecture: a training preset at the trained model's shape (28x28x1, 10 classes). */
+export function probeConfig(preset: string, imageSize = 28): DiffusionModelConfig {
+  const p = PRESETS[preset];
+  if (!p) throw new Error(`unknown preset ${preset} (${Object.keys(PRESETS).join(', ')})`);
+  const base: UNetConfig = {
+    imageSize,
+    channels: 1,
+    baseChannels: 16,
+    channelMults: [1, 2, 2],
+    numResBlocks: 1,
+    attentionResolutions: [],
+    dropout: 0.1,
+    groups: 8,
+    numClasses: 10,
+    ...p,
+  };
+  // presets name attention at 8 of 32: the same depth at other sizes (28 -> 7)
+  const attn = (p.attentionResolutions ?? [8]).map((r) => (r * imageSize) / 32).filter((r) => Number.isInteger(r));
+  return { unet: { ...base, imageSize, attentionResolutions: attn }, schedule: { kind: 'linear', T: 1000 }, prediction: 'epsilon' };
+}
+
+/**
+ * models/probe-<preset>-<size>/ under `modelsDir` (bench-results/models), exported through the real exporter
+ * from seeded random weights, calibrated on synthetic images. Reused when it exists with the same architecture.
+ */
+export async function probeModel(preset: string, modelsDir: string, log: (line: string) => void): Promise<BenchModel> {
+  const config = probeConfig(preset);
+  const name = `probe-${preset}-${config.unet.imageSize}`;
+  const dir = join(modelsDir, name);
+  const label = `${name} (random weights, preset ${preset})`;
+  if (existsSync(join(dir, 'model.json'))) {
+    const found = loadModel(dir, label);
+    const a = found.card.architecture;
+    const u = config.unet;
+    if (a.baseChannels === u.baseChannels && a.numResBlocks === u.numResBlocks && a.channelMults.join() === u.channelMults.join()) return found;
+  }
+  log(`exporting probe ${name} (random weights) ...`);
+  const size = config.unet.imageSize;
+  const labels = (count: number, seed: number): Int32Array => Int32Array.from(gaussianNoise(seed, 7, new Float32Array(count)), (v) => Math.abs(Math.floor(v * 1000)) % 10);
+  await exportModel({
+    name,
+    version: '0.0.0-bench',
+    config,
+    params: randomParams(9),
+    classNames: Array.from({ length: 10 }, (_, i) => `class-${i}`),
+    dataset: 'none: random weights (bench probe)',
+    training: { steps: 0, seconds: 0 },
+    calibrationImages: syntheticImages(32, size, 1),
+    calibrationLabels: labels(32, 1),
+    evaluationImages: syntheticImages(16, size, 2),
+    evaluationLabels: labels(16, 2),
+    sampleSteps: 2,
+    sampleImages: 2,
+    modelsDir,
+  });
+  return loadModel(dir, label);
+}

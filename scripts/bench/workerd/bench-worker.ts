@@ -1,0 +1,129 @@
+/**
+ * The bench worker (npm run bench, never deployed): the production app (src/app.ts) over a registry of one
+ * model, plus bench-only routes under /__bench/ that exist only in this worker:
+ *
+ * - POST /__bench/forward?precision=&batches=1,4,16&... (body: ONNX bytes): onnxruntime-web forward latency
+ *   inside workerd, configured as src/inference/runtime.ts configures it; the wasm heap after each batch size.
+ * - POST /__bench/r2?bytes=&reps=: R2 put and get of a PNG-sized object through the binding.
+ * - GET /__bench/stats: session runs and ms inside session.run (src/inference/runtime.ts), handler ms, heap.
+ *
+ * Every app response gets x-bench-handler-ms and x-bench-unet-ms (exact for sequential requests).
+ * Timing: local workerd's Date.now and performance.now advance during computation (1 ms resolution), so
+ * forwards are timed in blocks of runs lasting at least minBlockMs (scripts/bench/timing.ts).
+ */
+import { env as ortEnv, InferenceSession, Tensor } from 'onnxruntime-web/wasm';
+import { createApp } from '../../../src/app.ts';
+import type { Env } from '../../../src/env.ts';
+import { sessionRunMs, sessionRuns, wasmHeapBytes } from '../../../src/inference/runtime.ts';
+import type { ModelCard } from '../../../src/model-card.ts';
+import { createRegistry, parseModelCard, type ServingLimits } from '../../../src/models/registry.ts';
+import { forwardInputs } from '../inputs.ts';
+import { timeRuns, type TimingOptions } from '../timing.ts';
+
+interface OrtEntryModule {
+  wasmMemory(): WebAssembly.Memory | undefined;
+}
+
+export interface BenchWorkerModel {
+  card: unknown;
+  int8: ArrayBuffer;
+  limits: ServingLimits;
+}
+
+function num(q: URLSearchParams, name: string, fallback: number): number {
+  const v = q.get(name);
+  return v === null ? fallback : Number(v);
+}
+
+async function heapBytes(entry: string): Promise<number> {
+  const mod = (await import(/* @vite-ignore */ entry)) as OrtEntryModule;
+  return mod.wasmMemory()?.buffer.byteLength ?? 0;
+}
+
+async function forwardBench(request: Request, env: Env, card: ModelCard): Promise<Response> {
+  const q = new URL(request.url).searchParams;
+  const batches = (q.get('batches') ?? '1,4,16').split(',').map(Number);
+  const timing: TimingOptions = {
+    warmupMs: num(q, 'warmupMs', 300),
+    measureMs: num(q, 'measureMs', 1500),
+    minBlockMs: num(q, 'minBlockMs', 25),
+    minBlocks: num(q, 'minBlocks', 7),
+  };
+  // as src/inference/runtime.ts configureOrt
+  ortEnv.wasm.numThreads = 1;
+  ortEnv.wasm.proxy = false;
+  ortEnv.wasm.simd = true;
+  ortEnv.wasm.wasmPaths = { mjs: env.ORT_WASM_ENTRY };
+  ortEnv.logLevel = 'error';
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  const created = Date.now();
+  const session = await InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const createMs = Date.now() - created;
+  const heapAfterCreate = await heapBytes(env.ORT_WASM_ENTRY);
+  const rows = [];
+  try {
+    for (const batch of batches) {
+      const { x, t, y } = forwardInputs(card, batch);
+      const feeds: Record<string, Tensor> = {
+        [card.io.x]: new Tensor('float32', x, [batch, card.channels, card.imageSize, card.imageSize]),
+        [card.io.t]: new Tensor('int64', t, [batch]),
+      };
+      if (card.io.class !== undefined && y) feeds[card.io.class] = new Tensor('int64', y, [batch]);
+      const result = await timeRuns(() => session.run(feeds), timing, () => Date.now());
+      rows.push({ batch, timing: result, heapBytes: await heapBytes(env.ORT_WASM_ENTRY) });
+    }
+  } finally {
+    await session.release();
+  }
+  return Response.json({ createMs, heapAfterCreate, rows });
+}
+
+async function r2Bench(request: Request, env: Env): Promise<Response> {
+  const q = new URL(request.url).searchParams;
+  const size = num(q, 'bytes', 1000);
+  const reps = num(q, 'reps', 20);
+  const body = new Uint8Array(size).map((_, i) => (i * 31) & 255);
+  const put: number[] = [];
+  const get: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const key = `bench/r2/${size}/${i}`;
+    const t0 = performance.now();
+    await env.GRIDS.put(key, body, { httpMetadata: { contentType: 'image/png' } });
+    const t1 = performance.now();
+    const object = await env.GRIDS.get(key);
+    await object?.arrayBuffer();
+    const t2 = performance.now();
+    put.push(t1 - t0);
+    get.push(t2 - t1);
+  }
+  return Response.json({ bytes: size, put, get });
+}
+
+export function createBenchWorker(model: BenchWorkerModel): ExportedHandler<Env> {
+  const card = parseModelCard(model.card);
+  const registry = createRegistry([{ card, bytes: model.int8, limits: model.limits }]);
+  const app = createApp({ registry });
+  let handlerMs = 0;
+  let requests = 0;
+  return {
+    async fetch(request, env, ctx) {
+      const path = new URL(request.url).pathname;
+      if (path === '/__bench/forward' && request.method === 'POST') return forwardBench(request, env, card);
+      if (path === '/__bench/r2' && request.method === 'POST') return r2Bench(request, env);
+      if (path === '/__bench/stats') {
+        return Response.json({ runs: sessionRuns(), runMs: sessionRunMs(), handlerMs, requests, heapBytes: await wasmHeapBytes() });
+      }
+      const unet0 = sessionRunMs();
+      const t0 = performance.now();
+      const response = await app.fetch(request, env, ctx);
+      const body = await response.arrayBuffer(); // PNGs and JSON: the handler's work is done once the body is
+      const elapsed = performance.now() - t0;
+      handlerMs += elapsed;
+      requests++;
+      const out = new Response(response.status === 304 ? null : body, response);
+      out.headers.set('x-bench-handler-ms', elapsed.toFixed(2));
+      out.headers.set('x-bench-unet-ms', (sessionRunMs() - unet0).toFixed(2));
+      return out;
+    },
+  };
+}
