@@ -236,6 +236,26 @@ function groupNormFast(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups
   return f(x, gamma, beta);
 }
 
+/** y [B, H, W, C] + b [C]; db = sum over B, H, W of dy via average pooling (wasm's Sum over leading axes transposes first). */
+const biasAdd = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [y, b] = args as [tf.Tensor4D, tf.Tensor1D];
+  const [n, h, w, c] = y.shape;
+  return {
+    value: tf.add(y, b),
+    gradFunc: (dy: tf.Tensor) => [dy, tf.mul(tf.sum(tf.reshape(spatialMean(dy as tf.Tensor4D), [n, c]), 0), h * w)],
+  };
+}) as (y: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** x [B, H, W, C] + v [B, C] broadcast over H and W; dv = per-image spatial sums of dy (pooling). */
+const addPerChannelFast = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, v] = args as [tf.Tensor4D, tf.Tensor2D];
+  const [n, h, w, c] = x.shape;
+  return {
+    value: tf.add(x, tf.reshape(v, [n, 1, 1, c])),
+    gradFunc: (dy: tf.Tensor) => [dy, tf.mul(tf.reshape(spatialMean(dy as tf.Tensor4D), [n, c]), h * w)],
+  };
+}) as (x: tf.Tensor, v: tf.Tensor) => tf.Tensor;
+
 /** Deterministic initial value of a parameter: a pure function of (seed, name). */
 export function initialValue(seed: number, name: string, shape: number[], kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'table', init: ParamInit): Float32Array {
   const size = shape.reduce((a, b) => a * b, 1);
@@ -281,7 +301,7 @@ export class TfjsOps implements Ops<tf.Tensor> {
     const bias = this.param(`${name}/bias`, [outChannels], 'bias');
     if (kernel === 1 && CONV1X1.impl === 'conv') {
       if (stride !== 1) throw new Error(`conv ${name}: 1x1 convolutions have stride 1`);
-      return tf.add(conv1x1Forward(x as tf.Tensor4D, k as tf.Tensor4D), bias);
+      return biasAdd(conv1x1Forward(x as tf.Tensor4D, k as tf.Tensor4D), bias);
     }
     if (kernel === 1) {
       if (stride !== 1) throw new Error(`conv ${name}: 1x1 convolutions have stride 1`);
@@ -292,7 +312,7 @@ export class TfjsOps implements Ops<tf.Tensor> {
       this.convGrad === 'forward'
         ? conv3x3Forward[stride](x as tf.Tensor4D, k as tf.Tensor4D)
         : tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, stride, PAD1);
-    return tf.add(y, bias);
+    return biasAdd(y, bias);
   }
 
   groupNorm(x: tf.Tensor, name: string, groups: number): tf.Tensor {
@@ -319,8 +339,7 @@ export class TfjsOps implements Ops<tf.Tensor> {
   }
 
   addPerChannel(x: tf.Tensor, v: tf.Tensor): tf.Tensor {
-    const [b, c] = v.shape as [number, number];
-    return tf.add(x, tf.reshape(v, [b, 1, 1, c]));
+    return addPerChannelFast(x, v);
   }
 
   concatChannels(a: tf.Tensor, b: tf.Tensor): tf.Tensor {

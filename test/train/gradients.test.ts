@@ -121,18 +121,21 @@ describe('hand-written backward passes of the tfjs emitter', () => {
         const cat = fast ? ops.concatChannels(s, a) : tf.concat([s, a], 3);
         const half = tf.add(tf.slice(cat, [0, 0, 0, 0], [2, 4, 6, 8]), tf.mul(tf.slice(cat, [0, 0, 0, 8], [2, 4, 6, 8]), 0.5));
         const c1 = fast ? ops.conv2d(half, 'c', 8, 1) : tf.add(tf.conv2d(half as tf.Tensor4D, params.get('c/kernel') as tf.Tensor4D, 1, 'valid'), params.get('c/bias') as tf.Tensor);
+        // per-image channel offsets (the timestep projection of the ResNet blocks)
+        const off = tf.tensor2d(Float32Array.from({ length: 16 }, (_, i) => 0.1 * i), [2, 8]);
+        const c1o = fast ? ops.addPerChannel(c1, tf.mul(off, params.get('n/beta') as tf.Tensor)) : tf.add(c1, tf.reshape(tf.mul(off, params.get('n/beta') as tf.Tensor), [2, 1, 1, 8]));
         // reference upsampling by concats (tfjs' own ResizeNearestNeighborGrad is wrong for some shapes on cpu and wasm)
-        const up = fast ? ops.upsampleNearest2x(c1) : tf.reshape(tf.concat([tf.reshape(tf.concat([c1, c1], 3), [2, 4, 12, 8]), tf.reshape(tf.concat([c1, c1], 3), [2, 4, 12, 8])], 2), [2, 8, 12, 8]);
-        return tf.add(tf.sum(tf.mul(c1, r)), tf.sum(tf.mul(up, r2))) as tf.Scalar;
+        const up = fast ? ops.upsampleNearest2x(c1o) : tf.reshape(tf.concat([tf.reshape(tf.concat([c1o, c1o], 3), [2, 4, 12, 8]), tf.reshape(tf.concat([c1o, c1o], 3), [2, 4, 12, 8])], 2), [2, 8, 12, 8]);
+        return tf.add(tf.sum(tf.mul(c1o, r)), tf.sum(tf.mul(up, r2))) as tf.Scalar;
       };
-      const vars = [params.get('n/gamma'), params.get('n/beta'), params.get('c/kernel')] as tf.Variable[];
+      const vars = [params.get('n/gamma'), params.get('n/beta'), params.get('c/kernel'), params.get('c/bias')] as tf.Variable[];
       const { value, grads } = tf.variableGrads(() => f(x), vars);
       const [dx] = tf.grads((a: tf.Tensor) => f(a))([x]);
       return [value.dataSync() as Float32Array, dx.dataSync() as Float32Array, ...vars.map((v) => grads[v.name].dataSync() as Float32Array)];
     };
     const ref = await run('cpu', false);
     const mine = await run('wasm', true);
-    const names = ['value', 'dx', 'dgamma', 'dbeta', 'dkernel'];
+    const names = ['value', 'dx', 'dgamma', 'dbeta', 'dkernel', 'dbias'];
     ref.forEach((r, i) => {
       let d = 0;
       let s = 0;
