@@ -175,13 +175,17 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   });
 
   let stop = false;
-  let interrupts = 0;
+  let firstInterrupt = 0;
   const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) {
+    // A terminal's Ctrl-C reaches the whole process group, and wrappers (npm, tsx) relay it once more:
+    // a second SIGINT within a second is that same keypress, not "Ctrl-C again".
+    const now = Date.now();
+    if (firstInterrupt > 0) {
+      if (now - firstInterrupt < 1000) return;
       log('second Ctrl-C: exiting without a checkpoint');
       process.exit(130);
     }
+    firstInterrupt = now;
     stop = true;
     log('\nCtrl-C: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)');
   };
