@@ -46,9 +46,12 @@ export function createEpsModel(session: InferenceSession, card: ModelCard, optio
   let queue: Promise<unknown> = Promise.resolve();
 
   async function runChunk(x: Float32Array, t: Int32Array, cond: Int32Array | undefined, start: number, b: number): Promise<Float32Array> {
+    // No copies of x: onnxruntime copies its inputs into the wasm heap (a view of the chunk is enough).
+    const steps = new BigInt64Array(b);
+    for (let i = 0; i < b; i++) steps[i] = BigInt(t[start + i]);
     const feeds: Record<string, Tensor> = {
-      [card.io.x]: new Tensor('float32', x.slice(start * n, (start + b) * n), [b, C, H, W]),
-      [card.io.t]: new Tensor('int64', BigInt64Array.from(t.subarray(start, start + b), (v) => BigInt(v)), [b]),
+      [card.io.x]: new Tensor('float32', start === 0 && b * n === x.length ? x : x.subarray(start * n, (start + b) * n), [b, C, H, W]),
+      [card.io.t]: new Tensor('int64', steps, [b]),
     };
     if (classInput !== undefined) {
       const ids = new BigInt64Array(b);
@@ -63,7 +66,9 @@ export function createEpsModel(session: InferenceSession, card: ModelCard, optio
     if (!out || out.type !== 'float32' || !(out.data instanceof Float32Array) || out.data.length !== b * n) {
       throw new ModelIoError(`model ${card.name}: output ${card.io.output} is not float32 [${b}, ${C}, ${H}, ${W}]`);
     }
-    const data = out.data.slice();
+    // A CPU output's data is already a copy out of the wasm heap, and dispose() only drops the tensor's reference
+    // to it: the array is ours, no second copy.
+    const data = out.data;
     out.dispose();
     return data;
   }
@@ -72,6 +77,7 @@ export function createEpsModel(session: InferenceSession, card: ModelCard, optio
     const B = t.length;
     if (x.length !== B * n) throw new ModelIoError(`x must hold ${B} x ${n} values, got ${x.length}`);
     if (cond && cond.length !== B) throw new ModelIoError(`class must hold ${B} values, got ${cond.length}`);
+    if (B <= options.maxBatch) return runChunk(x, t, cond, 0, B); // one run: its output is the result
     const result = new Float32Array(B * n);
     for (let start = 0; start < B; start += options.maxBatch) {
       const b = Math.min(options.maxBatch, B - start);
