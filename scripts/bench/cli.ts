@@ -52,7 +52,7 @@ const program = new Command()
   .name('bench')
   .description('U-Net forward latency (onnxruntime-web in Node and in workerd vs onnxruntime-node), end-to-end latency, throughput, memory and request-path overhead')
   .option('--model <name|dir>', 'model under models/ or a folder with model.json (default: the registry default of src/models/bundled.ts)')
-  .option('--probe <preset>', 'also bench a random-weight probe exported at 28x28x1 with this training preset (tiny, small, base), or none', 'small')
+  .option('--probe <preset>', 'also bench random-weight probes exported at 28x28x1 with these training presets (comma-separated: tiny, small, base), or none', 'small')
   .option('--quick', 'fewer requests and shorter timings', false)
   .option('--batches <list>', 'forward batch sizes', '1,4,16')
   .option('--measure-ms <n>', 'measured time per forward cell (default 1500, quick 600)', positiveInt)
@@ -92,7 +92,7 @@ interface ModelResult {
   cold?: Sample;
   loadRows: LoadRow[];
   overhead: Record<'single' | 'grid', OverheadRow[]>;
-  r2: { putMs: number; getMs: number; bytes: number } | undefined;
+  r2: { putMs: number; getMs: number; lookupMs: number; bytes: number } | undefined;
   appHeap?: number;
 }
 
@@ -110,7 +110,7 @@ async function workerdForward(server: BenchServer, model: BenchModel, precision:
 }
 
 async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchServer) => Promise<T>): Promise<T> {
-  const config = generateBenchWorker(model, o.out, limits);
+  const config = await generateBenchWorker(model, o.out, limits);
   const t0 = Date.now();
   const server = await startBenchServer(config, join(o.out, 'state', `${model.card.name}-${tag}`), 180_000);
   log(`wrangler dev (${model.card.name}, ${tag}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server.base}`);
@@ -140,6 +140,8 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
       log(`${model.card.name}: sequential requests`);
       const singleSeeds = Array.from({ length: singles }, nextSeed);
       r.latency.push(summarize('single image, warm, miss', await sequential(server.base, singleSeeds.map((s) => `/v1/samples/${s}.png`))));
+      const oneStep = Array.from({ length: singles }, nextSeed);
+      r.latency.push(summarize('single image, 1 step, miss (fixed cost)', await sequential(server.base, oneStep.map((s) => `/v1/samples/${s}.png?steps=1`))));
       r.latency.push(summarize('single image, hit', await sequential(server.base, [...singleSeeds, ...singleSeeds].map((s) => `/v1/samples/${s}.png`))));
       const gridSeeds = Array.from({ length: grids }, nextSeed);
       const n = Math.min(16, Math.floor(limits.maxImageSteps / DEFAULT_PARAMS.steps));
@@ -154,8 +156,8 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
       const loadBase = nextSeed() * 1000;
       r.loadRows.push(await load(server.base, 'single image, misses (unique seeds)', (i) => `/v1/samples/${loadBase + i}.png`, { connections: o.connections, amount: loadMisses, maxSeconds: loadSeconds }));
       r.loadRows.push(await load(server.base, `single image, hits (${singles} seeds)`, (i) => `/v1/samples/${singleSeeds[i % singleSeeds.length]}.png`, { connections: o.connections, amount: loadMisses * 10, maxSeconds: loadSeconds }));
-      const r2 = (await (await fetch(`${server.base}/__bench/r2?bytes=${Math.round(model.card.imageSize ** 2 * 1.2 + 100)}&reps=10`, { method: 'POST' })).json()) as { bytes: number; put: number[]; get: number[] };
-      r.r2 = { bytes: r2.bytes, putMs: median(r2.put), getMs: median(r2.get) };
+      const r2 = (await (await fetch(`${server.base}/__bench/r2?bytes=${Math.round(model.card.imageSize ** 2 * 1.2 + 100)}&reps=10`, { method: 'POST' })).json()) as { bytes: number; put: number[]; get: number[]; lookup: number[] };
+      r.r2 = { bytes: r2.bytes, putMs: median(r2.put), getMs: median(r2.get), lookupMs: median(r2.lookup) };
       r.appHeap = (await stats(server.base)).heapBytes;
     });
     // forwards in fresh isolates, one per precision: the heap figures are theirs alone (and a second session in the
@@ -205,7 +207,8 @@ function writeModelSections(report: Report, r: ModelResult): void {
   report.text(
     'ms per forward, min (median) over blocks of runs after warm-up (a block lasts at least ' +
       `${timing.minBlockMs} ms; workerd's clock has 1 ms resolution, so runs are timed in blocks with Date.now inside the isolate). ` +
-      'Ratio = min / native min at the same precision and batch: on a shared machine the fastest block is the least disturbed one.',
+      'Ratio = min / native min at the same precision and batch: on a shared machine the fastest block is the least disturbed one. ' +
+      'Both onnxruntime-web columns first run batch 1 for 2 s (V8 tiers the runtime wasm up in the background).',
   );
   const rows: (string | number)[][] = [];
   for (const precision of ['int8', 'fp32'] as const) {
@@ -282,7 +285,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
   const unet1 = forwardOf(r, 'web-node', 'int8', 1);
   report.text(
     `Node, the worker's own modules, ms per request at the defaults (${DEFAULT_PARAMS.sampler}, ${DEFAULT_PARAMS.steps} steps), ` +
-      'against the U-Net calls of the same request (steps x one int8 forward in onnxruntime-web, Node, this run, min; the grid at the batch sizes the app uses). R2: put and get of a PNG-sized object through the binding in workerd (local simulation).',
+      'against the U-Net calls of the same request (steps x one int8 forward in onnxruntime-web, Node, this run, min; the grid at the batch sizes the app uses). Storage: the Cache API and R2 through the binding inside workerd (local simulation under .wrangler-like state; production latencies differ).',
   );
   const unetFor = (images: number): number | undefined => {
     let total = 0;
@@ -303,7 +306,10 @@ function writeModelSections(report: Report, r: ModelResult): void {
     const unet = unetFor(images);
     for (const part of r.overhead[kind]) ov.push([images === 1 ? 'single image' : 'grid of 16', part.part, ms(part.msPerRequest), unet ? pct(part.msPerRequest / unet) : 'n/a']);
     if (r.r2) {
-      ov.push([images === 1 ? 'single image' : 'grid of 16', `R2 put (awaited) + get, ${r.r2.bytes} bytes (workerd)`, ms(r.r2.putMs + r.r2.getMs), unet ? pct((r.r2.putMs + r.r2.getMs) / unet) : 'n/a']);
+      const label = images === 1 ? 'single image' : 'grid of 16';
+      ov.push([label, 'miss lookup: Cache API match + R2 get, both missing (workerd)', ms(r.r2.lookupMs), unet ? pct(r.r2.lookupMs / unet) : 'n/a']);
+      ov.push([label, `R2 put of the PNG, awaited (${r.r2.bytes} bytes, workerd)`, ms(r.r2.putMs), unet ? pct(r.r2.putMs / unet) : 'n/a']);
+      ov.push([label, '(a hit instead: R2 get, workerd)', ms(r.r2.getMs), unet ? pct(r.r2.getMs / unet) : 'n/a']);
     }
     ov.push([images === 1 ? 'single image' : 'grid of 16', `U-Net calls (${DEFAULT_PARAMS.steps} x int8 forward, onnxruntime-web, Node)`, ms(unet), '100%']);
   }
@@ -313,7 +319,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
 async function main(): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const models = [resolveModel()];
-  if (o.probe !== 'none') models.push(await probeModel(o.probe, join(o.out, 'models'), log));
+  if (o.probe !== 'none') for (const preset of o.probe.split(',')) models.push(await probeModel(preset.trim(), join(o.out, 'models'), log));
   const results: ModelResult[] = [];
   for (const model of models) results.push(await benchModel(model));
 
