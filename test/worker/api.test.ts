@@ -36,7 +36,10 @@ describe('GET /v1/models', () => {
     expect(res.status).toBe(200);
     const body = await res.json<{ default: string; models: { name: string; available: boolean; imageSize: number }[] }>();
     expect(body.default).toBe('fixture-tiny');
-    expect(body.models.map((m) => [m.name, m.available, m.imageSize])).toEqual([['fixture-tiny', true, 16]]);
+    expect(body.models.map((m) => [m.name, m.available, m.imageSize])).toEqual([
+      ['fixture-tiny', true, 16],
+      ['fmnist-tiny', true, 32],
+    ]);
   });
 });
 
