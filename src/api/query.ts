@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MAX_SEED, SAMPLER_NAMES, type SamplerName } from '../diffusion/index.ts';
 import { gridLayout } from '../image/index.ts';
 import type { ModelCard } from '../model-card.ts';
-import { isConditional, type ModelEntry } from '../models/registry.ts';
+import { isConditional, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
 import type { RenderKind, RenderParams } from '../render/params.ts';
 import { workOf } from '../render/params.ts';
 import { GRID_PAD } from '../render/render.ts';
@@ -68,9 +68,15 @@ export function parseSeed(file: string): number {
   return seed;
 }
 
-/** Chooses the model (`?model=`, else the registry default). */
-export function modelName(query: URLSearchParams, defaultName: string): string {
-  return query.get('model') ?? defaultName;
+/** The model named by `?model=` (or a request body), else the registry default; a 400 naming the choices otherwise. */
+export function resolveModel(registry: ModelRegistry, name: string | null | undefined): ModelEntry {
+  const chosen = name ?? registry.defaultName;
+  const entry = registry.get(chosen);
+  if (!entry) {
+    const names = registry.list().map((e) => e.card.name);
+    throw invalidParam('model', `must be one of ${names.join(', ')} (got ${JSON.stringify(chosen)})`);
+  }
+  return entry;
 }
 
 function parseClass(value: string | undefined, card: ModelCard): number | null {

@@ -7,8 +7,7 @@ import type { RenderKind } from '../render/params.ts';
 import { renderPng } from '../render/render.ts';
 import { contentKey, matchesEtag } from '../storage/keys.ts';
 import { IMMUTABLE, readPng, writePng, type CacheLayer } from '../storage/png-cache.ts';
-import { invalidParam } from './problem.ts';
-import { DEFAULTS, LIMITS, modelName, parseRenderQuery, parseSeed } from './query.ts';
+import { DEFAULTS, LIMITS, parseRenderQuery, parseSeed, resolveModel } from './query.ts';
 import { createSingleFlight } from './single-flight.ts';
 
 interface Rendered {
@@ -34,14 +33,7 @@ export function createRoutes(registry: ModelRegistry) {
   const singleFlight = createSingleFlight<Rendered>();
 
   function modelFor(c: AppContext): ModelEntry {
-    const query = new URL(c.req.url).searchParams;
-    const name = modelName(query, registry.defaultName);
-    const entry = registry.get(name);
-    if (!entry) {
-      const names = registry.list().map((e) => e.card.name);
-      throw invalidParam('model', `must be one of ${names.join(', ')} (got ${JSON.stringify(name)})`);
-    }
-    return entry;
+    return resolveModel(registry, new URL(c.req.url).searchParams.get('model'));
   }
 
   routes.get('/models', async (c) => {

@@ -7,12 +7,12 @@ import type { Env } from '../env.ts';
 import { encodePng, toImages } from '../image/index.ts';
 import { verifyModel } from '../inference/integrity.ts';
 import { loadEpsModel } from '../inference/runtime.ts';
-import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
+import type { ModelRegistry } from '../models/registry.ts';
 import { renderPng } from '../render/render.ts';
 import { contentKey } from '../storage/keys.ts';
 import { readPng, writePng } from '../storage/png-cache.ts';
 import { invalidParam, problemResponse } from './problem.ts';
-import { modelName, parseRenderQuery } from './query.ts';
+import { parseRenderQuery, resolveModel } from './query.ts';
 
 type AppContext = Context<{ Bindings: Env }>;
 
@@ -82,19 +82,9 @@ function send(stream: SSEStreamingApi, event: StreamEvent, data: StartEvent | St
 export function createStreamRoutes(registry: ModelRegistry) {
   const routes = new Hono<{ Bindings: Env }>();
 
-  function modelFor(query: URLSearchParams): ModelEntry {
-    const name = modelName(query, registry.defaultName);
-    const entry = registry.get(name);
-    if (!entry) {
-      const names = registry.list().map((e) => e.card.name);
-      throw invalidParam('model', `must be one of ${names.join(', ')} (got ${JSON.stringify(name)})`);
-    }
-    return entry;
-  }
-
   routes.get('/samples/:seed/stream', async function streamSample(c: AppContext): Promise<Response> {
     const url = new URL(c.req.url);
-    const entry = modelFor(url.searchParams);
+    const entry = resolveModel(registry, url.searchParams.get('model'));
     await verifyModel(entry);
     const seed = parseStreamSeed(c.req.param('seed') ?? '');
     const query = new URLSearchParams(url.searchParams);

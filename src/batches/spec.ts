@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { MAX_SEED } from '../diffusion/index.ts';
 import { invalidParam, ProblemError } from '../api/problem.ts';
-import { parseRenderQuery } from '../api/query.ts';
-import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
+import { parseRenderQuery, resolveModel } from '../api/query.ts';
+import type { ModelRegistry } from '../models/registry.ts';
 import { workOf } from '../render/params.ts';
 import { CallbackUrlError, validateCallbackUrl, type CallbackUrlPolicy } from '../webhooks/index.ts';
 import { BATCH_LIMITS } from './limits.ts';
@@ -73,15 +73,6 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function modelOf(registry: ModelRegistry, name: string | undefined): ModelEntry {
-  const chosen = name ?? registry.defaultName;
-  const entry = registry.get(chosen);
-  if (!entry) {
-    throw invalidParam('model', `must be one of ${registry.list().map((e) => e.card.name).join(', ')} (got ${JSON.stringify(chosen)})`);
-  }
-  return entry;
-}
-
 /**
  * Validates the body of POST /v1/batches (raw text) against a model, reusing the sample route's parameter
  * validation, and sizes the chunks. Throws a 400 ProblemError naming the field.
@@ -101,7 +92,7 @@ export function parseBatchBody(text: string, registry: ModelRegistry, options: S
   }
   const body = parsed.data;
   if (body.testFaults !== undefined && !options.faultsEnabled) throw invalidParam('testFaults', 'is not accepted here');
-  const entry = modelOf(registry, body.model);
+  const entry = resolveModel(registry, body.model);
 
   // The sampler options go through the same validation as /v1/samples query parameters.
   const query = new URLSearchParams();
