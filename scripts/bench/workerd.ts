@@ -5,10 +5,10 @@
  * with the production module rules, and copies of src/inference/wasm/ort-entry.mjs and onnxruntime-web's
  * glue and wasm (vendored as the worker's build does).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
+import { freePort, stopProcessGroup } from '../lib/child-process.ts';
 import { build } from 'esbuild';
 import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
 import type { BenchModel } from './models.ts';
@@ -20,22 +20,6 @@ export interface BenchServer {
   log(): string;
   /** Ends wrangler and workerd (the whole process group). */
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /**
@@ -137,22 +121,7 @@ export async function startBenchServer(config: string, stateDir: string, timeout
 
   async function stop(): Promise<void> {
     process.removeListener('exit', onExit);
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }, 5000);
-      await exited(child);
-      clearTimeout(timer);
-    }
+    await stopProcessGroup(child);
   }
 
   const base = `http://127.0.0.1:${port}`;

@@ -1,10 +1,10 @@
 // Starts the worker under `wrangler dev --local` on a free loopback port with empty local state (R2 and the
 // Cache API in a temp dir), waits until it answers, and stops it (its whole process group) afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, stopProcessGroup } from '../../scripts/lib/child-process.ts';
 
 export interface DevServer {
   base: string;
@@ -14,22 +14,6 @@ export interface DevServer {
 }
 
 const ROOT = join(import.meta.dirname, '../..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 export async function startDevServer(timeoutMs: number): Promise<DevServer> {
   const port = await freePort();
@@ -50,22 +34,7 @@ export async function startDevServer(timeoutMs: number): Promise<DevServer> {
   child.stderr?.on('data', collect);
 
   async function stop(): Promise<void> {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, 5000);
-      await exited(child);
-      clearTimeout(timer);
-    }
+    await stopProcessGroup(child);
     rmSync(state, { recursive: true, force: true });
   }
 
