@@ -1,21 +1,24 @@
 /**
- * The distance during training: one cell (serving's default: DPM-Solver++(2M), 20 steps, guidance 1) per
- * checkpoint of a run, sampled from the checkpoint's EMA weights with the tfjs U-Net (scripts/train/model.ts),
- * scored as `npm run eval` scores exported models. Writes checkpoints.md, checkpoints.json and
- * distance-vs-checkpoint.png.
+ * The distance during training: one cell (by default DPM-Solver++(2M), 20 steps) per checkpoint of a run,
+ * sampled from the checkpoint's EMA weights as the exporter's fp32 ONNX graph (scripts/export/graph.ts, the
+ * same graph `npm run export` writes, before quantization) and scored as `npm run eval` scores exported
+ * models. Writes checkpoints.md, checkpoints.json and distance-vs-checkpoint.png.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { SamplerName } from '../../src/diffusion/index.ts';
-import { listCheckpoints, loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
-import { createUNet, setWeights, toEpsModel, type TfjsUNet } from '../train/model.ts';
+import { listCheckpoints, loadCheckpoint } from '../train/checkpoint.ts';
 import { linePlotPng } from '../lib/plot.ts';
+import { encodeModel } from '../model/onnx-graph.ts';
+import { ExportError } from '../model/ops-onnx.ts';
+import { buildUNetGraph, weightsSource } from '../export/graph.ts';
+import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
 import { disposeClassifier } from './classifier.ts';
 import { EvalError, SAMPLER_LABEL, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
 
 export interface CheckpointEvalOptions
-  extends Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'grids' | 'progress' | 'log' | 'out'> {
+  extends Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'runtime' | 'threads' | 'grids' | 'progress' | 'log' | 'out'> {
   runDir: string;
   /** Checkpoint steps to evaluate; empty = every checkpoint the run kept. */
   checkpoints: readonly number[];
@@ -39,29 +42,30 @@ export interface CheckpointResult {
 export interface CheckpointReport {
   createdAt: string;
   runDir: string;
-  cell: { sampler: SamplerName; steps: number; guidance: number; samples: number; weights: 'EMA'; runtime: 'tfjs' };
+  cell: { sampler: SamplerName; steps: number; guidance: number; samples: number; weights: 'EMA fp32'; runtime: OrtRuntime };
   reference: { testImages: number; realAccuracy: number; floor: { samples: number; distance: number } };
   classifier: { sha256: string; testAccuracy: number };
   checkpoints: CheckpointResult[];
 }
 
-/** The checkpoint's EMA weights in the tfjs model's parameter order, matched by name and size. */
-function emaInLayout(model: TfjsUNet, ck: LoadedCheckpoint): Float32Array {
-  const flat = new Float32Array(model.layout.total);
-  for (const e of model.layout.entries) {
-    const p = ck.ema.get(e.name);
-    if (p === undefined) throw new EvalError(`${ck.dir}: parameter ${e.name} of the run's U-Net is missing from the checkpoint`);
-    if (p.data.length !== e.size) throw new EvalError(`${ck.dir}: parameter ${e.name} holds ${p.data.length} values, the U-Net needs ${e.size} [${e.shape.join(', ')}]`);
-    flat.set(p.data, e.offset);
+/** The checkpoint's EMA weights as an fp32 ONNX session (the graph `npm run export` writes). */
+async function emaSession(ck: Awaited<ReturnType<typeof loadCheckpoint>>, o: Pick<CheckpointEvalOptions, 'runtime' | 'threads'>) {
+  const c = ck.config;
+  try {
+    const built = buildUNetGraph({ unet: c.unet, schedule: c.schedule, prediction: c.prediction }, weightsSource(ck.ema));
+    const session = await createSession(encodeModel(built.graph), { runtime: o.runtime, threads: o.threads });
+    return { session, eps: epsModel(session, built.io, [c.unet.channels, c.unet.imageSize, c.unet.imageSize]) };
+  } catch (e) {
+    if (e instanceof ExportError) throw new EvalError(`${ck.dir}: ${e.message}`, { cause: e });
+    throw e;
   }
-  return flat;
 }
 
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 export function checkpointTable(r: CheckpointReport): string {
   const lines = [
-    `Run \`${r.runDir}\`: ${SAMPLER_LABEL[r.cell.sampler]}, ${r.cell.steps} steps, guidance ${r.cell.guidance}, ${r.cell.samples} samples per checkpoint (EMA weights, tfjs). ` +
+    `Run \`${r.runDir}\`: ${SAMPLER_LABEL[r.cell.sampler]}, ${r.cell.steps} steps, guidance ${r.cell.guidance}, ${r.cell.samples} samples per checkpoint (EMA weights, fp32, ${RUNTIME_LABEL[r.cell.runtime]}). ` +
       `Floor ${r.reference.floor.distance.toFixed(3)} (${r.reference.floor.samples} training images vs ${r.reference.testImages} test images); ` +
       `classifier accuracy on real test images at the model's size ${pct(r.reference.realAccuracy)}.`,
     '',
@@ -87,12 +91,11 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   const fit = cfg.data.fit;
   if (!/fashion/i.test(cfg.data.images)) o.log(`warning: the run trained on ${cfg.data.images}, not Fashion-MNIST: the distances compare against Fashion-MNIST`);
   const ref = await prepareReference(o, u.imageSize, fit);
-  const model = createUNet(u, 0);
-  const eps = toEpsModel(model, o.batch * (o.guidance !== 1 ? 2 : 1));
-  setWeights(model, emaInLayout(model, first));
-  const ms = await probe(eps, o.batch, u.channels, u.imageSize, u.numClasses);
+  const probed = await emaSession(first, o);
+  const ms = await probe(probed.eps, o.batch, u.channels, u.imageSize, u.numClasses);
+  await probed.session.release();
   const perCheckpoint = (o.samples * o.steps * (o.guidance !== 1 ? 2 : 1) * ms) / 1000;
-  o.log(`${steps.length} checkpoints x ${o.samples} samples; one tfjs U-Net image-step ${ms.toFixed(2)} ms; estimated ${formatDuration(perCheckpoint * steps.length)}`);
+  o.log(`${steps.length} checkpoints x ${o.samples} samples; one U-Net image-step ${ms.toFixed(2)} ms (${RUNTIME_LABEL[o.runtime]}); estimated ${formatDuration(perCheckpoint * steps.length)}`);
   await fsp.mkdir(o.out, { recursive: true });
 
   const bar = o.progress ? new cliProgress.SingleBar({ format: 'checkpoints {bar} {percentage}% | step {ck} | eta {eta_formatted}', etaBuffer: 50 }, cliProgress.Presets.shades_classic) : null;
@@ -102,11 +105,12 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   const results: CheckpointResult[] = [];
   for (const step of steps) {
     const ck = step === first.step ? first : await loadCheckpoint(o.runDir, { step });
-    setWeights(model, emaInLayout(model, ck));
+    const { session, eps } = await emaSession(ck, o);
     const sc = await scoreCell(eps, space, { sampler: o.sampler, steps: o.steps, guidance: o.guidance }, { ...o, fit }, ref, (n) => {
       done += n;
       bar?.update(done, { ck: step });
     });
+    await session.release();
     const r: CheckpointResult = {
       step,
       trainSeconds: ck.state.trainSeconds,
@@ -125,13 +129,12 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
     if (!bar) o.log(`checkpoint ${step}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}`);
   }
   bar?.stop();
-  for (const v of model.params.values()) v.dispose();
   disposeClassifier(ref.clf);
 
   const report: CheckpointReport = {
     createdAt: new Date().toISOString(),
     runDir: o.runDir,
-    cell: { sampler: o.sampler, steps: o.steps, guidance: o.guidance, samples: o.samples, weights: 'EMA', runtime: 'tfjs' },
+    cell: { sampler: o.sampler, steps: o.steps, guidance: o.guidance, samples: o.samples, weights: 'EMA fp32', runtime: o.runtime },
     reference: { testImages: ref.testCount, realAccuracy: ref.realAccuracy, floor: { samples: ref.floor.samples, distance: ref.floor.distance } },
     classifier: { sha256: ref.manifest.sha256, testAccuracy: ref.manifest.testAccuracy },
     checkpoints: results,

@@ -9,7 +9,8 @@ import { SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
-import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type Precision } from './evaluate.ts';
+import { ORT_RUNTIMES, type OrtRuntime } from '../export/runtime.ts';
+import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type DefaultCell, type Precision } from './evaluate.ts';
 
 function intIn(min: number, max: number): (v: string) => number {
   return (v) => {
@@ -41,6 +42,12 @@ const guidanceScale = (v: string): number => {
   return x;
 };
 
+function parseDefaultCell(v: string): DefaultCell {
+  const [sampler, steps, guidance, ...rest] = v.split(',').map((s) => s.trim());
+  if (rest.length > 0 || guidance === undefined) throw new InvalidArgumentError(`expected <sampler>,<steps>,<guidance>, e.g. dpmpp2m,20,3 (got "${v}")`);
+  return { sampler: oneOf(SAMPLER_NAMES)(sampler), steps: positiveStep(steps), guidance: guidanceScale(guidance) };
+}
+
 interface CliOptions {
   model?: string;
   run?: string;
@@ -58,6 +65,10 @@ interface CliOptions {
   out?: string;
   classifier?: string;
   backend: BackendRequest;
+  runtime: OrtRuntime;
+  threads: number;
+  defaultCell: DefaultCell;
+  include: string[];
   grids: boolean;
   progress: boolean;
   testImages: number;
@@ -74,7 +85,7 @@ export function buildProgram(): Command {
         'plus the reference floor (a training subset of the same size vs the test set). Writes table.md, results.json, distance-vs-steps.png and grids/.',
     )
     .option('--model <dir>', 'model folder (models/<name>, with model.json)')
-    .option('--run <dir>', 'instead of --model: a training run; evaluates one cell per checkpoint (EMA weights, tfjs)')
+    .option('--run <dir>', 'instead of --model: a training run; evaluates one cell per checkpoint (EMA weights, fp32 ONNX)')
     .option('--checkpoints <list>', 'with --run: checkpoint steps (default: every checkpoint the run kept)', listOf(intIn(0, 1e9)), [])
     .option('--samples <n>', 'samples per cell (time grows linearly; >= 1000 for stable distances)', intIn(2, 1_000_000), d.samples)
     .option('--samplers <list>', `samplers: ${SAMPLER_NAMES.join(', ')} (DPM-Solver++ = dpmpp2m)`, listOf(oneOf(SAMPLER_NAMES)), [...d.samplers])
@@ -89,6 +100,15 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder (default: eval-results/<model name>)')
     .option('--classifier <dir>', 'evaluation classifier folder (default: scripts/eval/classifier)')
     .option('--backend <name>', `tfjs backend for the classifier: ${BACKEND_REQUESTS.join(', ')}`, oneOf(BACKEND_REQUESTS), d.backend)
+    .option('--runtime <name>', `onnxruntime that samples: node (native, about 5x faster) or web (wasm, as served); the same graph`, oneOf(ORT_RUNTIMES), d.runtime)
+    .option('--threads <n>', 'onnxruntime-node intra-op threads', intIn(1, 64), d.threads)
+    .option(
+      '--default-cell <sampler,steps,guidance>',
+      'the serving defaults (src/models/bundled.ts) at which the targets are checked',
+      parseDefaultCell,
+      d.defaultCell,
+    )
+    .option('--include <files>', 'comma-separated results.json of earlier runs on the same model and settings: their cells are reused (run cells in parallel processes, then merge)', listOf((v) => v), [...d.include])
     .option('--test-images <n>', 'reference: the first n test images (0 = all 10,000; fewer only for quick checks)', intIn(0, 10_000), 0)
     .option('--no-cache', `recompute the reference statistics (cached in ${DEFAULT_CACHE_DIR})`)
     .option('--no-grids', 'do not write sample grids')
@@ -116,6 +136,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     testImages: a.testImages,
     cacheDir: a.cache ? DEFAULT_CACHE_DIR : null,
     backend: a.backend,
+    runtime: a.runtime,
+    threads: a.threads,
     grids: a.grids,
     progress: a.progress && process.stderr.isTTY === true,
     log: (l: string) => console.log(l),
@@ -147,6 +169,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     guidance: a.guidance,
     precisions: a.precision,
     fit: a.fit,
+    defaultCell: a.defaultCell,
+    include: a.include,
     out: a.out ?? `eval-results/${name}`,
   });
   console.log(`\n${markdownTable(report)}`);

@@ -13,7 +13,7 @@ import type * as ort from 'onnxruntime-web';
 import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
-import { createSession, epsModel } from '../export/runtime.ts';
+import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
 import { selectBackend, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
@@ -59,10 +59,24 @@ export interface EvalOptions {
   /** Use the first n test images as the reference (0 = all 10,000; fewer only for quick checks). */
   testImages?: number;
   backend: BackendRequest;
+  /** Which onnxruntime samples (the same graph; node is native and about 5x faster than web). */
+  runtime: OrtRuntime;
+  /** onnxruntime-node intra-op threads. */
+  threads: number;
+  /** The serving default the targets are checked at (int8 when measured, else fp32). */
+  defaultCell: DefaultCell;
+  /** results.json files of earlier runs on the same model and settings: their cells are reused, not resampled. */
+  include: readonly string[];
   /** Write a grid of the first samples of each cell. */
   grids: boolean;
   progress: boolean;
   log: (line: string) => void;
+}
+
+export interface DefaultCell {
+  sampler: SamplerName;
+  steps: number;
+  guidance: number;
 }
 
 export const DEFAULT_EVAL: Omit<EvalOptions, 'modelDir' | 'log'> = {
@@ -77,6 +91,10 @@ export const DEFAULT_EVAL: Omit<EvalOptions, 'modelDir' | 'log'> = {
   clip: true,
   out: 'eval-results',
   backend: 'auto',
+  runtime: 'node',
+  threads: 1,
+  defaultCell: { sampler: 'dpmpp2m', steps: 20, guidance: 1 },
+  include: [],
   grids: true,
   progress: true,
 };
@@ -115,9 +133,22 @@ export interface EvalReport {
     /** The same distance between a training subset of `samples` images and the test set. */
     floor: { samples: number; distance: number; meanTerm: number; covTerm: number };
   };
-  settings: { samples: number; batch: number; seed: number; clip: boolean; guidance: number[]; precisions: Precision[]; samplers: SamplerName[]; steps: number[]; ddpmReference: number };
+  settings: {
+    samples: number;
+    batch: number;
+    seed: number;
+    clip: boolean;
+    guidance: number[];
+    precisions: Precision[];
+    samplers: SamplerName[];
+    steps: number[];
+    ddpmReference: number;
+    runtime: OrtRuntime;
+    /** Cells reused from these results.json files. */
+    included: string[];
+  };
   cells: CellResult[];
-  /** The serving default cell (dpmpp2m, 20 steps, guidance 1, int8 if measured) and the targets. */
+  /** The serving default cell (int8 if measured) and the targets. */
   targets: {
     defaultCell: Cell | null;
     accuracyTarget: { relativeAccuracy: number | null; required: 0.9; met: boolean | null };
@@ -206,7 +237,8 @@ export function markdownTable(r: EvalReport): string {
   const lines = [
     `Model \`${r.model.name}\` ${r.model.version} (${r.model.imageSize}x${r.model.imageSize}, ${r.model.trainingSteps} training steps); ` +
       `${r.settings.samples} samples per cell, classes balanced, seed ${r.settings.seed}, batch ${r.settings.batch}, clipSample ${r.settings.clip ? 'on' : 'off'}; ` +
-      `guidance scales tried: ${r.settings.guidance.join(', ')}.`,
+      `guidance scales tried: ${r.settings.guidance.join(', ')}; sampled with ${RUNTIME_LABEL[r.settings.runtime]}` +
+      `${r.settings.included.length > 0 ? ` (cells merged from ${r.settings.included.length + 1} runs)` : ''}.`,
     '',
     `Reference floor (${r.reference.floor.samples} training images vs the ${r.reference.testImages} test images): **${r.reference.floor.distance.toFixed(3)}**. ` +
       `Classifier accuracy on real test images at ${r.model.imageSize}x${r.model.imageSize}: ${pct(r.reference.realAccuracy)} ` +
@@ -229,7 +261,7 @@ export function markdownTable(r: EvalReport): string {
         `distance ${fmt(t.distanceTarget.defaultDistance, 3)} vs ${r.settings.ddpmReference}-step DDPM ${fmt(t.distanceTarget.ddpmReferenceDistance, 3)} ` +
         `(target: no worse: ${t.distanceTarget.met === null ? 'n/a' : t.distanceTarget.met ? 'met' : 'NOT met'}).`,
     );
-  } else lines.push('The default cell (DPM-Solver++(2M), 20 steps, guidance 1) was not measured: no targets checked.');
+  } else lines.push('The default cell was not measured: no targets checked.');
   lines.push('', `Total time ${(r.seconds / 60).toFixed(1)} min.`);
   return `${lines.join('\n')}\n`;
 }
@@ -277,9 +309,9 @@ export async function probe(m: EpsModel, B: number, C: number, S: number, numCla
   return times.sort((a, b) => a - b)[2] / B;
 }
 
-/** Serving's defaults (src/api/query.ts DEFAULTS): dpmpp2m, 20 steps, guidance 1. */
-function defaultCellOf(cells: readonly CellResult[]): CellResult | null {
-  const match = cells.filter((c) => c.sampler === 'dpmpp2m' && c.steps === 20 && c.guidance === 1);
+/** The measured cell at serving's defaults (src/models/bundled.ts), int8 when measured. */
+function defaultCellOf(cells: readonly CellResult[], d: DefaultCell): CellResult | null {
+  const match = cells.filter((c) => c.sampler === d.sampler && c.steps === d.steps && c.guidance === d.guidance);
   return match.find((c) => c.precision === 'int8') ?? match[0] ?? null;
 }
 
@@ -380,6 +412,46 @@ export async function writeGrid(file: string, images: Float32Array, C: number, S
   await fsp.writeFile(file, encodePng(upscale(grid, S < 32 ? 2 : 1)));
 }
 
+const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
+
+/** Cells in cellsOf's order: precision, sampler, steps, guidance. */
+function sortCells(cells: CellResult[]): CellResult[] {
+  const key = (c: CellResult): [number, number, number, number] => [PRECISIONS.indexOf(c.precision), DEFAULT_SAMPLERS.concat(['dpmpp3m']).indexOf(c.sampler), c.steps, c.guidance];
+  return cells.sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < 4; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
+    return 0;
+  });
+}
+
+/** Cells of earlier reports (--include), checked to be comparable: same model files, classifier, samples, seed, clipping, fit and runtime. */
+async function readIncluded(o: EvalOptions, card: ModelCard, fit: FitMode): Promise<{ cells: CellResult[]; reports: { file: string; report: EvalReport }[] }> {
+  const out: CellResult[] = [];
+  const reports: { file: string; report: EvalReport }[] = [];
+  for (const file of o.include) {
+    let r: EvalReport;
+    try {
+      r = JSON.parse(await fsp.readFile(file, 'utf8')) as EvalReport;
+    } catch (e) {
+      throw new EvalError(`--include ${file}: cannot read an evaluation report (${(e as Error).message})`, { cause: e });
+    }
+    const bad = (what: string, theirs: unknown, ours: unknown): never => {
+      throw new EvalError(`--include ${file}: ${what} differs (${JSON.stringify(theirs)} there, ${JSON.stringify(ours)} here); its cells are not comparable`);
+    };
+    if (r.model?.name !== card.name) bad('model', r.model?.name, card.name);
+    for (const [p, sha] of Object.entries(r.model.sha256)) if (card.files[p as Precision]?.sha256 !== sha) bad(`the ${p} model file`, sha, card.files[p as Precision]?.sha256);
+    if (r.model.fit !== fit) bad('fit', r.model.fit, fit);
+    const s = r.settings;
+    for (const [k, ours] of [['samples', o.samples], ['seed', o.seed], ['clip', o.clip], ['runtime', o.runtime]] as const) {
+      if (s[k] !== ours) bad(k, s[k], ours);
+    }
+    for (const c of r.cells) if (!out.some((d) => cellId(d) === cellId(c))) out.push(c);
+    reports.push({ file, report: r });
+  }
+  return { cells: out, reports };
+}
+
 /** Run the whole evaluation and write table.md, results.json, distance-vs-steps.png (and grids/). */
 export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const t0 = performance.now();
@@ -392,7 +464,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const guidance = numClasses > 0 ? o.guidance : o.guidance.filter((w) => w === 1);
   if (guidance.length === 0) throw new EvalError(`model ${card.name} is unconditional: only guidance 1 applies`);
   for (const s of [...o.steps, o.ddpmReference]) if (s > card.schedule.T) throw new EvalError(`steps ${s} exceed the model's ${card.schedule.T} training timesteps`);
-  const cells = cellsOf({ ...o, guidance });
+  const { cells: included, reports: includedReports } = await readIncluded(o, card, fit);
+  const done0 = new Set(included.map(cellId));
+  const cells = cellsOf({ ...o, guidance }).filter((c) => !done0.has(cellId(c)));
+  if (included.length > 0) o.log(`reusing ${included.length} cells from ${o.include.join(', ')}`);
   await fsp.mkdir(o.out, { recursive: true });
 
   if (card.classNames !== null && card.classNames.join() !== FASHION_MNIST_CLASSES.join()) {
@@ -400,6 +475,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   }
   const ref = await prepareReference(o, S, fit);
   const { clf, manifest, realAccuracy, floor } = ref;
+  for (const { file, report } of includedReports) {
+    if (report.classifier.sha256 !== manifest.sha256) throw new EvalError(`--include ${file}: scored by another classifier (${report.classifier.sha256.slice(0, 12)}, here ${manifest.sha256.slice(0, 12)})`);
+    if (report.reference.testImages !== ref.testCount) throw new EvalError(`--include ${file}: its reference is ${report.reference.testImages} test images, here ${ref.testCount}`);
+  }
   o.log(`model ${card.name} ${card.version}: ${S}x${S}x${C}, ${numClasses > 0 ? `${numClasses} classes` : 'unconditional'}, fit ${fit}; classifier test accuracy ${pct(manifest.testAccuracy)}`);
   o.log(`reference floor (${floor.samples} training images vs ${ref.testCount} test images): ${floor.distance.toFixed(3)}; classifier accuracy on real test images at ${S}x${S}: ${pct(realAccuracy)}`);
 
@@ -408,7 +487,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const models = new Map<Precision, EpsModel>();
   const msPerImageStep = new Map<Precision, number>();
   for (const p of o.precisions) {
-    const session = await createSession(await readModelFile(o.modelDir, card, p));
+    if (!cells.some((c) => c.precision === p)) continue;
+    const session = await createSession(await readModelFile(o.modelDir, card, p), { runtime: o.runtime, threads: o.threads });
     sessions.set(p, session);
     const m = epsModel(session, { x: card.io.x, t: card.io.t, class: numClasses > 0 ? (card.io.class ?? 'class') : undefined, output: card.io.output }, [C, S, S]);
     models.set(p, m);
@@ -458,15 +538,28 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   disposeClassifier(clf);
   const test = { count: ref.testCount };
 
-  const def = defaultCellOf(results);
-  const ddpmRef = results.find((c) => c.sampler === 'ddpm' && c.steps === o.ddpmReference && def !== null && c.precision === def.precision && c.guidance === def.guidance) ?? null;
+  const all = sortCells([...included, ...results]);
+  const def = defaultCellOf(all, o.defaultCell);
+  const ddpmRef = all.find((c) => c.sampler === 'ddpm' && c.steps === o.ddpmReference && def !== null && c.precision === def.precision && c.guidance === def.guidance) ?? null;
   const report: EvalReport = {
     createdAt: new Date().toISOString(),
-    model: { dir: o.modelDir, name: card.name, version: card.version, imageSize: S, channels: C, numClasses, trainingSteps: card.training.steps, fit, sha256: Object.fromEntries(o.precisions.map((p) => [p, card.files[p].sha256])) },
+    model: { dir: o.modelDir, name: card.name, version: card.version, imageSize: S, channels: C, numClasses, trainingSteps: card.training.steps, fit, sha256: Object.fromEntries(unique(all.map((c) => c.precision)).map((p) => [p, card.files[p].sha256])) },
     classifier: { dir: o.classifierDir ?? 'scripts/eval/classifier', sha256: manifest.sha256, featureDim: manifest.featureDim, testAccuracy: manifest.testAccuracy },
     reference: { testImages: test.count, realAccuracy, floor },
-    settings: { samples: o.samples, batch: o.batch, seed: o.seed, clip: o.clip, guidance: [...guidance], precisions: [...o.precisions], samplers: [...o.samplers], steps: [...o.steps], ddpmReference: o.ddpmReference },
-    cells: results,
+    settings: {
+      samples: o.samples,
+      batch: o.batch,
+      seed: o.seed,
+      clip: o.clip,
+      guidance: unique(all.map((c) => c.guidance)),
+      precisions: unique(all.map((c) => c.precision)),
+      samplers: unique(all.map((c) => c.sampler)),
+      steps: unique(all.filter((c) => c.sampler !== 'ddpm' || c.steps !== o.ddpmReference || o.steps.includes(c.steps)).map((c) => c.steps)),
+      ddpmReference: o.ddpmReference,
+      runtime: o.runtime,
+      included: [...o.include],
+    },
+    cells: all,
     targets: {
       defaultCell: def === null ? null : { sampler: def.sampler, steps: def.steps, precision: def.precision, guidance: def.guidance },
       accuracyTarget: { relativeAccuracy: def?.relativeAccuracy ?? null, required: 0.9, met: def?.relativeAccuracy == null ? null : def.relativeAccuracy >= 0.9 },
@@ -482,7 +575,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     xLabel: 'sampling steps (log scale)',
     yLabel: 'Frechet distance (classifier features)',
     logX: true,
-    xTicks: [...new Set(results.map((c) => c.steps))].sort((a, b) => a - b),
+    xTicks: unique(all.map((c) => c.steps)).sort((a, b) => a - b),
     yZero: true,
   });
   await fsp.writeFile(path.join(o.out, 'distance-vs-steps.png'), png);

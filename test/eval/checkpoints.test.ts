@@ -30,6 +30,8 @@ describe('npm run eval -- --run: the distance at each checkpoint', () => {
       testImages: 100,
       cacheDir: null,
       backend: 'wasm',
+      runtime: 'node',
+      threads: 1,
       grids: true,
       progress: false,
       out,
@@ -39,6 +41,7 @@ describe('npm run eval -- --run: the distance at each checkpoint', () => {
     expect(r.checkpoints.map((c) => c.step)).toEqual([10]);
     expect(Number.isFinite(r.checkpoints[0].distance)).toBe(true);
     expect(r.checkpoints[0].accuracy).not.toBeNull();
+    expect(r.cell).toMatchObject({ weights: 'EMA fp32', runtime: 'node' });
     expect(readFileSync(path.join(out, 'checkpoints.md'), 'utf8')).toContain('| checkpoint step |');
     expect(decode(readFileSync(path.join(out, 'distance-vs-checkpoint.png'))).width).toBe(720);
     expect(existsSync(path.join(out, 'grids', 'checkpoint-10.png'))).toBe(true);

@@ -82,4 +82,63 @@ describe('npm run eval, end to end on models/fixture-tiny', () => {
     };
     expect(await run()).toEqual(await run());
   });
+
+  const small = (out: string) =>
+    ({
+      ...DEFAULT_EVAL,
+      modelDir: 'models/fixture-tiny',
+      samples: 6,
+      batch: 6,
+      samplers: ['ddim'],
+      steps: [3],
+      ddpmReference: 0,
+      precisions: ['fp32'],
+      testImages: 200,
+      cacheDir: null,
+      backend: 'wasm',
+      progress: false,
+      grids: false,
+      out,
+      log: () => {},
+    }) as const;
+
+  it('samples the same images with onnxruntime-web (as served) and onnxruntime-node (native)', async () => {
+    const web = await evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-web-'))), runtime: 'web' });
+    const node = await evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-node-'))), runtime: 'node' });
+    expect(web.settings.runtime).toBe('web');
+    expect(node.settings.runtime).toBe('node');
+    const [a, b] = [web.cells[0], node.cells[0]];
+    // the runtimes differ only in float rounding (max |eps| difference ~1e-4), so the scores agree closely
+    expect(Math.abs(a.distance - b.distance)).toBeLessThan(1e-3 * a.distance);
+    expect(a.accuracy).toBe(b.accuracy);
+  });
+
+  it('--include reuses the cells of an earlier run, checks it is comparable, and checks the targets at --default-cell', async () => {
+    const first = mkdtempSync(path.join(tmpdir(), 'eval-inc1-'));
+    const r1 = await evaluate({ ...small(first), samplers: ['ddpm'], steps: [4], guidance: [2] });
+    const lines: string[] = [];
+    const out = mkdtempSync(path.join(tmpdir(), 'eval-inc2-'));
+    const r2 = await evaluate({
+      ...small(out),
+      samplers: ['dpmpp2m'],
+      steps: [3],
+      guidance: [2],
+      defaultCell: { sampler: 'dpmpp2m', steps: 3, guidance: 2 },
+      ddpmReference: 4,
+      include: [path.join(first, 'results.json')],
+      log: (l) => lines.push(l),
+    });
+    expect(lines.some((l) => l.startsWith('reusing 1 cells'))).toBe(true);
+    // dpmpp2m-3 sampled here; ddpm-4 (the reference row) taken from the first run, not resampled
+    expect(r2.cells.map((c) => `${c.sampler}-${c.steps}-w${c.guidance}`)).toEqual(['ddpm-4-w2', 'dpmpp2m-3-w2']);
+    expect(r2.cells[0]).toEqual(r1.cells[0]);
+    expect(r2.targets.defaultCell).toEqual({ sampler: 'dpmpp2m', steps: 3, precision: 'fp32', guidance: 2 });
+    expect(r2.targets.distanceTarget.ddpmReferenceDistance).toBe(r1.cells[0].distance);
+    expect(r2.settings.included).toEqual([path.join(first, 'results.json')]);
+    expect(readFileSync(path.join(out, 'table.md'), 'utf8')).toContain('cells merged from 2 runs');
+    // a run with other settings is not comparable
+    await expect(evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-inc3-'))), samples: 4, include: [path.join(first, 'results.json')] })).rejects.toThrow(
+      /samples differs \(6 there, 4 here\)/,
+    );
+  });
 });
