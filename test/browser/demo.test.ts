@@ -115,6 +115,9 @@ describe.skipIf(!available)('demo page in Chromium', () => {
       const img = document.getElementById('image') as HTMLImageElement | null;
       return img !== null && img.complete && img.naturalWidth > 0;
     });
+    // the default model is fmnist-tiny (32x32), selected in the form
+    expect(await page.evaluate(() => (document.getElementById('image') as HTMLImageElement).naturalWidth)).toBe(32);
+    expect(await page.inputValue('#model')).toBe('fmnist-tiny');
     expect(imageHeaders[0]?.['x-cache']).toBe('HIT');
     expect(imageHeaders[0]?.['cache-control']).toBe('public, max-age=31536000, immutable');
     const script = await page.locator('script[src^="/assets/app."]').getAttribute('src');

@@ -94,7 +94,8 @@ function finished(id: string, timeoutMs = 100_000): Promise<JobView> {
   );
 }
 
-const SMALL = { sampler: 'ddim', steps: 3 } as const;
+// The fixture model, named: its 16x16 images are cheap, and the default model (fmnist-tiny) is retrained.
+const SMALL = { model: 'fixture-tiny', sampler: 'ddim', steps: 3 } as const;
 
 async function jobCount(): Promise<number> {
   return (await listDurableObjectIds(env.BATCH_JOBS)).length;
@@ -128,7 +129,7 @@ function interceptCallbacks(path: string, answer: (n: number) => number): { body
 
 beforeAll(async () => {
   // The first generation creates the onnxruntime session (slow on a busy machine): not inside a test's wait.
-  const res = await SELF.fetch(`${BASE}/v1/samples/1.png?steps=1`);
+  const res = await SELF.fetch(`${BASE}/v1/samples/1.png?model=fixture-tiny&steps=1`);
   expect(res.status).toBe(200);
   await res.arrayBuffer();
 }, 180_000);
@@ -223,6 +224,15 @@ describe('POST /v1/batches: idempotency and validation', () => {
     expect(other.status).toBe(409);
   });
 
+  it('renders with the default model (fmnist-tiny) when the body names none', async () => {
+    const view = await accepted(await postWithKey({ count: 1, steps: 1 }));
+    expect(view.request.model).toBe('fmnist-tiny');
+    const done = await finished(view.id);
+    expect(done.status).toBe('succeeded');
+    const image = decode(await bytesOf(`/v1/batches/${view.id}/images/0.png`));
+    expect([image.width, image.height]).toEqual([32, 32]);
+  });
+
   it('validates the body and the callback URL (https only here)', async () => {
     const cases: [unknown, string][] = [
       [{ count: 0 }, 'count'],
@@ -265,7 +275,7 @@ describe('chunks: retries, dead letters and determinism', () => {
     const classOf = [3, 5, 3, 5, 3];
     for (let k = 0; k < 5; k++) {
       const image = await bytesOf(`/v1/batches/${view.id}/images/${k}.png`);
-      const reference = await bytesOf(`/v1/samples/${deriveSeed(seed, k)}.png?sampler=ddim&steps=3&class=${classOf[k]}`);
+      const reference = await bytesOf(`/v1/samples/${deriveSeed(seed, k)}.png?model=fixture-tiny&sampler=ddim&steps=3&class=${classOf[k]}`);
       expect(image, `image ${k}`).toEqual(reference);
     }
     const sheet = decode(await bytesOf(`/v1/batches/${view.id}/grid.png`));

@@ -40,7 +40,7 @@ async function stream(path: string): Promise<{ res: Response; events: SseEvent[]
 
 describe('GET /v1/samples/{seed}/stream', () => {
   it('sends start, one preview per step, then the PNG that /v1/samples serves', async () => {
-    const query = '?sampler=ddim&steps=6&class=2&scale=2';
+    const query = '?model=fixture-tiny&sampler=ddim&steps=6&class=2&scale=2';
     const { res, events } = await stream(`/v1/samples/31/stream${query}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
@@ -76,12 +76,21 @@ describe('GET /v1/samples/{seed}/stream', () => {
     expect(again.events.at(-1)?.data.cache).toBe('HIT');
   });
 
+  it('streams the default model (fmnist-tiny) when no model is named', async () => {
+    const { res, events } = await stream('/v1/samples/8/stream?steps=2');
+    expect(res.status).toBe(200);
+    expect(events.map((e) => e.event)).toEqual(['start', 'step', 'step', 'done']);
+    expect(events[0]?.data).toMatchObject({ model: 'fmnist-tiny', total: 2 });
+    const preview = decode(dataUrlBytes(events[1]?.data.image));
+    expect([preview.width, preview.height, preview.channels]).toEqual([32, 32, 1]);
+  });
+
   it('stops sampling when the client goes away, and HEAD runs nothing', async () => {
-    const head = await SELF.fetch(BASE + '/v1/samples/5/stream?steps=300', { method: 'HEAD' });
+    const head = await SELF.fetch(BASE + '/v1/samples/5/stream?model=fixture-tiny&steps=300', { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-type')).toBe('text/event-stream');
 
-    const res = await SELF.fetch(BASE + '/v1/samples/5/stream?steps=1000&sampler=ddpm');
+    const res = await SELF.fetch(BASE + '/v1/samples/5/stream?model=fixture-tiny&steps=1000&sampler=ddpm');
     const reader = (res.body ?? new ReadableStream<Uint8Array>()).getReader();
     let text = '';
     while (!text.includes('event: step')) {

@@ -17,7 +17,9 @@ describe('GET /', () => {
     const html = await res.text();
     expect(html.length).toBeLessThan(16_000);
     expect(html).toContain('<img id="image" class="pixels" src="/v1/samples/42.png"');
-    expect(html).toContain('<option value="3">3: class-3</option>');
+    // the default model (fmnist-tiny) is selected, with its class names
+    expect(html).toContain('<option value="fmnist-tiny" selected>fmnist-tiny</option>');
+    expect(html).toContain('<option value="3">3: Dress</option>');
     const etag = res.headers.get('etag') ?? '';
     const again = await get('/', { 'if-none-match': etag });
     expect(again.status).toBe(304);
