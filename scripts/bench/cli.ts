@@ -15,7 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { deriveSeed } from '../../src/diffusion/index.ts';
-import { LIMITS } from '../../src/api/query.ts';
+import { LIMITS } from '../../src/api/limits.ts';
 import { load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample } from './e2e.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
 import { loadModel, probeModel, registryDefaultModel, registryLimits, ROOT, type BenchModel } from './models.ts';

@@ -4,8 +4,9 @@
 import { z } from 'zod';
 import { batchBodySchema } from '../batches/spec.ts';
 import { MAX_SEED, SAMPLER_NAMES } from '../diffusion/index.ts';
-import type { ModelRegistry } from '../models/registry.ts';
-import { DEFAULTS, LIMITS, querySchema } from './query.ts';
+import { servingDefaults, type ModelRegistry } from '../models/registry.ts';
+import { DEFAULTS, LIMITS } from './limits.ts';
+import { querySchema } from './query.ts';
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
 export type JsonSchema = Record<string, unknown>;
@@ -52,6 +53,16 @@ export interface OpenApiDocument {
 
 type QueryKey = keyof typeof querySchema.shape;
 
+/** ` (fmnist-tiny: 3)`: the models whose own default for `key` differs from the global one (ServingDefaults). */
+function ownDefaults(registry: ModelRegistry, key: 'sampler' | 'steps' | 'guidance'): string {
+  const own = registry
+    .list()
+    .map((entry) => ({ name: entry.card.name, value: servingDefaults(entry)[key] }))
+    .filter(({ value }) => value !== DEFAULTS[key])
+    .map(({ name, value }) => `${name}: ${value}`);
+  return own.length > 0 ? ` (${own.join(', ')})` : '';
+}
+
 /** Descriptions of the query parameters, attached to the validating schema objects (a registry: no copies). */
 function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ description: string }> {
   const docs = z.registry<{ description: string }>();
@@ -61,11 +72,11 @@ function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ descripti
     .map((e) => `${e.card.name}: 0..${e.card.architecture.numClasses - 1}${e.card.classNames ? ` or ${e.card.classNames.join(', ')}` : ''}`);
   const text: Record<QueryKey, string> = {
     model: `Model name (GET /v1/models); default ${registry.defaultName}.`,
-    sampler: `Sampler: ${SAMPLER_NAMES.join(', ')}; default ${DEFAULTS.sampler}.`,
-    steps: `Sampler steps, an integer in [1, ${LIMITS.maxSteps}] and at most the model's training timesteps T; default ${DEFAULTS.steps}. Images x steps (x 2 with guidance) is bounded per model (limits.maxImageSteps).`,
+    sampler: `Sampler: ${SAMPLER_NAMES.join(', ')}; default ${DEFAULTS.sampler}${ownDefaults(registry, 'sampler')}; each model's defaults: GET /v1/models.`,
+    steps: `Sampler steps, an integer in [1, ${LIMITS.maxSteps}] and at most the model's training timesteps T; default ${DEFAULTS.steps}${ownDefaults(registry, 'steps')}. Images x steps (x 2 with guidance) is bounded per model (limits.maxImageSteps).`,
     eta: `DDIM eta in [0, 1] (sampler=ddim only); default ${DEFAULTS.eta}.`,
     class: `Class of a conditional model, by id or name (${classes.join('; ') || 'no conditional model is served'}); omitted: unconditional (null class).`,
-    guidance: `Classifier-free guidance scale in [0, ${LIMITS.maxGuidance}] (needs class); default ${DEFAULTS.guidance} (none).`,
+    guidance: `Classifier-free guidance scale in [0, ${LIMITS.maxGuidance}] (needs class; 1 = none). Default with a class: ${DEFAULTS.guidance}${ownDefaults(registry, 'guidance')}; without a class: 1.`,
     scale: `Integer upscaling of the PNG in [1, ${LIMITS.maxScale}] (nearest neighbour); the longest side may be at most ${LIMITS.maxOutputSide} pixels; default ${DEFAULTS.scale}.`,
     clip: `Clip the predicted x0 to [-1, 1] at every step: true, false, 1 or 0; default ${DEFAULTS.clip}.`,
     n: `Images in the grid, an integer in [1, ${LIMITS.maxGridImages}]; default ${DEFAULTS.gridImages}.`,
@@ -137,9 +148,10 @@ const doneEvent = z.object({
   cache: z.enum(['HIT', 'MISS']),
   image: z.string().meta({ description: 'The final PNG (same bytes as url) as a data URL.' }),
 });
+const defaultValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 const modelsResponse = z.object({
   default: z.string(),
-  defaults: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  defaults: defaultValues.meta({ description: 'The defaults of a model that sets none of its own (each model lists its effective defaults).' }),
   models: z.array(
     z.looseObject({
       name: z.string(),
@@ -148,6 +160,7 @@ const modelsResponse = z.object({
       classNames: z.array(z.string()).nullable(),
       available: z.boolean().meta({ description: 'false when the bundled bytes fail their sha256 check.' }),
       limits: z.record(z.string(), z.number()),
+      defaults: defaultValues.meta({ description: "This model's values for omitted parameters; guidance applies to requests with a class (without one: 1)." }),
     }),
   ),
 });

@@ -2,23 +2,12 @@ import { z } from 'zod';
 import { MAX_SEED, SAMPLER_NAMES, type SamplerName } from '../diffusion/index.ts';
 import { gridLayout } from '../image/index.ts';
 import type { ModelCard } from '../model-card.ts';
-import { isConditional, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
+import { isConditional, servingDefaults, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
 import type { RenderKind, RenderParams } from '../render/params.ts';
 import { workOf } from '../render/params.ts';
 import { GRID_PAD } from '../render/render.ts';
+import { LIMITS } from './limits.ts';
 import { invalidParam } from './problem.ts';
-
-/** Documented limits (README "## API"). Per-model work limits come from the registry (ServingLimits). */
-export const LIMITS = {
-  maxSteps: 1000,
-  maxGridImages: 16,
-  maxScale: 8,
-  /** Longest side of a returned PNG, after upscaling. */
-  maxOutputSide: 1024,
-  maxGuidance: 20,
-} as const;
-
-export const DEFAULTS = { sampler: 'dpmpp2m', steps: 20, eta: 0, clip: true, guidance: 1, scale: 1, gridImages: 16 } as const;
 
 /** Query integers: decimal digits (leading zeros allowed; the canonical key uses the value). */
 const INT = /^[0-9]{1,16}$/;
@@ -92,7 +81,7 @@ function parseClass(value: string | undefined, card: ModelCard): number | null {
 
 /**
  * Validates and bounds every query parameter of a sample or grid request for one model; throws a 400
- * ProblemError naming the parameter. Returns the parameters with defaults applied.
+ * ProblemError naming the parameter. Returns the parameters with the model's defaults applied (servingDefaults).
  */
 export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry: ModelEntry): RenderParams {
   const raw: Record<string, string> = {};
@@ -109,12 +98,14 @@ export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry
   }
   const q = parsed.data;
   const { card, limits } = entry;
-  const sampler = q.sampler ?? DEFAULTS.sampler;
+  const defaults = servingDefaults(entry);
+  const sampler = q.sampler ?? defaults.sampler;
   if (q.eta !== undefined && sampler !== 'ddim') throw invalidParam('eta', `applies to sampler=ddim only (sampler is ${sampler})`);
-  const steps = q.steps ?? DEFAULTS.steps;
+  const steps = q.steps ?? defaults.steps;
   if (steps > card.schedule.T) throw invalidParam('steps', `must be at most the model's ${card.schedule.T} training timesteps`);
   const classId = parseClass(q.class, card);
-  const guidance = q.guidance ?? DEFAULTS.guidance;
+  // the model's default guidance steers towards a requested class; without a class sampling is unguided
+  const guidance = q.guidance ?? (classId === null ? 1 : defaults.guidance);
   if (guidance !== 1) {
     if (!isConditional(card)) throw invalidParam('guidance', `is not accepted: model ${card.name} is unconditional`);
     if (classId === null) throw invalidParam('guidance', 'needs a class (classifier-free guidance steers towards one class)');
@@ -122,12 +113,12 @@ export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry
   const params: RenderParams = {
     sampler,
     steps,
-    eta: sampler === 'ddim' ? (q.eta ?? DEFAULTS.eta) : 0,
-    clip: q.clip ?? DEFAULTS.clip,
+    eta: sampler === 'ddim' ? (q.eta ?? defaults.eta) : 0,
+    clip: q.clip ?? defaults.clip,
     classId,
     guidance,
-    scale: q.scale ?? DEFAULTS.scale,
-    n: kind === 'grid' ? (q.n ?? DEFAULTS.gridImages) : 1,
+    scale: q.scale ?? defaults.scale,
+    n: kind === 'grid' ? (q.n ?? defaults.gridImages) : 1,
   };
   const work = workOf(params);
   if (work > limits.maxImageSteps) {

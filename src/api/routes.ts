@@ -2,12 +2,13 @@ import { Hono, type Context } from 'hono';
 import type { Env } from '../env.ts';
 import { verifyModel } from '../inference/integrity.ts';
 import { loadEpsModel, wasmHeapBytes } from '../inference/runtime.ts';
-import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
+import { servingDefaults, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
 import type { RenderKind } from '../render/params.ts';
 import { renderPng } from '../render/render.ts';
 import { contentKey, matchesEtag } from '../storage/keys.ts';
 import { IMMUTABLE, readPng, writePng, type CacheLayer } from '../storage/png-cache.ts';
-import { DEFAULTS, LIMITS, parseRenderQuery, parseSeed, resolveModel } from './query.ts';
+import { DEFAULTS, LIMITS } from './limits.ts';
+import { parseRenderQuery, parseSeed, resolveModel } from './query.ts';
 import { createSingleFlight } from './single-flight.ts';
 
 interface Rendered {
@@ -43,9 +44,10 @@ export function createRoutes(registry: ModelRegistry) {
           () => true,
           () => false,
         );
-        return { ...entry.card, available, limits: { ...entry.limits, ...LIMITS } };
+        return { ...entry.card, available, limits: { ...entry.limits, ...LIMITS }, defaults: servingDefaults(entry) };
       }),
     );
+    // `defaults`: those of a model that sets none of its own; each model lists its effective defaults
     return c.json({ default: registry.defaultName, defaults: DEFAULTS, models }, 200, { 'cache-control': 'no-cache' });
   });
 

@@ -16,6 +16,9 @@ export function bundledModels(): ModelRegistry {
       card: parseModelCard(fmnistTinyCard),
       bytes: fmnistTinyInt8,
       limits: { maxBatch: 8, maxImageSteps: 1024 },
+      // Its serving defaults (for omitted parameters; guidance only when a class is requested), from the
+      // evaluation in the README: at guidance 1 the requested class is recognised in 49% of samples, at 3 in 82.5%.
+      defaults: { sampler: 'dpmpp2m', steps: 20, guidance: 3 },
     },
     {
       // A tiny random-weight test fixture (16x16x1, 12k parameters, `npm run export:fixture`): the worker

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULTS, LIMITS, type RequestDefaults } from '../api/limits.ts';
+import { SAMPLER_NAMES, type SamplerName } from '../diffusion/index.ts';
 import type { ModelCard } from '../model-card.ts';
 
 /** What the worker may do with one model per request (see the README's limits). */
@@ -9,11 +11,20 @@ export interface ServingLimits {
   maxImageSteps: number;
 }
 
-/** One served model: its card (model.json), the int8 ONNX bytes bundled with the worker, its limits. */
+/** A model's own values for omitted request parameters; the global DEFAULTS fill the rest. */
+export interface ServingDefaults {
+  sampler?: SamplerName;
+  steps?: number;
+  /** Classifier-free guidance of a request that names a class (without one, sampling stays unguided). */
+  guidance?: number;
+}
+
+/** One served model: its card (model.json), the int8 ONNX bytes bundled with the worker, its limits and defaults. */
 export interface ModelEntry {
   card: ModelCard;
   bytes: ArrayBuffer;
   limits: ServingLimits;
+  defaults?: ServingDefaults;
 }
 
 export interface ModelRegistry {
@@ -60,12 +71,35 @@ export function isConditional(card: ModelCard): boolean {
   return card.architecture.numClasses > 0;
 }
 
+/** The defaults a request for this model gets: the model's own (ServingDefaults) over the global DEFAULTS. */
+export function servingDefaults(entry: ModelEntry): RequestDefaults {
+  const own = entry.defaults;
+  return { ...DEFAULTS, sampler: own?.sampler ?? DEFAULTS.sampler, steps: own?.steps ?? DEFAULTS.steps, guidance: own?.guidance ?? DEFAULTS.guidance };
+}
+
+/** Checks a model's serving defaults against the request limits; throws naming the model and the field. */
+function checkServingDefaults(entry: ModelEntry): void {
+  const { card, limits } = entry;
+  const fail = (field: string, rule: string, value: unknown): never => {
+    throw new TypeError(`invalid serving defaults of model ${card.name}: defaults.${field} must be ${rule} (got ${JSON.stringify(value)})`);
+  };
+  const d = servingDefaults(entry);
+  if (!SAMPLER_NAMES.includes(d.sampler)) fail('sampler', `one of ${SAMPLER_NAMES.join(', ')}`, d.sampler);
+  const maxSteps = Math.min(LIMITS.maxSteps, card.schedule.T);
+  if (!Number.isInteger(d.steps) || d.steps < 1 || d.steps > maxSteps) fail('steps', `an integer in [1, ${maxSteps}] (the request limit and the model's T)`, d.steps);
+  if (!Number.isFinite(d.guidance) || d.guidance < 0 || d.guidance > LIMITS.maxGuidance) fail('guidance', `a number in [0, ${LIMITS.maxGuidance}]`, d.guidance);
+  if (d.guidance !== 1 && !isConditional(card)) fail('guidance', '1: the model is unconditional', d.guidance);
+  const work = d.steps * (d.guidance !== 1 ? 2 : 1);
+  if (work > limits.maxImageSteps) fail('steps', `such that one image fits limits.maxImageSteps = ${limits.maxImageSteps} (steps x 2 with guidance)`, d.steps);
+}
+
 /** A registry over a list of models; the first is the default unless `defaultName` says otherwise. */
 export function createRegistry(entries: readonly ModelEntry[], defaultName?: string): ModelRegistry {
   if (entries.length === 0) throw new TypeError('the model registry needs at least one model');
   const byName = new Map<string, ModelEntry>();
   for (const entry of entries) {
     if (byName.has(entry.card.name)) throw new TypeError(`duplicate model name ${entry.card.name}`);
+    checkServingDefaults(entry);
     byName.set(entry.card.name, entry);
   }
   const first = entries[0];

@@ -31,15 +31,15 @@ export const CLIENT_JS = String.raw`(function () {
     stepsInput.max = String(model.maxSteps);
   }
 
-  /** The request's query: only parameters that differ from the defaults, so equal requests share one URL. */
+  /** The request's query: only parameters that differ from the model's defaults, so equal requests share one URL. */
   function query() {
     var q = new URLSearchParams();
     var model = modelConfig();
     if (model.name !== config.defaultModel) q.set('model', model.name);
     if (classSelect.value !== '') q.set('class', classSelect.value);
-    if (samplerSelect.value !== config.defaults.sampler) q.set('sampler', samplerSelect.value);
+    if (samplerSelect.value !== model.defaults.sampler) q.set('sampler', samplerSelect.value);
     var steps = Math.round(Number(stepsInput.value));
-    if (steps !== config.defaults.steps) q.set('steps', String(steps));
+    if (steps !== model.defaults.steps) q.set('steps', String(steps));
     var s = q.toString();
     return s ? '?' + s : '';
   }
@@ -180,18 +180,25 @@ export const CLIENT_JS = String.raw`(function () {
     grid.alt = 'a grid of samples for seed ' + s;
   }
 
+  /** The model's sampler and steps in the form (a model change, or a shared link that omits them). */
+  function applyDefaults(model) {
+    samplerSelect.value = model.defaults.sampler;
+    stepsInput.value = String(model.defaults.steps);
+  }
+
   function restore() {
     var p = new URLSearchParams(location.search);
     if (!p.has('seed')) return false;
     if (modelSelect && p.has('model')) modelSelect.value = p.get('model');
     fillClasses(modelConfig(), p.get('class') || '');
+    applyDefaults(modelConfig());
     if (p.has('sampler')) samplerSelect.value = p.get('sampler');
     if (p.has('steps')) stepsInput.value = p.get('steps');
     seedInput.value = p.get('seed');
     return true;
   }
 
-  if (modelSelect) modelSelect.addEventListener('change', function () { fillClasses(modelConfig(), ''); });
+  if (modelSelect) modelSelect.addEventListener('change', function () { fillClasses(modelConfig(), ''); applyDefaults(modelConfig()); });
   form.addEventListener('submit', run);
   $('random').addEventListener('click', function () { randomSeed(); run(); });
   $('show-grid').addEventListener('click', showGrid);

@@ -1,6 +1,6 @@
 import { SAMPLER_NAMES } from '../diffusion/index.ts';
-import { DEFAULTS, LIMITS } from '../api/query.ts';
-import type { ModelEntry, ModelRegistry } from '../models/registry.ts';
+import { DEFAULTS, LIMITS } from '../api/limits.ts';
+import { servingDefaults, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
 import type { Assets } from './assets.ts';
 import { escapeHtml, scriptJson } from './html.ts';
 
@@ -13,26 +13,29 @@ export interface DemoModel {
   classNames: string[] | null;
   /** Steps one sample may use: the request limit, the model's T and its work limit. */
   maxSteps: number;
+  /** The model's defaults (servingDefaults): the form starts from them and omits them from URLs. */
+  defaults: { sampler: string; steps: number };
 }
 
 export interface DemoConfig {
   defaultModel: string;
-  defaults: { sampler: string; steps: number };
   models: DemoModel[];
 }
 
 function demoModel(entry: ModelEntry): DemoModel {
   const { card, limits } = entry;
+  const defaults = servingDefaults(entry);
   return {
     name: card.name,
     numClasses: card.architecture.numClasses,
     classNames: card.classNames,
     maxSteps: Math.min(LIMITS.maxSteps, card.schedule.T, limits.maxImageSteps),
+    defaults: { sampler: defaults.sampler, steps: defaults.steps },
   };
 }
 
 export function demoConfig(registry: ModelRegistry): DemoConfig {
-  return { defaultModel: registry.defaultName, defaults: { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }, models: registry.list().map(demoModel) };
+  return { defaultModel: registry.defaultName, models: registry.list().map(demoModel) };
 }
 
 function options(values: readonly { value: string; label: string }[], selected: string): string {
@@ -83,7 +86,7 @@ prediction of the final image sharpen step by step.</p>
 <section class="card" aria-label="image">
 <figure>
 <img id="image" class="pixels" src="${first}" width="256" height="256" alt="a generated sample" data-state="idle" fetchpriority="high">
-<progress id="progress" max="${DEFAULTS.steps}" value="${DEFAULTS.steps}"></progress>
+<progress id="progress" max="${model.defaults.steps}" value="${model.defaults.steps}"></progress>
 <figcaption class="row"><span id="status" role="status" aria-live="polite">seed ${DEMO_SEED}, default parameters</span><a id="permalink" href="${first}">PNG</a></figcaption>
 </figure>
 </section>
@@ -91,8 +94,8 @@ prediction of the final image sharpen step by step.</p>
 <form id="controls">
 ${modelField}
 <label for="class">Class</label><select id="class" name="class"${model.numClasses === 0 ? ' disabled' : ''}>${options(classes, '')}</select>
-<label for="sampler">Sampler</label><select id="sampler" name="sampler">${options(samplers, DEFAULTS.sampler)}</select>
-<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${model.maxSteps}" value="${DEFAULTS.steps}" required>
+<label for="sampler">Sampler</label><select id="sampler" name="sampler">${options(samplers, model.defaults.sampler)}</select>
+<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${model.maxSteps}" value="${model.defaults.steps}" required>
 <label for="seed">Seed</label><span class="seed"><input id="seed" name="seed" inputmode="numeric" pattern="[0-9]{1,16}" value="${DEMO_SEED}" required><button type="button" id="random" title="random seed">Random</button></span>
 <label class="check"><input id="live" type="checkbox" checked> live denoising preview (server-sent events)</label>
 <div class="actions"><button class="primary" id="generate" type="submit">Generate</button><button type="button" id="show-grid">Grid of ${DEFAULTS.gridImages}</button></div>

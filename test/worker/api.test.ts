@@ -5,15 +5,19 @@ import { describe, expect, inject, it } from 'vitest';
 import fixtureCard from '../../models/fixture-tiny/model.json';
 import fixtureInt8 from '../../models/fixture-tiny/unet.int8.onnx';
 import fmnistCard from '../../models/fmnist-tiny/model.json';
+import { DEFAULTS } from '../../src/api/limits.ts';
 import { createApp } from '../../src/app.ts';
 import { encodePng } from '../../src/image/index.ts';
 import { sessionRuns } from '../../src/inference/runtime.ts';
 import { bundledModels } from '../../src/models/bundled.ts';
-import { createRegistry, parseModelCard } from '../../src/models/registry.ts';
+import { createRegistry, parseModelCard, servingDefaults } from '../../src/models/registry.ts';
 import { deletePng } from '../../src/storage/png-cache.ts';
 import { REFERENCE_CASES } from './reference.ts';
 
 const BASE = 'http://worker.test';
+
+/** fmnist-tiny's serving defaults as bundled (src/models/bundled.ts: their numbers change with evaluations). */
+const fmnistDefaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
 
 async function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
   return SELF.fetch(BASE + path, { headers });
@@ -42,6 +46,15 @@ describe('GET /v1/models', () => {
       ['fixture-tiny', true, 16],
     ]);
   });
+
+  it("lists each model's effective defaults: its own serving defaults over the global ones", async () => {
+    const body = await (await get('/v1/models')).json<{ defaults: object; models: { name: string; defaults: Record<string, unknown> }[] }>();
+    expect(body.defaults).toEqual(DEFAULTS);
+    const [fmnist, fixture] = body.models;
+    expect(fmnist.defaults).toEqual({ ...DEFAULTS, ...fmnistDefaults });
+    expect(fmnist.defaults.guidance).not.toBe(1);
+    expect(fixture.defaults).toEqual(DEFAULTS); // sets none of its own
+  });
 });
 
 describe('the default model', () => {
@@ -57,6 +70,32 @@ describe('the default model', () => {
     expect(named.status).toBe(304);
     const grid = decode(await png(await get('/v1/grids/5.png?n=2&steps=1')));
     expect([grid.width, grid.height]).toEqual([2 * 32 + 3 * 2, 32 + 2 * 2]);
+  });
+
+  it("samples a class request without guidance at the model's default guidance: the bytes and key of the explicit value", async () => {
+    const guidance = fmnistDefaults.guidance;
+    expect(guidance, 'fmnist-tiny should set a guided default').not.toBe(1);
+    const implicit = await get('/v1/samples/11.png?steps=2&class=Sneaker');
+    expect(implicit.headers.get('x-cache')).toBe('MISS');
+    const key = implicit.headers.get('x-content-key') ?? '';
+    expect(key).toContain(`&class=7&guidance=${guidance}&`);
+    const bytes = await png(implicit);
+    await deletePng(env.GRIDS, key);
+    const explicit = await get(`/v1/samples/11.png?class=7&guidance=${guidance}&steps=2`);
+    expect(explicit.headers.get('x-cache')).toBe('MISS'); // generated again, at the explicit guidance
+    expect(explicit.headers.get('x-content-key')).toBe(key);
+    expect(explicit.headers.get('etag')).toBe(implicit.headers.get('etag'));
+    expect(await png(explicit)).toEqual(bytes);
+    // the implicit spelling is now a hit of that entry
+    expect((await get('/v1/samples/11.png?steps=2&class=Sneaker')).headers.get('x-cache')).toBe('HIT');
+  });
+
+  it('samples without a class unguided, and refuses explicit guidance without a class', async () => {
+    const probe = await get('/v1/samples/11.png?steps=2', { 'if-none-match': '*' });
+    expect(probe.headers.get('x-content-key')).toContain('&class=none&guidance=1&');
+    const res = await get(`/v1/samples/11.png?steps=2&guidance=${fmnistDefaults.guidance}`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ param: 'guidance' });
   });
 });
 

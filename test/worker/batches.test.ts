@@ -6,6 +6,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listImages } from '../../src/batches/store.ts';
 import { deriveSeed } from '../../src/diffusion/index.ts';
+import { bundledModels } from '../../src/models/bundled.ts';
+import { servingDefaults } from '../../src/models/registry.ts';
 import type { JobView } from '../../src/batches/view.ts';
 import { parseSecrets } from '../../src/webhooks/index.ts';
 
@@ -224,13 +226,17 @@ describe('POST /v1/batches: idempotency and validation', () => {
     expect(other.status).toBe(409);
   });
 
-  it('renders with the default model (fmnist-tiny) when the body names none', async () => {
-    const view = await accepted(await postWithKey({ count: 1, steps: 1 }));
-    expect(view.request.model).toBe('fmnist-tiny');
+  it('renders with the default model (fmnist-tiny) and its serving defaults when the body names none', async () => {
+    const view = await accepted(await postWithKey({ count: 1, steps: 1, classes: ['Sneaker'] }));
+    const defaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    expect(view.request).toMatchObject({ model: 'fmnist-tiny', sampler: defaults.sampler, guidance: defaults.guidance, classes: [7] });
     const done = await finished(view.id);
     expect(done.status).toBe('succeeded');
-    const image = decode(await bytesOf(`/v1/batches/${view.id}/images/0.png`));
+    const bytes = await bytesOf(`/v1/batches/${view.id}/images/0.png`);
+    const image = decode(bytes);
     expect([image.width, image.height]).toEqual([32, 32]);
+    // the sample route resolves the same defaults: the same bytes
+    expect(bytes).toEqual(await bytesOf(`/v1/samples/${deriveSeed(view.request.seed, 0)}.png?steps=1&class=Sneaker`));
   });
 
   it('validates the body and the callback URL (https only here)', async () => {

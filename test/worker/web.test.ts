@@ -2,7 +2,11 @@
 // /openapi.json.
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/api/limits.ts';
 import { sessionRuns } from '../../src/inference/runtime.ts';
+import { bundledModels } from '../../src/models/bundled.ts';
+import { servingDefaults } from '../../src/models/registry.ts';
+import type { DemoConfig } from '../../src/web/page.ts';
 
 const BASE = 'http://worker.test';
 const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(BASE + path, { headers });
@@ -20,6 +24,14 @@ describe('GET /', () => {
     // the default model (fmnist-tiny) is selected, with its class names
     expect(html).toContain('<option value="fmnist-tiny" selected>fmnist-tiny</option>');
     expect(html).toContain('<option value="3">3: Dress</option>');
+    // the form starts from the default model's serving defaults; the script knows every model's
+    const defaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="1000" value="${defaults.steps}" required>`);
+    const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as DemoConfig;
+    expect(config.models.map((m) => [m.name, m.defaults])).toEqual([
+      ['fmnist-tiny', { sampler: defaults.sampler, steps: defaults.steps }],
+      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }],
+    ]);
     const etag = res.headers.get('etag') ?? '';
     const again = await get('/', { 'if-none-match': etag });
     expect(again.status).toBe(304);
