@@ -60,6 +60,7 @@ interface CliOptions {
   batchSize: number;
   lr: number;
   warmup: number;
+  cooldown?: number;
   gradClip: number;
   emaDecay: number;
   emaWarmup: boolean;
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
     .option('--batch-size <n>', 'images per step (divisible by the worker count)', int('--batch-size'), d.batchSize)
     .option('--lr <x>', 'Adam learning rate', num('--lr'), d.lr)
     .option('--warmup <n>', 'linear learning-rate warm-up steps', int('--warmup'), d.warmupSteps)
+    .option('--cooldown <n>', 'linear learning-rate decay to 0 over the last n steps (default 0 = none; with --resume: set it for the rest of the run)', int('--cooldown'))
     .option('--grad-clip <x>', 'clip the global gradient norm (0 = off)', num('--grad-clip'), d.gradClip)
     .option('--ema-decay <x>', 'EMA decay of the exported weights', num('--ema-decay'), d.emaDecay)
     .option('--no-ema-warmup', 'use the full EMA decay from step 0 (default ramps (1+s)/(10+s))')
@@ -158,6 +160,7 @@ export function configFromOptions(opts: CliOptions, workers: number): RunConfig 
     batchSize: opts.batchSize,
     lr: opts.lr,
     warmupSteps: opts.warmup,
+    cooldownSteps: opts.cooldown ?? 0,
     gradClip: opts.gradClip,
     emaDecay: opts.emaDecay,
     emaWarmup: opts.emaWarmup,
@@ -212,6 +215,7 @@ export async function main(argv: string[]): Promise<number> {
       resume: opts.resume,
       backend: opts.backend,
       steps: opts.resume ? opts.steps : undefined,
+      cooldownSteps: opts.resume ? opts.cooldown : undefined,
       stopAt: opts.stopAt,
       progress: opts.progress,
       sampleGuidance: opts.sampleGuidance,

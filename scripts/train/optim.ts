@@ -12,10 +12,16 @@ export interface OptimState {
   adamV: Float32Array;
 }
 
-/** Learning rate of (0-based) step s: linear warm-up over warmupSteps, then constant. */
-export function learningRate(o: Pick<TrainOptions, 'lr' | 'warmupSteps'>, step: number): number {
-  if (o.warmupSteps <= 0) return o.lr;
-  return o.lr * Math.min(1, (step + 1) / o.warmupSteps);
+/**
+ * Learning rate of (0-based) step s: linear warm-up over warmupSteps, then constant, then (cooldownSteps > 0)
+ * a linear decay towards 0 over the run's last cooldownSteps steps (warmup-stable-decay: the decay can be
+ * added on --resume, when the run's length is known).
+ */
+export function learningRate(o: Pick<TrainOptions, 'lr' | 'warmupSteps' | 'steps' | 'cooldownSteps'>, step: number): number {
+  const warm = o.warmupSteps <= 0 ? 1 : Math.min(1, (step + 1) / o.warmupSteps);
+  const cd = o.cooldownSteps ?? 0;
+  const cool = cd <= 0 ? 1 : Math.min(1, Math.max(0, o.steps - step) / cd);
+  return o.lr * warm * cool;
 }
 
 /** EMA decay at step s (after the update of step s). */

@@ -32,6 +32,8 @@ export interface TrainOptions {
   batchSize: number;
   lr: number;
   warmupSteps: number;
+  /** Linear learning-rate decay to 0 over the last cooldownSteps steps (0 = none; absent in older runs). */
+  cooldownSteps?: number;
   adamBeta1: number;
   adamBeta2: number;
   adamEps: number;
@@ -71,6 +73,7 @@ export const DEFAULT_TRAIN: TrainOptions = {
   batchSize: 64,
   lr: 1e-3,
   warmupSteps: 200,
+  cooldownSteps: 0,
   adamBeta1: 0.9,
   adamBeta2: 0.999,
   adamEps: 1e-8,
@@ -119,6 +122,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   int('batchSize', 1, 4096);
   num('lr', 0, 1);
   int('warmupSteps', 0, 1e9);
+  if (o.cooldownSteps !== undefined) int('cooldownSteps', 0, o.steps);
   num('adamBeta1', 0, 0.999999);
   num('adamBeta2', 0, 0.999999);
   num('adamEps', 0, 1);

@@ -29,6 +29,8 @@ export interface TrainRequest {
   backend: BackendRequest;
   /** Change the total step count of a resumed run (training is exact-resumable past the old end). */
   steps?: number;
+  /** Set the learning-rate cooldown of a resumed run (linear decay to 0 over its last n steps). */
+  cooldownSteps?: number;
   /** Stop (with a checkpoint) once this step is reached, without changing the run's total (tests, benches). */
   stopAt?: number;
   progress: boolean;
@@ -117,8 +119,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     cfg = await readRunConfig(runDir);
     const latest = await fsp.stat(path.join(runDir, 'checkpoints')).then(() => true, () => false);
     if (latest) resumeFrom = await loadCheckpoint(runDir);
-    if (req.steps !== undefined && req.steps !== cfg.training.steps) {
-      cfg = { ...cfg, training: { ...cfg.training, steps: req.steps } };
+    const changed = { ...(req.steps !== undefined ? { steps: req.steps } : {}), ...(req.cooldownSteps !== undefined ? { cooldownSteps: req.cooldownSteps } : {}) };
+    if (Object.entries(changed).some(([k, v]) => cfg.training[k as keyof typeof changed] !== v)) {
+      cfg = { ...cfg, training: validateTrainOptions({ ...cfg.training, ...changed }) };
       await writeRunConfig(runDir, cfg);
     }
   } else {

@@ -7,6 +7,7 @@ import { selectBackend } from '../../scripts/train/backend.ts';
 import { train } from '../../scripts/train/trainer.ts';
 import { loadCheckpoint, CheckpointError } from '../../scripts/train/checkpoint.ts';
 import { DEFAULT_TRAIN, type RunConfig, type TrainOptions } from '../../scripts/train/options.ts';
+import { learningRate } from '../../scripts/train/optim.ts';
 import { idxBytes } from './fixtures.ts';
 
 let dir = '';
@@ -120,3 +121,29 @@ describe('training', () => {
     await expect(loadCheckpoint(path.join(dir, 'empty-run'))).rejects.toThrow(/empty-run: no checkpoint found \(expected latest\.json or checkpoints\/step-NNNNNNNN\/\)/);
   });
 });
+
+describe('learning-rate schedule', () => {
+  it('warms up, holds, then cools down linearly to 0 over the last cooldownSteps', () => {
+    const o = { lr: 1e-3, warmupSteps: 10, steps: 100, cooldownSteps: 20 };
+    expect(learningRate(o, 0)).toBeCloseTo(1e-4, 12);
+    expect(learningRate(o, 9)).toBeCloseTo(1e-3, 12);
+    expect(learningRate(o, 79)).toBeCloseTo(1e-3, 12);
+    expect(learningRate(o, 80)).toBeCloseTo(1e-3, 12);
+    expect(learningRate(o, 90)).toBeCloseTo(5e-4, 12);
+    expect(learningRate(o, 99)).toBeCloseTo(5e-5, 12);
+    // runs written before the option existed have no cooldown
+    expect(learningRate({ lr: 1e-3, warmupSteps: 0, steps: 100 }, 99)).toBe(1e-3);
+  });
+
+  it('a resumed run can add a cooldown: the config keeps it and loss.csv shows the decay', async () => {
+    const runDir = path.join(dir, 'run-cooldown');
+    await train({ runDir, config: config({ steps: 6, warmupSteps: 0 }), resume: false, backend: 'wasm', progress: false, log: quiet });
+    await train({ runDir, resume: true, steps: 10, cooldownSteps: 4, backend: 'wasm', progress: false, log: quiet });
+    const cfg = JSON.parse(await fsp.readFile(path.join(runDir, 'config.json'), 'utf8')) as RunConfig;
+    expect([cfg.training.steps, cfg.training.cooldownSteps]).toEqual([10, 4]);
+    const lrs = (await fsp.readFile(path.join(runDir, 'loss.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
+    expect(lrs).toEqual([3e-3, 3e-3, 3e-3, 3e-3, 3e-3, 3e-3, 3e-3, 2.25e-3, 1.5e-3, 7.5e-4]);
+    await expect(train({ runDir, resume: true, cooldownSteps: 11, backend: 'wasm', progress: false, log: quiet })).rejects.toThrow(/cooldownSteps must be/);
+  });
+});
+
