@@ -6,10 +6,11 @@ import { servingDefaults, type ModelEntry, type ModelRegistry } from '../models/
 import type { RenderKind } from '../render/params.ts';
 import { renderPng } from '../render/render.ts';
 import { contentKey, matchesEtag } from '../storage/keys.ts';
-import { IMMUTABLE, readPng, writePng, type CacheLayer } from '../storage/png-cache.ts';
+import { IMMUTABLE, readPng, storePng, type CacheLayer } from '../storage/png-cache.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
 import { parseRenderQuery, parseSeed, resolveModel } from './query.ts';
 import { createSingleFlight } from './single-flight.ts';
+import { waitUntilOf } from './wait-until.ts';
 
 interface Rendered {
   bytes: Uint8Array<ArrayBuffer>;
@@ -17,16 +18,6 @@ interface Rendered {
 }
 
 type AppContext = Context<{ Bindings: Env }>;
-
-function waitUntilOf(c: AppContext): (p: Promise<unknown>) => void {
-  return (p) => {
-    try {
-      c.executionCtx.waitUntil(p);
-    } catch {
-      void p.catch(() => undefined); // no execution context (app.request in tests): let it run
-    }
-  };
-}
 
 /** GET /v1/models, /v1/samples/{seed}.png, /v1/grids/{seed}.png. Validation and orchestration only. */
 export function createRoutes(registry: ModelRegistry) {
@@ -77,7 +68,8 @@ export function createRoutes(registry: ModelRegistry) {
         if (cached) return cached;
         const model = await loadEpsModel(entry, { wasmEntry: c.env.ORT_WASM_ENTRY });
         const bytes = await renderPng(model, entry.card, kind, seed, params);
-        await writePng(c.env.GRIDS, key.r2Key, bytes, { model: entry.card.name, seed: String(seed) }, waitUntil);
+        // stored after the response (waitUntil): the R2 put is not on the request path (issue 9)
+        waitUntil(storePng(c.env.GRIDS, key.r2Key, bytes, { model: entry.card.name, seed: String(seed) }, waitUntil));
         return { bytes, layer: 'generated' };
       });
       const rendered = await result;

@@ -10,9 +10,10 @@ import { loadEpsModel } from '../inference/runtime.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { renderPng } from '../render/render.ts';
 import { contentKey } from '../storage/keys.ts';
-import { readPng, writePng } from '../storage/png-cache.ts';
+import { readPng, storePng } from '../storage/png-cache.ts';
 import { invalidParam, problemResponse } from './problem.ts';
 import { parseRenderQuery, resolveModel } from './query.ts';
+import { waitUntilOf } from './wait-until.ts';
 
 type AppContext = Context<{ Bindings: Env }>;
 
@@ -96,13 +97,7 @@ export function createStreamRoutes(registry: ModelRegistry) {
       return c.body(null, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-content-key': key.r2Key }); // no model run
     }
     const model = await loadEpsModel(entry, { wasmEntry: c.env.ORT_WASM_ENTRY });
-    const waitUntil = (p: Promise<unknown>) => {
-      try {
-        c.executionCtx.waitUntil(p);
-      } catch {
-        void p.catch(() => undefined);
-      }
-    };
+    const waitUntil = waitUntilOf(c);
     const start: StartEvent = { seed, model: card.name, total: params.steps, url: `/v1/samples/${seed}.png${url.search}`, etag: key.etag };
 
     c.header('x-content-key', key.r2Key);
@@ -119,7 +114,8 @@ export function createStreamRoutes(registry: ModelRegistry) {
           },
         });
         const cached = await readPng(c.env.GRIDS, key.r2Key, waitUntil);
-        if (!cached) await writePng(c.env.GRIDS, key.r2Key, bytes, { model: card.name, seed: String(seed) }, waitUntil);
+        // awaited, unlike /v1/samples: `done` tells the client its url is stored, and the demo loads that url at once
+        if (!cached) await storePng(c.env.GRIDS, key.r2Key, bytes, { model: card.name, seed: String(seed) }, waitUntil);
         const done: DoneEvent = { total: params.steps, url: start.url, etag: key.etag, cache: cached ? 'HIT' : 'MISS', image: pngDataUrl(bytes) };
         await send(stream, 'done', done);
       } catch (error) {

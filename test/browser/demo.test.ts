@@ -50,6 +50,15 @@ export function pngStats(png: Uint8Array): { width: number; height: number; mean
   return { width, height, mean, std: Math.sqrt(Math.max(0, sumSq / pixels - mean * mean)), colors: colors.size };
 }
 
+/** A generated PNG is stored after its response (waitUntil): wait until a HEAD (which never generates) finds it. */
+async function untilStored(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(url, { method: 'HEAD' })).headers.get('x-cache') !== 'HIT') {
+    if (Date.now() > deadline) throw new Error(`${url} was not stored within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe.skipIf(!available)('demo page in Chromium', () => {
   let server: DevServer;
   let context: BrowserContext;
@@ -103,6 +112,7 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     const defaultUrl = `${server.base}/v1/samples/42.png`;
     const warm = await fetch(defaultUrl); // generate the default image once (fresh local R2)
     expect(warm.status, server.log()).toBe(200);
+    await untilStored(defaultUrl);
 
     const imageHeaders: Record<string, string>[] = [];
     page.on('response', (res) => {

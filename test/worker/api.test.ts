@@ -1,7 +1,7 @@
 // The worker inside workerd (@cloudflare/vitest-pool-workers): real onnxruntime-web, R2 simulated by miniflare.
-import { env, SELF } from 'cloudflare:test';
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { decode } from 'fast-png';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import fixtureCard from '../../models/fixture-tiny/model.json';
 import fixtureInt8 from '../../models/fixture-tiny/unet.int8.onnx';
 import fmnistCard from '../../models/fmnist-tiny/model.json';
@@ -13,14 +13,20 @@ import { bundledModels } from '../../src/models/bundled.ts';
 import { createRegistry, parseModelCard, servingDefaults } from '../../src/models/registry.ts';
 import { deletePng } from '../../src/storage/png-cache.ts';
 import { REFERENCE_CASES } from './reference.ts';
+import { fetchSettled } from './settled.ts';
 
 const BASE = 'http://worker.test';
 
 /** fmnist-tiny's serving defaults as bundled (src/models/bundled.ts: their numbers change with evaluations). */
 const fmnistDefaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
 
-async function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
-  return SELF.fetch(BASE + path, { headers });
+/** Every request here waits for its background writes (settled.ts): the tests read what a response stored. */
+function settled(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetchSettled(BASE + path, init);
+}
+
+function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return settled(path, { headers });
 }
 
 async function png(res: Response): Promise<Uint8Array> {
@@ -176,15 +182,15 @@ describe('GET /v1/grids/{seed}.png', () => {
   it('answers HEAD without running the model', async () => {
     const path = '/v1/grids/4242.png?model=fixture-tiny&n=4&steps=3';
     const runs = sessionRuns();
-    const head = await SELF.fetch(BASE + path, { method: 'HEAD' });
+    const head = await settled(path, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('x-cache')).toBe('MISS');
     expect(head.headers.get('etag')).toMatch(/^"[0-9a-f]{40}"$/);
     expect(sessionRuns()).toBe(runs);
-    const get = await SELF.fetch(BASE + path);
-    expect(get.headers.get('etag')).toBe(head.headers.get('etag'));
-    const bytes = await png(get);
-    const again = await SELF.fetch(BASE + path, { method: 'HEAD' });
+    const generated = await get(path);
+    expect(generated.headers.get('etag')).toBe(head.headers.get('etag'));
+    const bytes = await png(generated);
+    const again = await settled(path, { method: 'HEAD' });
     expect(again.headers.get('x-cache')).toBe('HIT');
     expect(again.headers.get('content-length')).toBe(String(bytes.byteLength));
   });
@@ -224,6 +230,72 @@ describe('GET /v1/grids/{seed}.png', () => {
     console.log(`wasm heap after n=16, guidance (batch 32 in runs of 8): ${(heap / 2 ** 20).toFixed(1)} MiB`);
     expect(heap).toBeGreaterThan(0);
     expect(heap).toBeLessThan(64 * 2 ** 20);
+  });
+});
+
+describe('storage off the response path', () => {
+  /** GRIDS over the test bucket, each put first waiting for (or failing with) `put`. */
+  function bucketWith(put: (key: string) => Promise<void>): { bucket: R2Bucket; puts: string[] } {
+    const puts: string[] = [];
+    const bucket = {
+      get: (key: string) => env.GRIDS.get(key),
+      async put(key: string, value: Uint8Array, options?: R2PutOptions) {
+        puts.push(key);
+        await put(key);
+        return env.GRIDS.put(key, value, options);
+      },
+    };
+    return { bucket: bucket as unknown as R2Bucket, puts };
+  }
+
+  it('answers a miss before its R2 write, which finishes in waitUntil', async () => {
+    let opened = false;
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = () => {
+        opened = true;
+        resolve();
+      };
+    });
+    let failsafe: ReturnType<typeof setTimeout> | undefined;
+    const { bucket, puts } = bucketWith(() => {
+      failsafe = setTimeout(open, 10_000); // a response that waits for the put gets it 10 s later
+      return gate;
+    });
+    const app = createApp({ registry: bundledModels() });
+    const ctx = createExecutionContext();
+    const res = await app.request('/v1/samples/6060.png?model=fixture-tiny&steps=2', {}, { ...env, GRIDS: bucket }, ctx);
+    const key = res.headers.get('x-content-key') ?? '';
+    expect(res.headers.get('x-cache')).toBe('MISS');
+    const bytes = await png(res); // the whole response, while its R2 put still waits
+    expect(opened, 'the response waited for the R2 put').toBe(false);
+    expect(puts).toEqual([key]);
+    expect(await env.GRIDS.get(key)).toBeNull();
+    if (failsafe !== undefined) clearTimeout(failsafe);
+    open();
+    await waitOnExecutionContext(ctx);
+    const stored = await env.GRIDS.get(key);
+    expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(bytes);
+  });
+
+  it('serves a miss whose R2 write fails, and logs the failure with the key', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const { bucket } = bucketWith(async () => {
+        throw new Error('R2 is unavailable');
+      });
+      const app = createApp({ registry: bundledModels() });
+      const ctx = createExecutionContext();
+      const res = await app.request('/v1/grids/6061.png?model=fixture-tiny&n=2&steps=2', {}, { ...env, GRIDS: bucket }, ctx);
+      expect(res.status).toBe(200);
+      const key = res.headers.get('x-content-key') ?? '';
+      expect(decode(await png(res)).width).toBe(2 * 16 + 3 * 2);
+      await waitOnExecutionContext(ctx);
+      expect(errors).toHaveBeenCalledWith(`R2 put of ${key} failed (served, not stored):`, expect.objectContaining({ message: 'R2 is unavailable' }));
+      expect(await env.GRIDS.get(key)).toBeNull();
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { sessionRuns } from '../../src/inference/runtime.ts';
 import { bundledModels } from '../../src/models/bundled.ts';
 import { servingDefaults } from '../../src/models/registry.ts';
 import type { DemoConfig } from '../../src/web/page.ts';
+import { fetchSettled } from './settled.ts';
 
 const BASE = 'http://worker.test';
 const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(BASE + path, { headers });
@@ -51,7 +52,7 @@ describe('GET /', () => {
   });
 
   it('needs no model run for its first view once the default image is stored', async () => {
-    expect((await get('/v1/samples/42.png')).status).toBe(200); // generate (or find) the default image
+    expect((await fetchSettled(BASE + '/v1/samples/42.png')).status).toBe(200); // generate (or find) and store the default image
     const runs = sessionRuns();
     const html = await (await get('/')).text();
     const src = /<img id="image" class="pixels" src="([^"]+)"/.exec(html)?.[1] ?? '';
