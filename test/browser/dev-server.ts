@@ -1,10 +1,12 @@
 // Starts the worker under `wrangler dev --local` on a free loopback port with empty local state (R2 and the
 // Cache API in a temp dir), waits until it answers, and stops it (its whole process group) afterwards.
+// onnxruntime-web's glue is vendored first, as `npm run dev` does (wrangler.toml has no custom build).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, stopProcessGroup } from '../../scripts/lib/child-process.ts';
+import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
 
 export interface DevServer {
   base: string;
@@ -16,6 +18,7 @@ export interface DevServer {
 const ROOT = join(import.meta.dirname, '../..');
 
 export async function startDevServer(timeoutMs: number): Promise<DevServer> {
+  vendorOrtWasm();
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'ddpm-edge-browser-state-'));
   const wrangler = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');

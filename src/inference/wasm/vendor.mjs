@@ -1,13 +1,14 @@
 // Copies onnxruntime-web's SIMD glue and wasm next to ort-entry.mjs, where wrangler
-// (find_additional_modules) and the worker tests load them as modules. Run by wrangler's custom build
-// (npm run dev, deploy) and by the worker tests' global setup. Idempotent: unchanged files are not
-// rewritten, so wrangler dev's watcher does not loop.
+// (find_additional_modules) and the worker tests load them as modules. Run before wrangler starts
+// (`npm run dev`, `npm run deploy`, the browser test's dev server, the bench) and by the worker tests' global
+// setup; not as a wrangler custom build (see wrangler.toml). Idempotent: unchanged files are not rewritten,
+// and a changed one is replaced whole (rename), so a running wrangler dev never sees a half-written file.
 //
 // The glue is patched in one way: its two "am I in Node?" probes (`globalThis.process?.versions?.node`)
 // are replaced by `false`. workerd with nodejs_compat (always on in @cloudflare/vitest-pool-workers,
 // default on for recent compatibility dates) has `process.versions.node`, and the glue would then take its
 // Node path (`import("module")`, `worker_threads`, `fs`), which does not exist there.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +41,10 @@ function writeIfChanged(path, bytes) {
   } catch {
     current = undefined;
   }
-  if (!current || !current.equals(bytes)) writeFileSync(path, bytes);
+  if (current && current.equals(bytes)) return;
+  const partial = `${path}.${process.pid}.tmp`;
+  writeFileSync(partial, bytes);
+  renameSync(partial, path);
 }
 
 export function vendorOrtWasm() {
