@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from './dev-server.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -65,6 +65,9 @@ describe.skipIf(!available)('demo page in Chromium', () => {
   let page: Page;
   let profile: string;
   const started = Date.now();
+  /** What the page requested and got, with seconds since the start: printed with wrangler's log when a test fails. */
+  const trace: string[] = [];
+  const note = (line: string) => trace.push(`${((Date.now() - started) / 1000).toFixed(2)} ${line}`);
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -91,6 +94,11 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(60_000);
+    const path = (url: string) => url.replace(server.base, '');
+    page.on('request', (r) => note(`> ${r.method()} ${path(r.url())}`));
+    page.on('response', (r) => note(`< ${r.status()} ${path(r.url())}`));
+    page.on('requestfailed', (r) => note(`! ${path(r.url())} ${r.failure()?.errorText ?? ''}`));
+    page.on('crash', () => note('page crashed'));
     await page.addInitScript(() => {
       window.__steps = [];
       window.__frames = [];
@@ -100,6 +108,10 @@ describe.skipIf(!available)('demo page in Chromium', () => {
       });
     });
   }, 240_000);
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => console.log(`page requests:\n${trace.slice(-60).join('\n')}\nwrangler dev:\n${server?.log() ?? ''}`));
+  });
 
   afterAll(async () => {
     await context?.close();

@@ -10,7 +10,7 @@ import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
 
 export interface DevServer {
   base: string;
-  /** The last lines wrangler printed (for failure messages). */
+  /** The last lines wrangler printed (for failure messages): requests with status and time, reloads. */
   log(): string;
   stop(): Promise<void>;
 }
@@ -22,7 +22,7 @@ export async function startDevServer(timeoutMs: number): Promise<DevServer> {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'ddpm-edge-browser-state-'));
   const wrangler = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
-  const args = [wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  const args = [wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'log'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     detached: true, // its own process group: stop() ends wrangler and workerd together
@@ -31,7 +31,7 @@ export async function startDevServer(timeoutMs: number): Promise<DevServer> {
   });
   let output = '';
   const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
+    output = (output + chunk.toString()).slice(-16_000);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
