@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { batchBodySchema } from '../batches/spec.ts';
 import { MAX_SEED, SAMPLER_NAMES } from '../diffusion/index.ts';
 import { servingDefaults, type ModelRegistry } from '../models/registry.ts';
+import { GENERATED_PNG_CACHE } from './cache-control.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
 import { querySchema } from './query.ts';
 
@@ -132,7 +133,7 @@ const startEvent = z.object({
   seed: z.number().int(),
   model: z.string(),
   total: z.number().int().meta({ description: 'Sampler steps; step events carry index 0 .. total - 1.' }),
-  url: z.string().meta({ description: 'The permanent URL of the final PNG (GET /v1/samples/{seed}.png, same query).' }),
+  url: z.string().meta({ description: 'The URL of the final PNG (GET /v1/samples/{seed}.png, same query; same ETag and caching).' }),
   etag: z.string(),
 });
 const stepEvent = z.object({
@@ -177,12 +178,19 @@ const problemResponses: Record<string, OpenApiResponse> = {
   '503': { description: 'The model failed its integrity check and is not served.', content: { 'application/problem+json': { schema: ref('Problem') } } },
 };
 
+const pngCacheControl = {
+  description: `${GENERATED_PNG_CACHE}. Not immutable: a deploy that changes the default model, a model's weights or its defaults changes the image behind a URL, and its ETag with it.`,
+  schema: { type: 'string' },
+};
+
 const pngHeaders: OpenApiResponse['headers'] = {
   ETag: { description: 'Strong ETag of the content key; If-None-Match answers 304 without running the model.', schema: { type: 'string' } },
-  'Cache-Control': { description: 'public, max-age=31536000, immutable', schema: { type: 'string' } },
+  'Cache-Control': pngCacheControl,
   'X-Cache': { description: 'HIT (stored) or MISS (generated now).', schema: { type: 'string', enum: ['HIT', 'MISS'] } },
   'X-Content-Key': { description: 'R2 key: model sha256, canonical parameters, seed.', schema: { type: 'string' } },
 };
+
+const notModified: OpenApiResponse = { description: 'Not modified (If-None-Match).' };
 
 function pngOperation(kind: 'sample' | 'grid', registry: ModelRegistry): OpenApiOperation {
   const grid = kind === 'grid';
@@ -191,12 +199,12 @@ function pngOperation(kind: 'sample' | 'grid', registry: ModelRegistry): OpenApi
     summary: grid ? 'A grid of n samples as one PNG' : 'One sample as a PNG',
     description: grid
       ? 'Image k of the grid uses a seed derived from (seed, k). Deterministic and cached like single samples.'
-      : 'Runs the sampler (or answers from R2 / the edge cache). Deterministic: cached forever, ETag known without a model run.',
+      : 'Runs the sampler (or answers from R2 / the edge cache). Deterministic: stored once generated; the ETag is known without a model run.',
     tags: ['images'],
     parameters: [seedParameter, ...queryParameters(registry, grid ? [] : ['n'])],
     responses: {
       '200': { description: 'The PNG.', headers: pngHeaders, content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } },
-      '304': { description: 'Not modified (If-None-Match).' },
+      '304': notModified,
       ...problemResponses,
     },
   };
@@ -212,7 +220,11 @@ const jobParameter: OpenApiParameter = {
 
 const jobResponse = (description: string): OpenApiResponse => ({ description, content: { 'application/json': { schema: ref('BatchJob') } } });
 const problemOnly = (description: string): OpenApiResponse => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const batchPng = (description: string): OpenApiResponse => ({ description, content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } });
+const batchPng = (description: string): OpenApiResponse => ({
+  description,
+  headers: { ETag: { description: 'ETag of the stored image; If-None-Match answers 304.', schema: { type: 'string' } }, 'Cache-Control': pngCacheControl },
+  content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } },
+});
 
 /** Batches (src/batches/, README "## Batches and webhooks"); the body schema is the one that validates requests. */
 function batchPaths(): OpenApiDocument['paths'] {
@@ -252,20 +264,20 @@ function batchPaths(): OpenApiDocument['paths'] {
       get: {
         operationId: 'getBatchImage',
         summary: 'Image k of a batch',
-        description: 'Byte-identical to /v1/samples/{deriveSeed(seed, k)}.png with the same options and class. Immutable.',
+        description: 'Byte-identical to /v1/samples/{deriveSeed(seed, k)}.png with the same options and class, at the time of the job.',
         tags: ['batches'],
         parameters: [jobParameter, { name: 'k', in: 'path', required: true, description: '0-based image index.', schema: { type: 'string', pattern: '^(0|[1-9][0-9]{0,3})$' } }],
-        responses: { '200': batchPng('The PNG.'), '404': problemOnly('No such job or image, or its chunk is not done yet.') },
+        responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job or image, or its chunk is not done yet.') },
       },
     },
     '/v1/batches/{id}/grid.png': {
       get: {
         operationId: 'getBatchGrid',
         summary: 'Contact sheet of a finished batch',
-        description: 'All images, row-major. Immutable.',
+        description: 'All images, row-major.',
         tags: ['batches'],
         parameters: [jobParameter],
-        responses: { '200': batchPng('The PNG.'), '404': problemOnly('No such job.'), '409': problemOnly('The job has not succeeded (yet).') },
+        responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job.'), '409': problemOnly('The job has not succeeded (yet).') },
       },
     },
   };

@@ -6,7 +6,8 @@ import { servingDefaults, type ModelEntry, type ModelRegistry } from '../models/
 import type { RenderKind } from '../render/params.ts';
 import { renderPng } from '../render/render.ts';
 import { contentKey, matchesEtag } from '../storage/keys.ts';
-import { IMMUTABLE, readPng, storePng, type CacheLayer } from '../storage/png-cache.ts';
+import { readPng, storePng, type CacheLayer } from '../storage/png-cache.ts';
+import { GENERATED_PNG_CACHE } from './cache-control.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
 import { parseRenderQuery, parseSeed, resolveModel } from './query.ts';
 import { createSingleFlight } from './single-flight.ts';
@@ -51,7 +52,7 @@ export function createRoutes(registry: ModelRegistry) {
       query.delete('model');
       const params = parseRenderQuery(query, kind, entry);
       const key = await contentKey(entry.card, kind, seed, params);
-      const headers: Record<string, string> = { etag: key.etag, 'cache-control': IMMUTABLE, 'x-content-key': key.r2Key };
+      const headers: Record<string, string> = { etag: key.etag, 'cache-control': GENERATED_PNG_CACHE, 'x-content-key': key.r2Key };
       if (matchesEtag(c.req.header('if-none-match'), key.etag)) return c.body(null, 304, headers);
 
       const waitUntil = waitUntilOf(c);

@@ -25,7 +25,7 @@ export interface StartEvent {
   model: string;
   /** Sampler steps: `step` events carry index 0 .. total - 1. */
   total: number;
-  /** The permanent, cacheable URL of the final PNG (GET /v1/samples/{seed}.png with the same query). */
+  /** The URL of the final PNG: GET /v1/samples/{seed}.png with the same query, ETag and Cache-Control. */
   url: string;
   etag: string;
 }

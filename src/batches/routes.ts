@@ -5,7 +5,8 @@ import { ProblemError, problemResponse } from '../api/problem.ts';
 import type { Env } from '../env.ts';
 import { sha256Hex } from '../inference/integrity.ts';
 import type { ModelRegistry } from '../models/registry.ts';
-import { IMMUTABLE } from '../storage/png-cache.ts';
+import { GENERATED_PNG_CACHE } from '../api/cache-control.ts';
+import { matchesEtag } from '../storage/keys.ts';
 import { deriveSeed } from '../diffusion/index.ts';
 import { authenticate, jobIdFor, type Caller } from './auth.ts';
 import { contactSheet } from './contact-sheet.ts';
@@ -33,8 +34,8 @@ async function jobOr404(c: BatchContext): Promise<BatchJob> {
 }
 
 function pngResponse(c: BatchContext, png: { bytes: Uint8Array<ArrayBuffer>; etag: string }): Response {
-  const headers = { 'content-type': 'image/png', 'cache-control': IMMUTABLE, etag: png.etag };
-  if (c.req.header('if-none-match') === png.etag) return c.body(null, 304, headers);
+  const headers = { 'content-type': 'image/png', 'cache-control': GENERATED_PNG_CACHE, etag: png.etag };
+  if (matchesEtag(c.req.header('if-none-match'), png.etag)) return c.body(null, 304, headers);
   return c.body(png.bytes, 200, headers);
 }
 

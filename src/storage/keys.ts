@@ -14,8 +14,8 @@ export interface ContentKey {
 
 /**
  * The content key of a response: the model's int8 sha256 + the canonical parameters + the seed (+ the
- * render version). The same key always names the same bytes, so it can be cached forever and an ETag
- * can be answered without running the model.
+ * render version). The same key always names the same bytes, so what is stored under it can be cached
+ * forever (a URL cannot: src/api/cache-control.ts) and an ETag can be answered without running the model.
  */
 export async function contentKey(card: ModelCard, kind: RenderKind, seed: number, params: RenderParams): Promise<ContentKey> {
   const r2Key = `v1/${card.files.int8.sha256}/${kind}/${RENDER_VERSION}/${canonicalParams(kind, params)}/${seed}.png`;

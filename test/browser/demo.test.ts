@@ -141,7 +141,7 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     expect(await page.evaluate(() => (document.getElementById('image') as HTMLImageElement).naturalWidth)).toBe(32);
     expect(await page.inputValue('#model')).toBe('fmnist-tiny');
     expect(imageHeaders[0]?.['x-cache']).toBe('HIT');
-    expect(imageHeaders[0]?.['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(imageHeaders[0]?.['cache-control']).toBe('public, max-age=3600, stale-while-revalidate=86400');
     const script = await page.locator('script[src^="/assets/app."]').getAttribute('src');
     const asset = await fetch(server.base + (script ?? ''));
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');

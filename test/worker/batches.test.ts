@@ -152,6 +152,17 @@ describe('POST /v1/batches: authentication', () => {
     expect(done.links.images).toEqual([0, 1, 2].map((k) => `${BASE}/v1/batches/${view.id}/images/${k}.png`));
     expect(done.links.grid).toBe(`${BASE}/v1/batches/${view.id}/grid.png`);
     expect((await SELF.fetch(`${BASE}/v1/batches/${view.id}/images/3.png`)).status).toBe(404);
+    // cached like /v1/samples (src/api/cache-control.ts), revalidated by ETag
+    for (const path of [`/v1/batches/${view.id}/images/0.png`, `/v1/batches/${view.id}/grid.png`]) {
+      const image = await SELF.fetch(BASE + path);
+      await image.arrayBuffer();
+      expect(image.headers.get('cache-control'), path).toBe('public, max-age=3600, stale-while-revalidate=86400');
+      const etag = image.headers.get('etag') ?? '';
+      expect(etag, path).toMatch(/^"[^"]+"$/);
+      const again = await SELF.fetch(BASE + path, { headers: { 'if-none-match': `"other", ${etag}` } });
+      expect(again.status, path).toBe(304);
+      expect(again.headers.get('cache-control'), path).toBe('public, max-age=3600, stale-while-revalidate=86400');
+    }
     expect((await SELF.fetch(`${BASE}/v1/batches/${'0'.repeat(32)}`)).status).toBe(404);
     expect((await SELF.fetch(`${BASE}/v1/batches/not-an-id`)).status).toBe(404);
   });
