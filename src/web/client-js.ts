@@ -198,7 +198,12 @@ export const CLIENT_JS = String.raw`(function () {
     return true;
   }
 
-  if (modelSelect) modelSelect.addEventListener('change', function () { fillClasses(modelConfig(), ''); applyDefaults(modelConfig()); });
+  // a picked model starts from its initial class (as the page does), a shared link from the class it names (or none)
+  if (modelSelect) modelSelect.addEventListener('change', function () {
+    var model = modelConfig();
+    fillClasses(model, model.initialClass === null ? '' : String(model.initialClass));
+    applyDefaults(model);
+  });
   form.addEventListener('submit', run);
   $('random').addEventListener('click', function () { randomSeed(); run(); });
   $('show-grid').addEventListener('click', showGrid);

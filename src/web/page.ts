@@ -4,7 +4,7 @@ import { servingDefaults, type ModelEntry, type ModelRegistry } from '../models/
 import type { Assets } from './assets.ts';
 import { escapeHtml, scriptJson } from './html.ts';
 
-/** The seed of the page's first image: /v1/samples/42.png with default parameters, a cache hit once generated. */
+/** The seed of the page's first image (/v1/samples/42.png?class=2 for a 10-class model), a cache hit once generated. */
 export const DEMO_SEED = 42;
 
 export interface DemoModel {
@@ -15,6 +15,12 @@ export interface DemoModel {
   maxSteps: number;
   /** The model's defaults (servingDefaults): the form starts from them and omits them from URLs. */
   defaults: { sampler: string; steps: number };
+  /**
+   * The class the form starts with (on load and when this model is picked): DEMO_SEED mod numClasses, so the
+   * first image of a class-conditional model is sampled with its default guidance (without a class it samples
+   * unconditionally, at guidance 1: often a shapeless blob). Null for an unconditional model.
+   */
+  initialClass: number | null;
 }
 
 export interface DemoConfig {
@@ -31,6 +37,7 @@ function demoModel(entry: ModelEntry): DemoModel {
     classNames: card.classNames,
     maxSteps: Math.min(LIMITS.maxSteps, card.schedule.T, limits.maxImageSteps),
     defaults: { sampler: defaults.sampler, steps: defaults.steps },
+    initialClass: card.architecture.numClasses > 0 ? DEMO_SEED % card.architecture.numClasses : null,
   };
 }
 
@@ -61,7 +68,12 @@ export function renderDemoPage(registry: ModelRegistry, assets: Assets): string 
   const config = demoConfig(registry);
   const model = config.models.find((m) => m.name === config.defaultModel) ?? config.models[0];
   if (!model) throw new RangeError('no model to show');
-  const first = `/v1/samples/${DEMO_SEED}.png`;
+  const classes = [{ value: '', label: 'any (unconditional)' }].concat(
+    Array.from({ length: model.numClasses }, (_, k) => ({ value: String(k), label: `${k}: ${model.classNames?.[k] ?? k}` })),
+  );
+  // the URL the script builds for the form as rendered: its class, and no parameter that equals a default
+  const initialClass = classes.find((c) => c.value === String(model.initialClass));
+  const first = `/v1/samples/${DEMO_SEED}.png${initialClass ? `?class=${initialClass.value}` : ''}`;
   const modelField =
     config.models.length > 1
       ? `<label for="model">Model</label><select id="model" name="model">${options(
@@ -69,9 +81,6 @@ export function renderDemoPage(registry: ModelRegistry, assets: Assets): string 
           config.defaultModel,
         )}</select>`
       : '';
-  const classes = [{ value: '', label: 'any (unconditional)' }].concat(
-    Array.from({ length: model.numClasses }, (_, k) => ({ value: String(k), label: `${k}: ${model.classNames?.[k] ?? k}` })),
-  );
   const samplers = SAMPLER_NAMES.map((s) => ({ value: s, label: s }));
   return `${pageHead('ddpm-edge: diffusion at the edge', 'Generate images with a DDPM at the edge and watch the denoising live.', assets)}
 <body>
@@ -87,13 +96,13 @@ prediction of the final image sharpen step by step.</p>
 <figure>
 <img id="image" class="pixels" src="${first}" width="256" height="256" alt="a generated sample" data-state="idle" fetchpriority="high">
 <progress id="progress" max="${model.defaults.steps}" value="${model.defaults.steps}"></progress>
-<figcaption class="row"><span id="status" role="status" aria-live="polite">seed ${DEMO_SEED}, default parameters</span><a id="permalink" href="${first}">PNG</a></figcaption>
+<figcaption class="row"><span id="status" role="status" aria-live="polite">seed ${DEMO_SEED}${initialClass ? `, class ${escapeHtml(initialClass.label)}` : ''}, default parameters</span><a id="permalink" href="${first}">PNG</a></figcaption>
 </figure>
 </section>
 <section class="card" aria-label="parameters">
 <form id="controls">
 ${modelField}
-<label for="class">Class</label><select id="class" name="class"${model.numClasses === 0 ? ' disabled' : ''}>${options(classes, '')}</select>
+<label for="class">Class</label><select id="class" name="class"${model.numClasses === 0 ? ' disabled' : ''}>${options(classes, initialClass?.value ?? '')}</select>
 <label for="sampler">Sampler</label><select id="sampler" name="sampler">${options(samplers, model.defaults.sampler)}</select>
 <label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${model.maxSteps}" value="${model.defaults.steps}" required>
 <label for="seed">Seed</label><span class="seed"><input id="seed" name="seed" inputmode="numeric" pattern="[0-9]{1,16}" value="${DEMO_SEED}" required><button type="button" id="random" title="random seed">Random</button></span>

@@ -121,7 +121,8 @@ describe.skipIf(!available)('demo page in Chromium', () => {
   }, 60_000);
 
   it('serves the first view from cache: the default image needs no model run once generated', async () => {
-    const defaultUrl = `${server.base}/v1/samples/42.png`;
+    // a class (seed 42 mod 10: Pullover), so fmnist-tiny samples at its default guidance; nothing else in the URL
+    const defaultUrl = `${server.base}/v1/samples/42.png?class=2`;
     const warm = await fetch(defaultUrl); // generate the default image once (fresh local R2)
     expect(warm.status, server.log()).toBe(200);
     await untilStored(defaultUrl);
@@ -140,11 +141,18 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     // the default model is fmnist-tiny (32x32), selected in the form
     expect(await page.evaluate(() => (document.getElementById('image') as HTMLImageElement).naturalWidth)).toBe(32);
     expect(await page.inputValue('#model')).toBe('fmnist-tiny');
+    expect(await page.inputValue('#class')).toBe('2');
+    expect(await page.getAttribute('#permalink', 'href')).toBe('/v1/samples/42.png?class=2');
     expect(imageHeaders[0]?.['x-cache']).toBe('HIT');
     expect(imageHeaders[0]?.['cache-control']).toBe('public, max-age=3600, stale-while-revalidate=86400');
     const script = await page.locator('script[src^="/assets/app."]').getAttribute('src');
     const asset = await fetch(server.base + (script ?? ''));
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // another model starts from its own initial class and defaults, as the page started from fmnist-tiny's
+    await page.selectOption('#model', 'fixture-tiny');
+    expect(await page.inputValue('#class')).toBe('2');
+    await page.selectOption('#model', 'fmnist-tiny');
+    expect(await page.inputValue('#class')).toBe('2');
   });
 
   it('generates an image with a live preview that advances through every step', async () => {

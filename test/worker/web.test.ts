@@ -21,17 +21,23 @@ describe('GET /', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const html = await res.text();
     expect(html.length).toBeLessThan(16_000);
-    expect(html).toContain('<img id="image" class="pixels" src="/v1/samples/42.png"');
+    // the first image asks for a class (seed 42 mod 10 classes), so fmnist-tiny's default guidance applies;
+    // the form shows that class and the URL names nothing else (every other parameter is a default)
+    expect(html).toContain('<img id="image" class="pixels" src="/v1/samples/42.png?class=2"');
+    expect(html).toContain('<a id="permalink" href="/v1/samples/42.png?class=2">');
+    expect(html).toContain('seed 42, class 2: Pullover, default parameters');
     // the default model (fmnist-tiny) is selected, with its class names
     expect(html).toContain('<option value="fmnist-tiny" selected>fmnist-tiny</option>');
+    expect(html).toContain('<option value="">any (unconditional)</option>');
+    expect(html).toContain('<option value="2" selected>2: Pullover</option>');
     expect(html).toContain('<option value="3">3: Dress</option>');
     // the form starts from the default model's serving defaults; the script knows every model's
     const defaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
     expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="1000" value="${defaults.steps}" required>`);
     const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as DemoConfig;
-    expect(config.models.map((m) => [m.name, m.defaults])).toEqual([
-      ['fmnist-tiny', { sampler: defaults.sampler, steps: defaults.steps }],
-      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }],
+    expect(config.models.map((m) => [m.name, m.defaults, m.initialClass])).toEqual([
+      ['fmnist-tiny', { sampler: defaults.sampler, steps: defaults.steps }, 2],
+      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }, 2],
     ]);
     const etag = res.headers.get('etag') ?? '';
     const again = await get('/', { 'if-none-match': etag });
@@ -52,13 +58,18 @@ describe('GET /', () => {
   });
 
   it('needs no model run for its first view once the default image is stored', async () => {
-    expect((await fetchSettled(BASE + '/v1/samples/42.png')).status).toBe(200); // generate (or find) and store the default image
+    expect((await fetchSettled(BASE + '/v1/samples/42.png?class=2')).status).toBe(200); // generate (or find) and store the first image
     const runs = sessionRuns();
     const html = await (await get('/')).text();
     const src = /<img id="image" class="pixels" src="([^"]+)"/.exec(html)?.[1] ?? '';
+    expect(src).toBe('/v1/samples/42.png?class=2');
     const names = [...html.matchAll(/(\/assets\/[^"]+)"/g)].map((m) => m[1]);
     for (const path of [src, ...names]) expect((await get(path)).status, path).toBe(200);
-    expect((await get(src)).headers.get('x-cache')).toBe('HIT');
+    const first = await get(src);
+    expect(first.headers.get('x-cache')).toBe('HIT');
+    // sampled at the model's default guidance (a class-conditional request without guidance=)
+    const { guidance } = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    expect(first.headers.get('x-content-key')).toContain(`&class=2&guidance=${guidance}&`);
     expect(sessionRuns()).toBe(runs);
   });
 });
