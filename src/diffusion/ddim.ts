@@ -12,7 +12,12 @@ export interface DdimOptions extends CommonSchedulerOptions {
   eta?: number;
   /** Use 1 as abar of the step after the last (diffusers `set_alpha_to_one`, default true); else abar_0. */
   setAlphaToOne?: boolean;
-  /** Recompute eps from the clipped x0 (diffusers `use_clipped_model_output`, default false). */
+  /**
+   * Recompute eps from the clipped or thresholded x0 (diffusers `use_clipped_model_output`). Default true,
+   * unlike diffusers (false): otherwise x_{t-1} mixes the clipped x0 with the unclipped eps, and under
+   * classifier-free guidance samples degrade as steps grow (fmnist-tiny, guidance 3, 20 steps, int8, 200
+   * samples: distance 154 and 38% requested class with false, 16.5 and 94% with true).
+   */
   useClippedModelOutput?: boolean;
 }
 
@@ -38,7 +43,7 @@ export class DdimScheduler implements Scheduler {
     this.eta = checkRange('eta', options.eta ?? 0, 0, 1);
     this.needsNoise = this.eta > 0;
     this.finalAlphaCumprod = (options.setAlphaToOne ?? true) ? 1 : schedule.alphasCumprod[0];
-    this.useClippedModelOutput = options.useClippedModelOutput ?? false;
+    this.useClippedModelOutput = options.useClippedModelOutput ?? true;
   }
 
   setTimesteps(n: number): void {

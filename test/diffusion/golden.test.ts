@@ -96,6 +96,24 @@ describe('steps', () => {
     golden.ddimStep.forEach((v, i) => expect(prev[i]).toBeCloseTo(v, 4));
   });
 
+  it('DDIM recomputes eps from the clipped x0 by default (diffusers use_clipped_model_output), and can mix them as diffusers does', () => {
+    const sch = makeSchedule();
+    const big = new Float32Array([3.0, -4.0, 0.2, 0.0]);
+    const prevOf = (useClippedModelOutput?: boolean): Float32Array => {
+      const s = new DdimScheduler(sch, { clipSample: true, ...(useClippedModelOutput === undefined ? {} : { useClippedModelOutput }) });
+      s.setTimesteps(5);
+      return s.step(big, 600, x).prev;
+    };
+    const aT = sch.alphasCumprod[600];
+    const aP = sch.alphasCumprod[400];
+    const x0 = Array.from(x, (v, j) => Math.max(-1, Math.min(1, (v - Math.sqrt(1 - aT) * big[j]) / Math.sqrt(aT))));
+    const consistent = x0.map((v, j) => Math.sqrt(aP) * v + Math.sqrt(1 - aP) * ((x[j] - Math.sqrt(aT) * v) / Math.sqrt(1 - aT)));
+    const mixed = x0.map((v, j) => Math.sqrt(aP) * v + Math.sqrt(1 - aP) * big[j]);
+    prevOf().forEach((v, i) => expect(v).toBeCloseTo(consistent[i], 5));
+    prevOf(false).forEach((v, i) => expect(v).toBeCloseTo(mixed[i], 5));
+    expect(Math.abs(consistent[0] - mixed[0])).toBeGreaterThan(0.1);
+  });
+
   it('three DPM-Solver++(2M) steps match the reference', () => {
     const s = new DpmSolverMultistepScheduler(makeSchedule());
     s.setTimesteps(3);
