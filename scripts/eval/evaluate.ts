@@ -258,8 +258,10 @@ export function markdownTable(r: EvalReport): string {
     lines.push(
       `Targets at the default settings (${SAMPLER_LABEL[t.defaultCell.sampler]}, ${t.defaultCell.steps} steps, ${t.defaultCell.precision}, guidance ${t.defaultCell.guidance}): ` +
         `accuracy on the requested class ${pct(t.accuracyTarget.relativeAccuracy)} of the real-image accuracy (target >= 90%: ${t.accuracyTarget.met === null ? 'n/a' : t.accuracyTarget.met ? 'met' : 'NOT met'}); ` +
-        `distance ${fmt(t.distanceTarget.defaultDistance, 3)} vs ${r.settings.ddpmReference}-step DDPM ${fmt(t.distanceTarget.ddpmReferenceDistance, 3)} ` +
-        `(target: no worse: ${t.distanceTarget.met === null ? 'n/a' : t.distanceTarget.met ? 'met' : 'NOT met'}).`,
+        (t.distanceTarget.ddpmReferenceDistance === null
+          ? `distance ${fmt(t.distanceTarget.defaultDistance, 3)} (no ${r.settings.ddpmReference > 0 ? `${r.settings.ddpmReference}-step ` : ''}DDPM reference at these settings: distance target not checked).`
+          : `distance ${fmt(t.distanceTarget.defaultDistance, 3)} vs ${r.settings.ddpmReference}-step DDPM ${fmt(t.distanceTarget.ddpmReferenceDistance, 3)} ` +
+            `(target: no worse: ${t.distanceTarget.met === null ? 'n/a' : t.distanceTarget.met ? 'met' : 'NOT met'}).`),
     );
   } else lines.push('The default cell was not measured: no targets checked.');
   lines.push('', `Total time ${(r.seconds / 60).toFixed(1)} min.`);
