@@ -1,8 +1,12 @@
 // Starts the worker under `wrangler dev --local` on a free loopback port with empty local state (R2 and the
 // Cache API in a temp dir), waits until it answers, and stops it (its whole process group) afterwards.
 // onnxruntime-web's glue is vendored first, as `npm run dev` does (wrangler.toml has no custom build).
+//
+// wrangler serves a copy of what it builds (wrangler.toml, src/, models/), taken at the start: wrangler dev
+// reloads the worker when one of its inputs changes, and in a shared working tree an edit or a model
+// re-export (models/<name>/ is rewritten in place) would otherwise reload it in the middle of the tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, stopProcessGroup } from '../../scripts/lib/child-process.ts';
@@ -17,14 +21,23 @@ export interface DevServer {
 
 const ROOT = join(import.meta.dirname, '../..');
 
+/** The copy wrangler serves: under .wrangler/ (ignored by git), inside the root so packages resolve from its node_modules. */
+function snapshotWorker(): string {
+  mkdirSync(join(ROOT, '.wrangler'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, '.wrangler', 'browser-test-'));
+  for (const path of ['wrangler.toml', 'src', 'models']) cpSync(join(ROOT, path), join(dir, path), { recursive: true });
+  return dir;
+}
+
 export async function startDevServer(timeoutMs: number): Promise<DevServer> {
   vendorOrtWasm();
+  const worker = snapshotWorker();
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'ddpm-edge-browser-state-'));
   const wrangler = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
   const args = [wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'log'];
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: worker,
     detached: true, // its own process group: stop() ends wrangler and workerd together
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? '1' },
@@ -39,6 +52,7 @@ export async function startDevServer(timeoutMs: number): Promise<DevServer> {
   async function stop(): Promise<void> {
     await stopProcessGroup(child);
     rmSync(state, { recursive: true, force: true });
+    rmSync(worker, { recursive: true, force: true });
   }
 
   const base = `http://127.0.0.1:${port}`;
