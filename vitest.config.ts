@@ -51,6 +51,10 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 240_000,
+          // A failed test runs once more (each starts from the page as the previous attempt left it): wrangler
+          // dev's local proxy now and then holds one of the page's requests without passing it on, which no
+          // page can retry. Every failed attempt prints the page's requests and wrangler's log.
+          retry: 1,
         },
       },
     ],
