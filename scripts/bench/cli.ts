@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { deriveSeed } from '../../src/diffusion/index.ts';
 import { LIMITS } from '../../src/api/limits.ts';
-import { load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample } from './e2e.ts';
+import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample } from './e2e.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
 import { loadModel, probeModel, registryDefaultModel, registryLimits, ROOT, type BenchModel } from './models.ts';
 import { DEFAULT_PARAMS, measureOverhead, type OverheadRow } from './overhead.ts';
@@ -346,7 +346,8 @@ async function main(): Promise<void> {
     `Measured by \`npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` on ${when} in ${((Date.now() - started) / 60000).toFixed(1)} min: ` +
       `Node ${process.version}, ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. ` +
       'The machine is shared with other work: absolute figures are noisy, ratios measured in the same run less so. ' +
-      `Models: ${models.map((m) => m.label).join('; ')}. Grid: ${LIMITS.maxGridImages} images.`,
+      `Models: ${models.map((m) => m.label).join('; ')}. Grid: ${LIMITS.maxGridImages} images. ` +
+      `Requests sent again because wrangler dev's local proxy held them past 30 s (not counted in the latencies): ${heldRequestRetries()}.`,
   );
   for (const r of results) writeModelSections(report, r);
   const text = report.toString();
