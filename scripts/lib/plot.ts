@@ -14,6 +14,10 @@ export interface Series {
   color?: readonly [number, number, number];
   /** Dashed line (e.g. a second variant of the same series). */
   dashed?: boolean;
+  /** Line width in pixels (default 2). */
+  width?: number;
+  /** Draw a marker at every point (default true; turn off for long curves such as a loss per step). */
+  markers?: boolean;
 }
 
 export interface LinePlotOptions {
@@ -251,8 +255,8 @@ export function linePlot(series: readonly Series[], o: LinePlotOptions = {}): Im
   series.forEach((s, k) => {
     const c = s.color ?? PALETTE[k % PALETTE.length];
     const ok = s.points.filter(([x, y]) => Number.isFinite(fx(x)) && Number.isFinite(fy(y)));
-    for (let i = 1; i < ok.length; i++) cv.line(px(ok[i - 1][0]), py(ok[i - 1][1]), px(ok[i][0]), py(ok[i][1]), c, 2, s.dashed ? 6 : 0);
-    for (const [x, y] of ok) cv.rect(Math.round(px(x)) - 2, Math.round(py(y)) - 2, 5, 5, c);
+    for (let i = 1; i < ok.length; i++) cv.line(px(ok[i - 1][0]), py(ok[i - 1][1]), px(ok[i][0]), py(ok[i][1]), c, s.width ?? 2, s.dashed ? 6 : 0);
+    if (s.markers !== false) for (const [x, y] of ok) cv.rect(Math.round(px(x)) - 2, Math.round(py(y)) - 2, 5, 5, c);
     // legend: three entries per row under the x label
     const col = k % 3;
     const row = Math.floor(k / 3);
