@@ -5,22 +5,16 @@
  * with the production module rules, and copies of src/inference/wasm/ort-entry.mjs and onnxruntime-web's
  * glue and wasm (vendored as the worker's build does).
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { freePort, stopProcessGroup } from '../lib/child-process.ts';
+import { startWranglerDev, type WranglerDev } from '../lib/child-process.ts';
 import { build } from 'esbuild';
 import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
 import type { BenchModel } from './models.ts';
 import { ROOT } from './models.ts';
 
-export interface BenchServer {
-  base: string;
-  /** wrangler's last output lines. */
-  log(): string;
-  /** Ends wrangler and workerd (the whole process group). */
-  stop(): Promise<void>;
-}
+/** The bench worker under wrangler dev: base URL, wrangler's last output lines, stop (the whole process group). */
+export type BenchServer = WranglerDev;
 
 /**
  * The generated worker folder for a model; returns its wrangler.toml path. The worker is bundled here, once
@@ -90,53 +84,8 @@ export async function generateBenchWorker(model: BenchModel, outDir: string, lim
 }
 
 export async function startBenchServer(config: string, stateDir: string, timeoutMs: number): Promise<BenchServer> {
-  const port = await freePort();
   rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
-  const wrangler = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
-  const args = [wrangler, 'dev', '--local', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir];
-  args.push('--show-interactive-dev-session=false', '--log-level', 'warn');
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    detached: true, // its own process group: stop() ends wrangler and workerd together
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? '1' },
-  });
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-8000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const onExit = (): void => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  };
-  process.once('exit', onExit);
-
-  async function stop(): Promise<void> {
-    process.removeListener('exit', onExit);
-    await stopProcessGroup(child);
-  }
-
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      // /__bench/stats loads no model: readiness without warming onnxruntime
-      const res = await fetch(`${base}/__bench/stats`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return { base, log: () => output, stop };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await stop();
-  throw new Error(`wrangler dev (bench worker) did not become ready within ${timeoutMs} ms (exit ${child.exitCode}):\n${output}`);
+  // /__bench/stats loads no model: readiness without warming onnxruntime
+  return startWranglerDev({ cwd: ROOT, config, stateDir, logLevel: 'warn', readyPath: '/__bench/stats', timeoutMs, keepOutput: 8000, killOnExit: true });
 }
