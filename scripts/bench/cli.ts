@@ -73,6 +73,8 @@ const singles = o.requests ?? (o.quick ? 6 : 15);
 const grids = o.gridRequests ?? (o.quick ? 2 : 4);
 const loadMisses = o.loadRequests ?? (o.quick ? 8 : 24);
 const loadSeconds = o.loadSeconds ?? (o.quick ? 10 : 30);
+// autocannon gives every connection at least one request, and throws from inside the run otherwise
+if (loadMisses < o.connections) program.error(`error: --load-requests (${loadMisses}) must be at least --connections (${o.connections})`);
 const limits = registryLimits();
 const started = Date.now();
 
