@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { SamplerName } from '../../src/diffusion/index.ts';
-import { listCheckpoints, loadCheckpoint } from '../train/checkpoint.ts';
+import { listCheckpoints, loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import { linePlotPng } from '../lib/plot.ts';
 import { encodeModel } from '../model/onnx-graph.ts';
 import { ExportError } from '../model/ops-onnx.ts';
@@ -49,7 +49,7 @@ export interface CheckpointReport {
 }
 
 /** The checkpoint's EMA weights as an fp32 ONNX session (the graph `npm run export` writes). */
-async function emaSession(ck: Awaited<ReturnType<typeof loadCheckpoint>>, o: Pick<CheckpointEvalOptions, 'runtime' | 'threads'>) {
+async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, 'runtime' | 'threads'>) {
   const c = ck.config;
   try {
     const built = buildUNetGraph({ unet: c.unet, schedule: c.schedule, prediction: c.prediction }, weightsSource(ck.ema));

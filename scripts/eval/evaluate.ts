@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import type * as ort from 'onnxruntime-web';
-import { createScheduler, deriveSeed, makeSchedule, sample, type EpsModel, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
+import { createScheduler, deriveSeed, makeSchedule, sample, SAMPLER_NAMES, type EpsModel, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
@@ -264,7 +264,13 @@ export function markdownTable(r: EvalReport): string {
             `(target: no worse: ${t.distanceTarget.met === null ? 'n/a' : t.distanceTarget.met ? 'met' : 'NOT met'}).`),
     );
   } else lines.push('The default cell was not measured: no targets checked.');
-  lines.push('', `Total time ${(r.seconds / 60).toFixed(1)} min.`);
+  const sampling = r.cells.reduce((sum, c) => sum + c.seconds, 0);
+  lines.push(
+    '',
+    r.settings.included.length > 0
+      ? `Sampling and scoring the cells took ${formatDuration(sampling)} in ${r.settings.included.length + 1} runs; this merge ${formatDuration(r.seconds)}.`
+      : `Total time ${formatDuration(r.seconds)} (sampling and scoring the cells: ${formatDuration(sampling)}).`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -418,7 +424,7 @@ const unique = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 
 /** Cells in cellsOf's order: precision, sampler, steps, guidance. */
 function sortCells(cells: CellResult[]): CellResult[] {
-  const key = (c: CellResult): [number, number, number, number] => [PRECISIONS.indexOf(c.precision), DEFAULT_SAMPLERS.concat(['dpmpp3m']).indexOf(c.sampler), c.steps, c.guidance];
+  const key = (c: CellResult): [number, number, number, number] => [PRECISIONS.indexOf(c.precision), SAMPLER_NAMES.indexOf(c.sampler), c.steps, c.guidance];
   return cells.sort((a, b) => {
     const ka = key(a);
     const kb = key(b);
