@@ -298,6 +298,26 @@ export function plotSeries(r: EvalReport): Series[] {
   return series;
 }
 
+/** With several guidance scales: one line per sampler x steps (x precision) of distance against guidance, plus the floor. */
+export function guidanceSeries(r: EvalReport): Series[] {
+  const multiPrecision = r.settings.precisions.length > 1;
+  const groups = new Map<string, { points: [number, number][]; dashed: boolean }>();
+  for (const c of r.cells) {
+    const name = [SAMPLER_LABEL[c.sampler], `${c.steps} steps`, multiPrecision ? c.precision : ''].filter(Boolean).join(' ');
+    const g = groups.get(name) ?? { points: [], dashed: c.precision === 'int8' && multiPrecision };
+    g.points.push([c.guidance, c.distance]);
+    groups.set(name, g);
+  }
+  const series: Series[] = [...groups]
+    .filter(([, g]) => g.points.length > 1)
+    .map(([name, g], k) => ({ name, points: g.points.sort((a, b) => a[0] - b[0]), dashed: g.dashed, color: PALETTE[k % PALETTE.length] }));
+  const ws = r.cells.map((c) => c.guidance);
+  if (series.length > 0) {
+    series.push({ name: `floor (train vs test, n=${r.reference.floor.samples})`, points: [[Math.min(...ws), r.reference.floor.distance], [Math.max(...ws), r.reference.floor.distance]], color: [150, 150, 150], markers: false });
+  }
+  return series;
+}
+
 export function formatDuration(seconds: number): string {
   return seconds < 120 ? `${seconds.toFixed(0)} s` : seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }
@@ -587,6 +607,17 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     yZero: true,
   });
   await fsp.writeFile(path.join(o.out, 'distance-vs-steps.png'), png);
-  o.log(`wrote ${path.join(o.out, 'table.md')}, results.json, distance-vs-steps.png${o.grids ? ', grids/' : ''}`);
+  const byGuidance = guidanceSeries(report);
+  if (byGuidance.length > 0) {
+    const gpng = linePlotPng(byGuidance, {
+      title: `${card.name}: distance vs guidance (n=${o.samples})`,
+      xLabel: 'classifier-free guidance scale (1 = none)',
+      yLabel: 'Frechet distance (classifier features)',
+      xTicks: unique(all.map((c) => c.guidance)).sort((a, b) => a - b),
+      yZero: true,
+    });
+    await fsp.writeFile(path.join(o.out, 'distance-vs-guidance.png'), gpng);
+  }
+  o.log(`wrote ${path.join(o.out, 'table.md')}, results.json, distance-vs-steps.png${byGuidance.length > 0 ? ', distance-vs-guidance.png' : ''}${o.grids ? ', grids/' : ''}`);
   return report;
 }

@@ -53,6 +53,8 @@ describe('npm run eval, end to end on models/fixture-tiny', () => {
     expect(json.cells).toHaveLength(20);
     const png = decode(readFileSync(path.join(out, 'distance-vs-steps.png')));
     expect([png.width, png.height, png.channels]).toEqual([720, 480, 3]);
+    // two guidance scales: distance against guidance too, one line per sampler x steps x precision
+    expect(decode(readFileSync(path.join(out, 'distance-vs-guidance.png'))).width).toBe(720);
     const grid = report.cells[0].grid;
     expect(grid).toBeDefined();
     expect(existsSync(path.join(out, grid ?? ''))).toBe(true);
@@ -118,6 +120,7 @@ describe('npm run eval, end to end on models/fixture-tiny', () => {
     const r1 = await evaluate({ ...small(first), samplers: ['ddpm'], steps: [4], guidance: [2] });
     const lines: string[] = [];
     const out = mkdtempSync(path.join(tmpdir(), 'eval-inc2-'));
+    expect(existsSync(path.join(first, 'distance-vs-guidance.png'))).toBe(false); // one guidance scale: no such plot
     const r2 = await evaluate({
       ...small(out),
       samplers: ['dpmpp2m'],
