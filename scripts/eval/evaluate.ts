@@ -618,6 +618,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     });
     await fsp.writeFile(path.join(o.out, 'distance-vs-guidance.png'), gpng);
   }
-  o.log(`wrote ${path.join(o.out, 'table.md')}, results.json, distance-vs-steps.png${byGuidance.length > 0 ? ', distance-vs-guidance.png' : ''}${o.grids ? ', grids/' : ''}`);
+  o.log(`wrote ${path.join(o.out, 'table.md')}, results.json, distance-vs-steps.png${byGuidance.length > 0 ? ', distance-vs-guidance.png' : ''}${o.grids && results.length > 0 ? ', grids/' : ''}`);
   return report;
 }
