@@ -147,8 +147,11 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   return c as RunConfig;
 }
 
-/** Write a checkpoint atomically, point latest.json at it, and keep only the newest `keep`. */
-export async function saveCheckpoint(runDir: string, params: ParamEntry[], state: TrainState, seed: number, keep: number): Promise<string> {
+/**
+ * Write a checkpoint atomically, point latest.json at it, and keep only the newest `keep`, plus (keepEvery > 0)
+ * every checkpoint whose step is a multiple of `keepEvery`.
+ */
+export async function saveCheckpoint(runDir: string, params: ParamEntry[], state: TrainState, seed: number, keep: number, keepEvery = 0): Promise<string> {
   const total = params.reduce((s, p) => s + p.size, 0);
   for (const k of Object.keys(FILES) as StateKey[]) {
     if (state[k].length !== total) throw new CheckpointError(`saveCheckpoint: ${k} has ${state[k].length} values, the parameters need ${total}`);
@@ -181,10 +184,11 @@ export async function saveCheckpoint(runDir: string, params: ParamEntry[], state
   await fsp.rm(final, { recursive: true, force: true }); // a stale folder of the same step (e.g. after a crash)
   await fsp.rename(tmp, final);
   await writeFileAtomic(path.join(runDir, 'latest.json'), `${JSON.stringify({ step: state.step, dir: `checkpoints/${name}` })}\n`);
-  // prune: newest `keep` complete checkpoints stay, temp leftovers of dead writers go
+  // prune: newest `keep` complete checkpoints stay (and those at multiples of keepEvery), temp leftovers of dead writers go
   const entries = (await fsp.readdir(ckDir)).sort();
   const done = entries.filter((e) => /^step-\d{8}$/.test(e));
-  for (const old of done.slice(0, Math.max(0, done.length - keep))) await fsp.rm(path.join(ckDir, old), { recursive: true, force: true });
+  const kept = (e: string): boolean => keepEvery > 0 && Number(e.slice(5)) % keepEvery === 0;
+  for (const old of done.slice(0, Math.max(0, done.length - keep))) if (!kept(old)) await fsp.rm(path.join(ckDir, old), { recursive: true, force: true });
   for (const e of entries.filter((e) => e.startsWith('.tmp-') && !e.includes(`-${process.pid}-`))) {
     await fsp.rm(path.join(ckDir, e), { recursive: true, force: true });
   }

@@ -72,6 +72,7 @@ interface CliOptions {
   resume: boolean;
   checkpointEvery: number;
   keepCheckpoints: number;
+  keepEvery?: number;
   sampleEvery: number;
   sampleSteps: number;
   sampleGuidance: number;
@@ -121,6 +122,7 @@ export function buildProgram(): Command {
     .option('--resume', 'continue the run in --run-dir from its latest checkpoint (exactly as if never stopped)', false)
     .option('--checkpoint-every <n>', 'steps between checkpoints', int('--checkpoint-every'), d.checkpointEvery)
     .option('--keep-checkpoints <n>', 'checkpoints kept', int('--keep-checkpoints'), d.keepCheckpoints)
+    .option('--keep-every <n>', 'also keep every checkpoint at a multiple of n steps, for `npm run eval -- --run` (default 0 = none; settable with --resume)', int('--keep-every'))
     .option('--sample-every <n>', 'steps between sample grids and loss plots (0 = none)', int('--sample-every'), d.sampleEvery)
     .option('--sample-steps <n>', 'DDIM steps of the sample grids', int('--sample-steps'), d.sampleSteps)
     .option('--sample-guidance <w>', 'classifier-free guidance of the sample grids (conditional)', num('--sample-guidance'), 2)
@@ -171,6 +173,7 @@ export function configFromOptions(opts: CliOptions, workers: number): RunConfig 
     workers,
     checkpointEvery: opts.checkpointEvery,
     keepCheckpoints: opts.keepCheckpoints,
+    keepEvery: opts.keepEvery ?? 0,
     sampleEvery: opts.sampleEvery,
     sampleSteps: opts.sampleSteps,
     logEvery: opts.logEvery,
@@ -216,6 +219,7 @@ export async function main(argv: string[]): Promise<number> {
       backend: opts.backend,
       steps: opts.resume ? opts.steps : undefined,
       cooldownSteps: opts.resume ? opts.cooldown : undefined,
+      keepEvery: opts.resume ? opts.keepEvery : undefined,
       stopAt: opts.stopAt,
       progress: opts.progress,
       sampleGuidance: opts.sampleGuidance,

@@ -52,6 +52,8 @@ export interface TrainOptions {
   workers: number;
   checkpointEvery: number;
   keepCheckpoints: number;
+  /** Checkpoints at multiples of this step count are never pruned (0 = none; absent in older runs): the distance during training. */
+  keepEvery?: number;
   sampleEvery: number;
   sampleSteps: number;
   logEvery: number;
@@ -87,6 +89,7 @@ export const DEFAULT_TRAIN: TrainOptions = {
   workers: 0,
   checkpointEvery: 250,
   keepCheckpoints: 3,
+  keepEvery: 0,
   sampleEvery: 1000,
   sampleSteps: 50,
   logEvery: 10,
@@ -133,6 +136,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   int('workers', 0, 64);
   int('checkpointEvery', 1, 1e9);
   int('keepCheckpoints', 1, 1000);
+  if (o.keepEvery !== undefined) int('keepEvery', 0, 1e9);
   int('sampleEvery', 0, 1e9);
   int('sampleSteps', 1, 1000);
   int('logEvery', 1, 1e9);

@@ -31,6 +31,8 @@ export interface TrainRequest {
   steps?: number;
   /** Set the learning-rate cooldown of a resumed run (linear decay to 0 over its last n steps). */
   cooldownSteps?: number;
+  /** Set keepEvery of a resumed run (checkpoints at multiples of n are never pruned). */
+  keepEvery?: number;
   /** Stop (with a checkpoint) once this step is reached, without changing the run's total (tests, benches). */
   stopAt?: number;
   progress: boolean;
@@ -119,7 +121,11 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     cfg = await readRunConfig(runDir);
     const latest = await fsp.stat(path.join(runDir, 'checkpoints')).then(() => true, () => false);
     if (latest) resumeFrom = await loadCheckpoint(runDir);
-    const changed = { ...(req.steps !== undefined ? { steps: req.steps } : {}), ...(req.cooldownSteps !== undefined ? { cooldownSteps: req.cooldownSteps } : {}) };
+    const changed = {
+      ...(req.steps !== undefined ? { steps: req.steps } : {}),
+      ...(req.cooldownSteps !== undefined ? { cooldownSteps: req.cooldownSteps } : {}),
+      ...(req.keepEvery !== undefined ? { keepEvery: req.keepEvery } : {}),
+    };
     if (Object.entries(changed).some(([k, v]) => cfg.training[k as keyof typeof changed] !== v)) {
       cfg = { ...cfg, training: validateTrainOptions({ ...cfg.training, ...changed }) };
       await writeRunConfig(runDir, cfg);
@@ -222,7 +228,7 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   };
   const checkpoint = async (): Promise<void> => {
     await flushCsv();
-    await saveCheckpoint(runDir, params, state, o.seed, o.keepCheckpoints);
+    await saveCheckpoint(runDir, params, state, o.seed, o.keepCheckpoints, o.keepEvery ?? 0);
   };
   const outputs = async (): Promise<void> => {
     await flushCsv();

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { train } from '../../scripts/train/trainer.ts';
-import { loadCheckpoint, CheckpointError } from '../../scripts/train/checkpoint.ts';
+import { listCheckpoints, loadCheckpoint, CheckpointError } from '../../scripts/train/checkpoint.ts';
 import { DEFAULT_TRAIN, type RunConfig, type TrainOptions } from '../../scripts/train/options.ts';
 import { learningRate } from '../../scripts/train/optim.ts';
 import { idxBytes } from './fixtures.ts';
@@ -144,6 +144,17 @@ describe('learning-rate schedule', () => {
     const lrs = (await fsp.readFile(path.join(runDir, 'loss.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
     expect(lrs).toEqual([3e-3, 3e-3, 3e-3, 3e-3, 3e-3, 3e-3, 3e-3, 2.25e-3, 1.5e-3, 7.5e-4]);
     await expect(train({ runDir, resume: true, cooldownSteps: 11, backend: 'wasm', progress: false, log: quiet })).rejects.toThrow(/cooldownSteps must be/);
+  });
+
+  it('keeps the newest --keep-checkpoints plus every checkpoint at a multiple of --keep-every (settable on resume)', async () => {
+    const runDir = path.join(dir, 'run-keep-every');
+    await train({ runDir, config: config({ steps: 6, checkpointEvery: 1, keepCheckpoints: 2, keepEvery: 4 }), resume: false, backend: 'wasm', progress: false, log: quiet });
+    expect(await listCheckpoints(runDir)).toEqual([4, 5, 6]);
+    await train({ runDir, resume: true, steps: 9, keepEvery: 3, backend: 'wasm', progress: false, log: quiet });
+    // the rule applies to the whole folder: 4 is no multiple of 3 and goes; 6 and 9 are; 8 and 9 are the newest two
+    expect(await listCheckpoints(runDir)).toEqual([6, 8, 9]);
+    const cfg = JSON.parse(await fsp.readFile(path.join(runDir, 'config.json'), 'utf8')) as RunConfig;
+    expect(cfg.training.keepEvery).toBe(3);
   });
 });
 
