@@ -69,6 +69,7 @@ interface CliOptions {
   threads: number;
   defaultCell: DefaultCell;
   include: string[];
+  mergeOnly: boolean;
   grids: boolean;
   progress: boolean;
   testImages: number;
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
       parseDefaultCell,
       d.defaultCell,
     )
+    .option('--merge-only', 'with --include: sample nothing, only merge the included cells into one table (cells the other options name but no run has stay out)', false)
     .option('--include <files>', 'comma-separated results.json of earlier runs on the same model and settings: their cells are reused (run cells in parallel processes, then merge)', listOf((v) => v), [...d.include])
     .option('--test-images <n>', 'reference: the first n test images (0 = all 10,000; fewer only for quick checks)', intIn(0, 10_000), 0)
     .option('--no-cache', `recompute the reference statistics (cached in ${DEFAULT_CACHE_DIR})`)
@@ -171,6 +173,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     fit: a.fit,
     defaultCell: a.defaultCell,
     include: a.include,
+    mergeOnly: a.mergeOnly,
     out: a.out ?? `eval-results/${name}`,
   });
   console.log(`\n${markdownTable(report)}`);

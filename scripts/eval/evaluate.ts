@@ -67,6 +67,8 @@ export interface EvalOptions {
   defaultCell: DefaultCell;
   /** results.json files of earlier runs on the same model and settings: their cells are reused, not resampled. */
   include: readonly string[];
+  /** Sample nothing: the report is the --include cells alone (with the targets checked over them). */
+  mergeOnly?: boolean;
   /** Write a grid of the first samples of each cell. */
   grids: boolean;
   progress: boolean;
@@ -494,7 +496,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   for (const s of [...o.steps, o.ddpmReference]) if (s > card.schedule.T) throw new EvalError(`steps ${s} exceed the model's ${card.schedule.T} training timesteps`);
   const { cells: included, reports: includedReports } = await readIncluded(o, card, fit);
   const done0 = new Set(included.map(cellId));
-  const cells = cellsOf({ ...o, guidance }).filter((c) => !done0.has(cellId(c)));
+  if (o.mergeOnly && o.include.length === 0) throw new EvalError('merge only: name the results.json files to merge with --include');
+  const cells = o.mergeOnly ? [] : cellsOf({ ...o, guidance }).filter((c) => !done0.has(cellId(c)));
   if (included.length > 0) o.log(`reusing ${included.length} cells from ${o.include.join(', ')}`);
   await fsp.mkdir(o.out, { recursive: true });
 
