@@ -136,7 +136,7 @@ describe.skipIf(!available)('demo page in Chromium', () => {
   }, 60_000);
 
   it('serves the first view from cache: the default image needs no model run once generated', async () => {
-    // a class (seed 42 mod 10: Pullover), so fmnist-tiny samples at its default guidance; nothing else in the URL
+    // a class (seed 42 mod 10: Pullover), so fmnist-small samples at its default guidance; nothing else in the URL
     const defaultUrl = `${server.base}/v1/samples/42.png?class=2`;
     const warm = await fetchPatiently(defaultUrl, {}, 50_000, 2); // generate the default image once (fresh local R2)
     expect(warm.status, server.log()).toBe(200);
@@ -153,9 +153,9 @@ describe.skipIf(!available)('demo page in Chromium', () => {
       const img = document.getElementById('image') as HTMLImageElement | null;
       return img !== null && img.complete && img.naturalWidth > 0;
     });
-    // the default model is fmnist-tiny (32x32), selected in the form
+    // the default model is fmnist-small (32x32), selected in the form
     expect(await page.evaluate(() => (document.getElementById('image') as HTMLImageElement).naturalWidth)).toBe(32);
-    expect(await page.inputValue('#model')).toBe('fmnist-tiny');
+    expect(await page.inputValue('#model')).toBe('fmnist-small');
     expect(await page.inputValue('#class')).toBe('2');
     expect(await page.getAttribute('#permalink', 'href')).toBe('/v1/samples/42.png?class=2');
     expect(imageHeaders[0]?.['x-cache']).toBe('HIT');
@@ -163,10 +163,10 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     const script = await page.locator('script[src^="/assets/app."]').getAttribute('src');
     const asset = await fetch(server.base + (script ?? ''));
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    // another model starts from its own initial class and defaults, as the page started from fmnist-tiny's
+    // another model starts from its own initial class and defaults, as the page started from fmnist-small's
     await page.selectOption('#model', 'fixture-tiny');
     expect(await page.inputValue('#class')).toBe('2');
-    await page.selectOption('#model', 'fmnist-tiny');
+    await page.selectOption('#model', 'fmnist-small');
     expect(await page.inputValue('#class')).toBe('2');
   });
 

@@ -21,22 +21,24 @@ describe('GET /', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const html = await res.text();
     expect(html.length).toBeLessThan(16_000);
-    // the first image asks for a class (seed 42 mod 10 classes), so fmnist-tiny's default guidance applies;
+    // the first image asks for a class (seed 42 mod 10 classes), so fmnist-small's default guidance applies;
     // the form shows that class and the URL names nothing else (every other parameter is a default)
     expect(html).toContain('<img id="image" class="pixels" src="/v1/samples/42.png?class=2"');
     expect(html).toContain('<a id="permalink" href="/v1/samples/42.png?class=2">');
     expect(html).toContain('seed 42, class 2: Pullover, default parameters');
-    // the default model (fmnist-tiny) is selected, with its class names
-    expect(html).toContain('<option value="fmnist-tiny" selected>fmnist-tiny</option>');
+    // the default model (fmnist-small) is selected, with its class names
+    expect(html).toContain('<option value="fmnist-small" selected>fmnist-small</option>');
     expect(html).toContain('<option value="">any (unconditional)</option>');
     expect(html).toContain('<option value="2" selected>2: Pullover</option>');
     expect(html).toContain('<option value="3">3: Dress</option>');
     // the form starts from the default model's serving defaults; the script knows every model's
-    const defaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    const defaults = servingDefaults(bundledModels().get('fmnist-small')!);
+    const tiny = servingDefaults(bundledModels().get('fmnist-tiny')!);
     expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="1000" value="${defaults.steps}" required>`);
     const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as DemoConfig;
     expect(config.models.map((m) => [m.name, m.defaults, m.initialClass])).toEqual([
-      ['fmnist-tiny', { sampler: defaults.sampler, steps: defaults.steps }, 2],
+      ['fmnist-small', { sampler: defaults.sampler, steps: defaults.steps }, 2],
+      ['fmnist-tiny', { sampler: tiny.sampler, steps: tiny.steps }, 2],
       ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }, 2],
     ]);
     const etag = res.headers.get('etag') ?? '';
@@ -68,7 +70,7 @@ describe('GET /', () => {
     const first = await get(src);
     expect(first.headers.get('x-cache')).toBe('HIT');
     // sampled at the model's default guidance (a class-conditional request without guidance=)
-    const { guidance } = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    const { guidance } = servingDefaults(bundledModels().get('fmnist-small')!);
     expect(first.headers.get('x-content-key')).toContain(`&class=2&guidance=${guidance}&`);
     expect(sessionRuns()).toBe(runs);
   });
