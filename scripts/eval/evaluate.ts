@@ -148,6 +148,8 @@ export interface EvalReport {
     runtime: OrtRuntime;
     /** Cells reused from these results.json files. */
     included: string[];
+    /** Cells this run sampled itself (0 for --merge-only); the others came from `included`. */
+    sampledCells: number;
   };
   cells: CellResult[];
   /** The serving default cell (int8 if measured) and the targets. */
@@ -235,12 +237,17 @@ async function statsOf(clf: ClassifierParams, pixels: Uint8Array, count: number)
 const fmt = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
+/** The runs that sampled a report's cells: the included ones, and this one unless it only merged. */
+function runCount(r: EvalReport): number {
+  return r.settings.included.length + (r.settings.sampledCells > 0 ? 1 : 0);
+}
+
 export function markdownTable(r: EvalReport): string {
   const lines = [
     `Model \`${r.model.name}\` ${r.model.version} (${r.model.imageSize}x${r.model.imageSize}, ${r.model.trainingSteps} training steps); ` +
       `${r.settings.samples} samples per cell, classes balanced, seed ${r.settings.seed}, batch ${r.settings.batch}, clipSample ${r.settings.clip ? 'on' : 'off'}; ` +
       `guidance scales tried: ${r.settings.guidance.join(', ')}; sampled with ${RUNTIME_LABEL[r.settings.runtime]}` +
-      `${r.settings.included.length > 0 ? ` (cells merged from ${r.settings.included.length + 1} runs)` : ''}.`,
+      `${r.settings.included.length > 0 ? ` (cells merged from ${runCount(r)} runs)` : ''}.`,
     '',
     `Reference floor (${r.reference.floor.samples} training images vs the ${r.reference.testImages} test images): **${r.reference.floor.distance.toFixed(3)}**. ` +
       `Classifier accuracy on real test images at ${r.model.imageSize}x${r.model.imageSize}: ${pct(r.reference.realAccuracy)} ` +
@@ -270,7 +277,7 @@ export function markdownTable(r: EvalReport): string {
   lines.push(
     '',
     r.settings.included.length > 0
-      ? `Sampling and scoring the cells took ${formatDuration(sampling)} in ${r.settings.included.length + 1} runs; this merge ${formatDuration(r.seconds)}.`
+      ? `Sampling and scoring the cells took ${formatDuration(sampling)} in ${runCount(r)} runs; this merge ${formatDuration(r.seconds)}.`
       : `Total time ${formatDuration(r.seconds)} (sampling and scoring the cells: ${formatDuration(sampling)}).`,
   );
   return `${lines.join('\n')}\n`;
@@ -589,6 +596,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       ddpmReference: o.ddpmReference,
       runtime: o.runtime,
       included: [...o.include],
+      sampledCells: results.length,
     },
     cells: all,
     targets: {

@@ -138,14 +138,19 @@ describe('npm run eval, end to end on models/fixture-tiny', () => {
     expect(r2.targets.defaultCell).toEqual({ sampler: 'dpmpp2m', steps: 3, precision: 'fp32', guidance: 2 });
     expect(r2.targets.distanceTarget.ddpmReferenceDistance).toBe(r1.cells[0].distance);
     expect(r2.settings.included).toEqual([path.join(first, 'results.json')]);
+    expect(r2.settings.sampledCells).toBe(1);
     const table = readFileSync(path.join(out, 'table.md'), 'utf8');
     expect(table).toContain('cells merged from 2 runs');
     // the time line counts the merged cells' sampling, not just this run's
     expect(table).toMatch(/Sampling and scoring the cells took \d+ s in 2 runs; this merge \d+ s\./);
     // --merge-only samples nothing: the cells of both runs, even those the options do not name
-    const merged = await evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-merge-'))), samplers: ['ddim'], steps: [7], mergeOnly: true, defaultCell: { sampler: 'dpmpp2m', steps: 3, guidance: 2 }, ddpmReference: 4, include: [path.join(first, 'results.json'), path.join(out, 'results.json')] });
+    const mergedOut = mkdtempSync(path.join(tmpdir(), 'eval-merge-'));
+    const merged = await evaluate({ ...small(mergedOut), samplers: ['ddim'], steps: [7], mergeOnly: true, defaultCell: { sampler: 'dpmpp2m', steps: 3, guidance: 2 }, ddpmReference: 4, include: [path.join(first, 'results.json'), path.join(out, 'results.json')] });
     expect(merged.cells.map((c) => `${c.sampler}-${c.steps}-w${c.guidance}`)).toEqual(['ddpm-4-w2', 'dpmpp2m-3-w2']);
     expect(merged.targets.distanceTarget.met).toBe(r2.targets.distanceTarget.met);
+    // a merge that sampled nothing counts only the runs it merged
+    expect(merged.settings.sampledCells).toBe(0);
+    expect(readFileSync(path.join(mergedOut, 'table.md'), 'utf8')).toContain('cells merged from 2 runs');
     await expect(evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-merge2-'))), mergeOnly: true })).rejects.toThrow(/--include/);
     // a run with other settings is not comparable
     await expect(evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-inc3-'))), samples: 4, include: [path.join(first, 'results.json')] })).rejects.toThrow(
