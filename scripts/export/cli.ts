@@ -1,12 +1,15 @@
 /**
  * `npm run export -- --run <dir>`: models/<name>/ (unet.onnx, unet.int8.onnx, model.json) from a training
  * run, with a report of the measured parity and int8 errors.
+ * `npm run export -- --from-model models/<name>`: the same from an exported model's fp32 weights (a new graph
+ * or quantization without the training checkpoint).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExportError } from '../model/ops-onnx.ts';
 import { formatReport } from './export.ts';
+import { exportFromModel } from './from-model.ts';
 import { exportRun } from './from-run.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,9 +27,12 @@ function intList(v: string): number[] {
 const program = new Command()
   .name('export')
   .description('Export a training run to ONNX (fp32 EMA weights + static int8 QDQ) with a model card')
-  .requiredOption('--run <dir>', 'run directory (or one of its checkpoints/step-NNNNNNNN folders)')
+  .option('--run <dir>', 'run directory (or one of its checkpoints/step-NNNNNNNN folders)')
+  .option('--from-model <dir>', "an exported model folder (model.json + fp32 unet.onnx): rebuild today's graph from its weights")
+  .option('--images <path>', "with --from-model: calibration images, IDX file or image folder (default: the card's dataset path)")
+  .option('--labels <file>', 'with --from-model: IDX labels (default: beside the IDX images)')
   .option('--step <n>', 'checkpoint step (default: the latest)', positiveInt)
-  .option('--name <name>', 'model name, the folder under --out (default: the run folder name)')
+  .option('--name <name>', 'model name, the folder under --out (default: the run folder name, or the model\'s own name)')
   .option('--model-version <v>', 'version written to model.json', '1.0.0')
   .option('--out <dir>', 'models folder', path.join(ROOT, 'models'))
   .option('--calibration-images <n>', 'training images used for int8 calibration (each noised at one of 16 t)', positiveInt, 256)
@@ -35,7 +41,10 @@ const program = new Command()
   .option('--no-parity', 'skip the tfjs vs onnxruntime-web parity check')
   .option('--bench <batches>', 'time fp32 and int8 forwards at these batch sizes, e.g. 1,4,16', intList)
   .action(async (opts: {
-    run: string;
+    run?: string;
+    fromModel?: string;
+    images?: string;
+    labels?: string;
     step?: number;
     name?: string;
     modelVersion: string;
@@ -46,9 +55,10 @@ const program = new Command()
     parity: boolean;
     bench?: number[];
   }) => {
-    const { dir, report } = await exportRun({
-      runDir: opts.run,
-      step: opts.step,
+    if ((opts.run === undefined) === (opts.fromModel === undefined)) program.error('export: give exactly one of --run <dir> and --from-model <dir>');
+    if (opts.fromModel === undefined && (opts.images !== undefined || opts.labels !== undefined)) program.error('export: --images and --labels go with --from-model');
+    if (opts.fromModel !== undefined && opts.step !== undefined) program.error('export: --step goes with --run');
+    const common = {
       name: opts.name,
       version: opts.modelVersion,
       modelsDir: opts.out,
@@ -57,8 +67,12 @@ const program = new Command()
       keepFloat: opts.keepFloat?.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
       parity: opts.parity,
       benchmarkBatches: opts.bench ?? [],
-      log: (line) => console.log(line),
-    });
+      log: (line: string) => console.log(line),
+    };
+    const { dir, report } =
+      opts.fromModel !== undefined
+        ? await exportFromModel({ ...common, modelDir: opts.fromModel, images: opts.images, labels: opts.labels })
+        : await exportRun({ ...common, runDir: opts.run as string, step: opts.step });
     console.log(formatReport(report, dir));
   });
 

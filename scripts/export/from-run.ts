@@ -26,7 +26,7 @@ export interface RunExportOptions {
 }
 
 /** Pixels [N, S, S, C] uint8 of images `indices` -> [n, C, S, S] float32 in [-1, 1]. */
-function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
+export function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
   const { size: S, channels: C } = ds;
   const out = new Float32Array(indices.length * C * S * S);
   indices.forEach((k, i) => {
@@ -38,7 +38,7 @@ function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
 }
 
 /** `count` indices spread evenly over [0, n), starting at `phase` (0..1). */
-function spread(n: number, count: number, phase: number): number[] {
+export function spread(n: number, count: number, phase: number): number[] {
   return Array.from({ length: Math.min(count, n) }, (_, i) => Math.floor(((i + phase) * n) / Math.min(count, n)) % n);
 }
 

@@ -5,7 +5,7 @@
  */
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { GraphBuilder, type Graph } from '../model/onnx-graph.ts';
-import { ExportError, OnnxOps, type ParamSource } from '../model/ops-onnx.ts';
+import { DEFAULT_EMIT, ExportError, OnnxOps, type EmitOptions, type ParamSource } from '../model/ops-onnx.ts';
 import { unet, validateUNetConfig } from '../model/unet.ts';
 import { DEFAULT_IO, type ModelIo } from './runtime.ts';
 
@@ -18,7 +18,7 @@ export interface BuiltGraph {
 }
 
 /** Builds the fp32 graph; every parameter comes from `source` (ExportError when the architecture cannot be expressed). */
-export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource, name = 'ddpm_unet'): BuiltGraph {
+export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource, name = 'ddpm_unet', emit: EmitOptions = DEFAULT_EMIT): BuiltGraph {
   const u = config.unet;
   try {
     validateUNetConfig(u);
@@ -33,7 +33,7 @@ export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource
   b.graph.inputs.push({ name: io.x, type: 'float32', dims: ['batch', u.channels, u.imageSize, u.imageSize] });
   b.graph.inputs.push({ name: io.t, type: 'int64', dims: ['batch'] });
   if (io.class !== undefined) b.graph.inputs.push({ name: io.class, type: 'int64', dims: ['batch'] });
-  const ops = new OnnxOps(b, source);
+  const ops = new OnnxOps(b, source, emit);
   let out;
   try {
     out = unet(ops, u, {

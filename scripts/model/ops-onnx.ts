@@ -30,6 +30,23 @@ function transposeKernel(k: Float32Array, kh: number, kw: number, cin: number, c
   return out;
 }
 
+/**
+ * How GroupNorm is written:
+ *   - 'instance-norm' (default): Reshape [B, G, C/G*H*W] -> InstanceNormalization (scale 1, bias 0) ->
+ *     Reshape [B, C, H, W] -> Mul gamma [C,1,1] -> Add beta [C,1,1]: five kernels, and onnxruntime has a
+ *     kernel for each (docs/export.md, "Graph");
+ *   - 'opset': one opset-21 GroupNormalization node, which onnxruntime-web 1.30 has no kernel for: it expands
+ *     the node's function body into about 25-30 small kernels and builds sessions 2.5-5x slower.
+ */
+export type GroupNormForm = 'instance-norm' | 'opset';
+export const GROUP_NORM_FORMS: readonly GroupNormForm[] = ['instance-norm', 'opset'];
+
+export interface EmitOptions {
+  groupNorm: GroupNormForm;
+}
+
+export const DEFAULT_EMIT: EmitOptions = { groupNorm: 'instance-norm' };
+
 export class OnnxOps implements Ops<OnnxTensor> {
   /** Canonical parameter names and shapes, in the order the definition declared them. */
   readonly params: { name: string; shape: number[] }[] = [];
@@ -37,6 +54,7 @@ export class OnnxOps implements Ops<OnnxTensor> {
   constructor(
     readonly b: GraphBuilder,
     private readonly source: ParamSource,
+    private readonly emit: EmitOptions = DEFAULT_EMIT,
   ) {}
 
   private param(name: string, shape: number[]): Float32Array {
@@ -75,6 +93,7 @@ export class OnnxOps implements Ops<OnnxTensor> {
   groupNorm(x: OnnxTensor, name: string, groups: number): OnnxTensor {
     const [c] = this.image(x, `groupNorm ${name}`);
     if (c % groups !== 0) throw new ExportError(`groupNorm ${name}: ${groups} groups do not divide ${c} channels`);
+    if (this.emit.groupNorm === 'instance-norm') return this.groupNormLowered(x, name, groups);
     const gamma = this.b.initializer(`${name}/gamma`, 'float32', [c], this.param(`${name}/gamma`, [c]));
     const beta = this.b.initializer(`${name}/beta`, 'float32', [c], this.param(`${name}/beta`, [c]));
     // Opset 21 GroupNormalization: scale and bias per channel.
@@ -85,6 +104,21 @@ export class OnnxOps implements Ops<OnnxTensor> {
       name,
     );
     return { name: out, dims: x.dims };
+  }
+
+  /** GroupNorm as InstanceNormalization over [B, G, C/G * H * W], then the per-channel affine. */
+  private groupNormLowered(x: OnnxTensor, name: string, groups: number): OnnxTensor {
+    const [c, h, w] = this.image(x, `groupNorm ${name}`);
+    // gamma and beta keep their canonical names, shaped [C, 1, 1] to broadcast over [B, C, H, W]
+    const gamma = this.b.initializer(`${name}/gamma`, 'float32', [c, 1, 1], this.param(`${name}/gamma`, [c]));
+    const beta = this.b.initializer(`${name}/beta`, 'float32', [c, 1, 1], this.param(`${name}/beta`, [c]));
+    const ones = this.b.floats(`const_ones_${groups}`, [groups], new Float32Array(groups).fill(1));
+    const zeros = this.b.floats(`const_zeros_${groups}`, [groups], new Float32Array(groups));
+    const grouped = this.b.node('Reshape', [x.name, this.b.int64s([0, groups, -1])]); // [B, G, C/G*H*W]
+    const normed = this.b.node('InstanceNormalization', [grouped, ones, zeros], [attr.float('epsilon', GROUPNORM_EPS)]);
+    const back = this.b.node('Reshape', [normed, this.b.int64s([0, c, h, w])]); // [B, C, H, W]
+    const scaled = this.b.node('Mul', [back, gamma]);
+    return { name: this.b.node('Add', [scaled, beta], [], name), dims: x.dims };
   }
 
   silu(x: OnnxTensor): OnnxTensor {

@@ -1,0 +1,92 @@
+/**
+ * Where a forward's time goes: onnxruntime-web's own profiler (Node, one thread, as served), kernels grouped
+ * by op type. Kernel count and time per forward are averaged over the profiled runs (the first is dropped:
+ * it allocates). Profiling inflates absolute times; the shares and counts are what to read.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export interface OpShare {
+  op: string;
+  /** Kernels of this op per forward. */
+  kernels: number;
+  /** Profiled kernel time per forward, ms. */
+  ms: number;
+}
+
+export interface KernelProfile {
+  /** Kernels per forward, all ops. */
+  kernels: number;
+  /** Sum of kernel times per forward (ms, profiled). */
+  kernelMs: number;
+  /** Wall time of a profiled forward (model_run events, ms). */
+  runMs: number;
+  ops: OpShare[];
+}
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/** Aggregates onnxruntime's profile events (chrome trace JSON) over `runs` forwards. */
+export function summarizeProfile(events: readonly ProfileEvent[], skipFirst = true): KernelProfile {
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  if (runs.length === 0) throw new Error('the profile holds no model_run event');
+  const perRun = kernels.length / runs.length;
+  const used = skipFirst && runs.length > 1 ? kernels.slice(perRun) : kernels;
+  const usedRuns = skipFirst && runs.length > 1 ? runs.slice(1) : runs;
+  const n = usedRuns.length;
+  const byOp = new Map<string, { kernels: number; us: number }>();
+  for (const e of used) {
+    const op = e.args?.op_name ?? '?';
+    const s = byOp.get(op) ?? { kernels: 0, us: 0 };
+    s.kernels += 1;
+    s.us += e.dur;
+    byOp.set(op, s);
+  }
+  const ops = [...byOp].map(([op, s]) => ({ op, kernels: s.kernels / n, ms: s.us / n / 1000 })).sort((a, b) => b.ms - a.ms);
+  return {
+    kernels: used.length / n,
+    kernelMs: ops.reduce((a, o) => a + o.ms, 0),
+    runMs: usedRuns.reduce((a, e) => a + e.dur, 0) / n / 1000,
+    ops,
+  };
+}
+
+/** Profiles `onnx` (bytes) of the model in `modelDir` at one batch size, in a child process. */
+export async function profileGraph(modelDir: string, onnx: Uint8Array, batch: number, opts: { warmup?: number; runs?: number } = {}): Promise<KernelProfile> {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'ddpm-profile-'));
+  const file = path.join(tmp, 'graph.onnx');
+  writeFileSync(file, onnx);
+  try {
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'profile-child.ts'), modelDir, file, String(batch), String(opts.warmup ?? 100), String(opts.runs ?? 21)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`profile child exited ${code}: ${err.slice(-2000)}`))));
+    });
+    const events: ProfileEvent[] = [];
+    for (const line of stdout.split('\n')) {
+      const s = line.trim().replace(/,$/, '');
+      if (!s.startsWith('{"cat"')) continue;
+      events.push(JSON.parse(s) as ProfileEvent);
+    }
+    return summarizeProfile(events);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
