@@ -25,13 +25,14 @@ import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
 
 export type Precision = 'fp32' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
-/** DPM-Solver++ is `dpmpp2m` (the serving default); `dpmpp3m` can be asked for. */
+/** DPM-Solver++ is `dpmpp2m` (the serving default); `dpmpp3m` and `unipc` can be asked for. */
 export const DEFAULT_SAMPLERS: readonly SamplerName[] = ['ddpm', 'ddim', 'dpmpp2m'];
 export const SAMPLER_LABEL: Record<SamplerName, string> = {
   ddpm: 'DDPM ancestral',
   ddim: 'DDIM',
   dpmpp2m: 'DPM-Solver++(2M)',
   dpmpp3m: 'DPM-Solver++(3M)',
+  unipc: 'UniPC (bh2, order 2)',
 };
 
 export interface EvalOptions {

@@ -1,7 +1,7 @@
 import type { PredictionType, StepResult } from './types.ts';
 
 /** Sampler names as used in the API (`?sampler=`) and model cards. */
-export type SamplerName = 'ddpm' | 'ddim' | 'dpmpp2m' | 'dpmpp3m';
+export type SamplerName = 'ddpm' | 'ddim' | 'dpmpp2m' | 'dpmpp3m' | 'unipc';
 
 /** Options every scheduler shares; names follow diffusers (camelCased). */
 export interface CommonSchedulerOptions {

@@ -20,7 +20,7 @@ const model = gaussianEps(schedule, 0.1, 0.5);
 
 describe('sampling loop', () => {
   it('gives image k the same pixels whatever the batch (a grid agrees with single images)', async () => {
-    for (const name of ['ddpm', 'ddim', 'dpmpp2m'] as SamplerName[]) {
+    for (const name of ['ddpm', 'ddim', 'dpmpp2m', 'unipc'] as SamplerName[]) {
       const seeds = [11, 22, 33];
       const grid = await sample({ model, scheduler: createScheduler(name, schedule, { eta: 0.5 }), steps: 10, shape: [3, 1, 8, 8], seeds });
       for (let k = 0; k < 3; k++) {
@@ -93,7 +93,7 @@ describe('invalid options throw a typed error naming the option and its range', 
     ['steps < 1', () => createScheduler('dpmpp2m', schedule).setTimesteps(0), /steps must be an integer in \[1, 1000\]/],
     ['eta > 1', () => createScheduler('ddim', schedule, { eta: 1.5 }), /eta must be a number in \[0, 1\] \(got 1.5\)/],
     ['eta NaN', () => createScheduler('ddim', schedule, { eta: Number.NaN }), /eta must be a number in \[0, 1\]/],
-    ['unknown sampler', () => createScheduler('euler' as SamplerName, schedule), /sampler must be one of ddpm, ddim, dpmpp2m, dpmpp3m \(got "euler"\)/],
+    ['unknown sampler', () => createScheduler('euler' as SamplerName, schedule), /sampler must be one of ddpm, ddim, dpmpp2m, dpmpp3m, unipc \(got "euler"\)/],
     ['unknown schedule', () => makeSchedule({ kind: 'quadratic' as 'linear', T: 1000 }), /schedule.kind must be one of linear, scaled_linear, cosine, sigmoid/],
     ['T too small', () => makeSchedule({ kind: 'linear', T: 1 }), /schedule.T must be an integer in \[2, 100000\]/],
     ['unknown spacing', () => createScheduler('ddim', schedule, { timestepSpacing: 'random' as 'leading' }), /timestepSpacing must be one of leading, linspace, trailing/],
