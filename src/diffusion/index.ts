@@ -12,4 +12,5 @@ export * from './ddim.ts';
 export * from './dpm-solver.ts';
 export * from './unipc.ts';
 export * from './create.ts';
+export * from './guidance.ts';
 export * from './sample.ts';

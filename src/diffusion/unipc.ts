@@ -101,6 +101,10 @@ export class UniPcMultistepScheduler implements Scheduler {
     }
   }
 
+  get numTrainTimesteps(): number {
+    return this.schedule.T;
+  }
+
   setTimesteps(n: number): void {
     const T = this.schedule.T;
     this.timesteps = inferenceTimesteps(T, n, this.o.timestepSpacing, this.o.stepsOffset, this.o.timestepSpacing === 'trailing' ? 0 : 1);
