@@ -44,7 +44,7 @@ const eps = gaussianNoise(2, 0, new Float32Array(size));
 const noise = new Float32Array(size);
 const rows: [string, number][] = [];
 
-for (const name of ['ddpm', 'ddim', 'dpmpp2m', 'dpmpp3m'] as SamplerName[]) {
+for (const name of ['ddpm', 'ddim', 'dpmpp2m', 'dpmpp3m', 'unipc'] as SamplerName[]) {
   const s = createScheduler(name, schedule, { eta: 1 });
   let i = 0;
   s.setTimesteps(50);

@@ -1,11 +1,11 @@
 /**
  * `npm run eval -- --model models/<name> [--samples 1000] [--samplers ddpm,ddim,dpmpp2m] [--steps 5,10,20,50]
- *   [--guidance 1,3] [--precision fp32,int8] [--out <dir>]`
+ *   [--guidance 1,3] [--guidance-interval lo,hi] [--precision fp32,int8] [--out <dir>]`
  * See scripts/eval/evaluate.ts and the README's "Evaluation" section.
  */
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
+import { SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../../src/diffusion/index.ts';
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
@@ -42,6 +42,16 @@ const guidanceScale = (v: string): number => {
   return x;
 };
 
+/** `lo,hi`: guidance only at timesteps in [lo, hi] (checked against the model's T when sampling). */
+function parseGuidanceInterval(v: string): GuidanceInterval {
+  const parts = v.split(',').map((s) => s.trim());
+  const [lo, hi] = parts.map((s) => (/^[0-9]+$/.test(s) ? Number(s) : NaN));
+  if (parts.length !== 2 || !Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo > hi) {
+    throw new InvalidArgumentError(`expected two integer timesteps lo,hi with 0 <= lo <= hi, e.g. 200,800 (got "${v}")`);
+  }
+  return [lo, hi];
+}
+
 function parseDefaultCell(v: string): DefaultCell {
   const [sampler, steps, guidance, ...rest] = v.split(',').map((s) => s.trim());
   if (rest.length > 0 || guidance === undefined) throw new InvalidArgumentError(`expected <sampler>,<steps>,<guidance>, e.g. dpmpp2m,20,3 (got "${v}")`);
@@ -57,6 +67,7 @@ interface CliOptions {
   steps: number[];
   ddpmReference: number;
   guidance: number[];
+  guidanceInterval?: GuidanceInterval;
   precision: Precision[];
   batch: number;
   seed: number;
@@ -89,10 +100,11 @@ export function buildProgram(): Command {
     .option('--run <dir>', 'instead of --model: a training run; evaluates one cell per checkpoint (EMA weights, fp32 ONNX)')
     .option('--checkpoints <list>', 'with --run: checkpoint steps (default: every checkpoint the run kept)', listOf(intIn(0, 1e9)), [])
     .option('--samples <n>', 'samples per cell (time grows linearly; >= 1000 for stable distances)', intIn(2, 1_000_000), d.samples)
-    .option('--samplers <list>', `samplers: ${SAMPLER_NAMES.join(', ')} (DPM-Solver++ = dpmpp2m)`, listOf(oneOf(SAMPLER_NAMES)), [...d.samplers])
+    .option('--samplers <list>', `samplers: ${SAMPLER_NAMES.join(', ')} (DPM-Solver++ = dpmpp2m, UniPC = unipc)`, listOf(oneOf(SAMPLER_NAMES)), [...d.samplers])
     .option('--steps <list>', 'sampling steps', listOf(positiveStep), [...d.steps])
     .option('--ddpm-reference <n>', 'steps of the extra DDPM reference row (0 = none)', intIn(0, 1000), d.ddpmReference)
     .option('--guidance <list>', 'classifier-free guidance scales (1 = none; > 1 doubles the cost)', listOf(guidanceScale), [...d.guidance])
+    .option('--guidance-interval <lo,hi>', 'guided cells apply guidance only at timesteps in [lo, hi] (Kynkaanniemi et al. 2024; the other steps cost one model call)', parseGuidanceInterval)
     .option('--precision <list>', `model files: ${PRECISIONS.join(', ')}`, listOf(oneOf(PRECISIONS)), [...d.precisions])
     .option('--batch <n>', 'images per sampling batch', intIn(1, 4096), d.batch)
     .option('--seed <n>', 'base seed (sample i uses deriveSeed(seed, i)); also picks the floor subset', intIn(0, 2 ** 31 - 1), d.seed)
@@ -143,6 +155,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     grids: a.grids,
     progress: a.progress && process.stderr.isTTY === true,
     log: (l: string) => console.log(l),
+    ...(a.guidanceInterval ? { guidanceInterval: a.guidanceInterval } : {}),
   };
   if (a.run !== undefined) {
     // one cell per checkpoint: serving's default unless given

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import type * as ort from 'onnxruntime-web';
-import { createScheduler, deriveSeed, makeSchedule, sample, SAMPLER_NAMES, type EpsModel, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
+import { createScheduler, deriveSeed, guidedAt, makeSchedule, modelEvaluations, sample, SAMPLER_NAMES, type EpsModel, type GuidanceInterval, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
@@ -25,13 +25,14 @@ import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
 
 export type Precision = 'fp32' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
-/** DPM-Solver++ is `dpmpp2m` (the serving default); `dpmpp3m` can be asked for. */
+/** DPM-Solver++ is `dpmpp2m` (the serving default); `dpmpp3m` and `unipc` can be asked for. */
 export const DEFAULT_SAMPLERS: readonly SamplerName[] = ['ddpm', 'ddim', 'dpmpp2m'];
 export const SAMPLER_LABEL: Record<SamplerName, string> = {
   ddpm: 'DDPM ancestral',
   ddim: 'DDIM',
   dpmpp2m: 'DPM-Solver++(2M)',
   dpmpp3m: 'DPM-Solver++(3M)',
+  unipc: 'UniPC (bh2, order 2)',
 };
 
 export interface EvalOptions {
@@ -44,6 +45,8 @@ export interface EvalOptions {
   /** Steps of the DDPM reference row (1000 = T for the project's models); 0 = none. */
   ddpmReference: number;
   guidance: readonly number[];
+  /** Guided cells apply guidance only at timesteps in [tLow, tHigh] (Kynkaanniemi et al. 2024); default: every step. */
+  guidanceInterval?: GuidanceInterval;
   precisions: readonly Precision[];
   /** Images per sampling batch (a guided batch makes model calls of twice this). */
   batch: number;
@@ -141,6 +144,8 @@ export interface EvalReport {
     seed: number;
     clip: boolean;
     guidance: number[];
+    /** The guidance interval of the guided cells; null (or absent in older reports): every step. */
+    guidanceInterval?: GuidanceInterval | null;
     precisions: Precision[];
     samplers: SamplerName[];
     steps: number[];
@@ -246,7 +251,7 @@ export function markdownTable(r: EvalReport): string {
   const lines = [
     `Model \`${r.model.name}\` ${r.model.version} (${r.model.imageSize}x${r.model.imageSize}, ${r.model.trainingSteps} training steps); ` +
       `${r.settings.samples} samples per cell, classes balanced, seed ${r.settings.seed}, batch ${r.settings.batch}, clipSample ${r.settings.clip ? 'on' : 'off'}; ` +
-      `guidance scales tried: ${r.settings.guidance.join(', ')}; sampled with ${RUNTIME_LABEL[r.settings.runtime]}` +
+      `guidance scales tried: ${r.settings.guidance.join(', ')}${r.settings.guidanceInterval ? ` (applied at timesteps ${r.settings.guidanceInterval.join('..')} only)` : ''}; sampled with ${RUNTIME_LABEL[r.settings.runtime]}` +
       `${r.settings.included.length > 0 ? ` (cells merged from ${runCount(r)} runs)` : ''}.`,
     '',
     `Reference floor (${r.reference.floor.samples} training images vs the ${r.reference.testImages} test images): **${r.reference.floor.distance.toFixed(3)}**. ` +
@@ -405,7 +410,7 @@ export interface CellScore {
   firstImages: Float32Array;
 }
 
-export type CellOptions = Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip'> & { fit: FitMode };
+export type CellOptions = Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'guidanceInterval'> & { fit: FitMode };
 
 /**
  * Sample `o.samples` images for one cell (sample i: class i mod numClasses, seed deriveSeed(seed, i), so
@@ -417,6 +422,7 @@ export async function scoreCell(model: EpsModel, space: SampleSpace, cell: Omit<
   const classes = Int32Array.from({ length: o.samples }, (_, i) => (numClasses > 0 ? i % numClasses : 0));
   const pixels = new Uint8Array(o.samples * 28 * 28);
   let firstImages = new Float32Array(0);
+  const interval = cell.guidance !== 1 ? o.guidanceInterval : undefined;
   const tc = performance.now();
   for (let s = 0; s < o.samples; s += o.batch) {
     const B = Math.min(o.batch, o.samples - s);
@@ -429,7 +435,8 @@ export async function scoreCell(model: EpsModel, space: SampleSpace, cell: Omit<
       seeds: seeds.slice(s, s + B),
       ...(numClasses > 0 ? { classes: classes.slice(s, s + B), nullClass: numClasses } : {}),
       guidanceScale: cell.guidance,
-      onStep: () => onImageSteps?.(B * (cell.guidance !== 1 ? 2 : 1)),
+      ...(interval ? { guidanceInterval: interval } : {}),
+      onStep: ({ t }) => onImageSteps?.(B * (cell.guidance !== 1 && guidedAt(t, interval) ? 2 : 1)),
     });
     pixels.set(samplesToClassifierPixels(x, B, C, S, o.fit), s * 28 * 28);
     if (s === 0) firstImages = x.slice(0, Math.min(B, 100) * C * S * S);
@@ -483,6 +490,8 @@ async function readIncluded(o: EvalOptions, card: ModelCard, fit: FitMode): Prom
     for (const [k, ours] of [['samples', o.samples], ['seed', o.seed], ['clip', o.clip], ['runtime', o.runtime]] as const) {
       if (s[k] !== ours) bad(k, s[k], ours);
     }
+    const interval = (i: GuidanceInterval | null | undefined): string => JSON.stringify(i ?? null);
+    if (interval(s.guidanceInterval) !== interval(o.guidanceInterval)) bad('guidanceInterval', s.guidanceInterval ?? null, o.guidanceInterval ?? null);
     for (const c of r.cells) if (!out.some((d) => cellId(d) === cellId(c))) out.push(c);
     reports.push({ file, report: r });
   }
@@ -532,7 +541,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     models.set(p, m);
     msPerImageStep.set(p, await probe(m, o.batch, C, S, numClasses));
   }
-  const work = (c: Cell): number => o.samples * c.steps * (c.guidance !== 1 ? 2 : 1);
+  const work = (c: Cell): number => {
+    if (c.guidance === 1 || !o.guidanceInterval) return o.samples * c.steps * (c.guidance !== 1 ? 2 : 1);
+    const s = createScheduler(c.sampler, makeSchedule(card.schedule));
+    s.setTimesteps(c.steps);
+    return o.samples * modelEvaluations(s.timesteps, true, o.guidanceInterval);
+  };
   const estimate = cells.reduce((a, c) => a + (work(c) * (msPerImageStep.get(c.precision) ?? 0)) / 1000, 0);
   o.log(
     `${cells.length} cells x ${o.samples} samples; one U-Net image-step: ${o.precisions.map((p) => `${p} ${(msPerImageStep.get(p) ?? 0).toFixed(2)} ms`).join(', ')}; ` +
@@ -590,6 +604,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       seed: o.seed,
       clip: o.clip,
       guidance: unique(all.map((c) => c.guidance)),
+      guidanceInterval: o.guidanceInterval ?? null,
       precisions: unique(all.map((c) => c.precision)),
       samplers: unique(all.map((c) => c.sampler)),
       steps: unique(all.filter((c) => c.sampler !== 'ddpm' || c.steps !== o.ddpmReference || o.steps.includes(c.steps)).map((c) => c.steps)),

@@ -1,6 +1,6 @@
 // The documented request limits and the global defaults (README "## API"). A leaf module: the registry checks
 // each model's serving defaults against these when it is created, and query parsing applies them.
-import type { SamplerName } from '../diffusion/index.ts';
+import type { GuidanceInterval, SamplerName } from '../diffusion/index.ts';
 
 /** Documented limits. Per-model work limits come from the registry (ServingLimits). */
 export const LIMITS = {
@@ -20,6 +20,8 @@ export interface RequestDefaults {
   clip: boolean;
   /** Classifier-free guidance of a request with a class; a request without one is unguided (1). */
   guidance: number;
+  /** Guidance only at timesteps in [tLow, tHigh] of a guided request (guidance_interval); absent: every step. */
+  guidanceInterval?: GuidanceInterval;
   scale: number;
   gridImages: number;
 }

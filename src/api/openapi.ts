@@ -64,6 +64,17 @@ function ownDefaults(registry: ModelRegistry, key: 'sampler' | 'steps' | 'guidan
   return own.length > 0 ? ` (${own.join(', ')})` : '';
 }
 
+/** ` (fmnist-x: 200,800)`: the models with a default guidance interval (ServingDefaults.guidanceInterval). */
+function intervalDefaults(registry: ModelRegistry): string {
+  const own = registry
+    .list()
+    .flatMap((entry) => {
+      const interval = servingDefaults(entry).guidanceInterval;
+      return interval ? [`${entry.card.name}: ${interval.join(',')}`] : [];
+    });
+  return own.length > 0 ? ` (${own.join(', ')})` : '';
+}
+
 /** Descriptions of the query parameters, attached to the validating schema objects (a registry: no copies). */
 function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ description: string }> {
   const docs = z.registry<{ description: string }>();
@@ -78,6 +89,7 @@ function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ descripti
     eta: `DDIM eta in [0, 1] (sampler=ddim only); default ${DEFAULTS.eta}.`,
     class: `Class of a conditional model, by id or name (${classes.join('; ') || 'no conditional model is served'}); omitted: unconditional (null class).`,
     guidance: `Classifier-free guidance scale in [0, ${LIMITS.maxGuidance}] (needs class; 1 = none). Default with a class: ${DEFAULTS.guidance}${ownDefaults(registry, 'guidance')}; without a class: 1.`,
+    guidance_interval: `Guidance in a limited interval (Kynkaanniemi et al. 2024): \`tLow,tHigh\`, two integer timesteps with 0 <= tLow <= tHigh <= T - 1; guidance applies only at the steps whose timestep lies in it, the others run the model once (conditional only), so they cost half. Needs guidance != 1. Default: every step${intervalDefaults(registry)}.`,
     scale: `Integer upscaling of the PNG in [1, ${LIMITS.maxScale}] (nearest neighbour); the longest side may be at most ${LIMITS.maxOutputSide} pixels; default ${DEFAULTS.scale}.`,
     clip: `Clip the predicted x0 to [-1, 1] at every step: true, false, 1 or 0; default ${DEFAULTS.clip}.`,
     n: `Images in the grid, an integer in [1, ${LIMITS.maxGridImages}]; default ${DEFAULTS.gridImages}.`,
@@ -86,7 +98,7 @@ function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ descripti
   return docs;
 }
 
-const EXAMPLES: Partial<Record<QueryKey, string>> = { sampler: 'ddim', steps: '20', class: '3', guidance: '2', scale: '4', clip: 'true', eta: '0', n: '9' };
+const EXAMPLES: Partial<Record<QueryKey, string>> = { sampler: 'ddim', steps: '20', class: '3', guidance: '2', guidance_interval: '200,800', scale: '4', clip: 'true', eta: '0', n: '9' };
 
 /** One query parameter per property of querySchema, as z.toJSONSchema describes what it accepts. */
 function queryParameters(registry: ModelRegistry, exclude: readonly QueryKey[]): OpenApiParameter[] {
@@ -149,7 +161,7 @@ const doneEvent = z.object({
   cache: z.enum(['HIT', 'MISS']),
   image: z.string().meta({ description: 'The final PNG (same bytes as url) as a data URL.' }),
 });
-const defaultValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+const defaultValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.number())]));
 const modelsResponse = z.object({
   default: z.string(),
   defaults: defaultValues.meta({ description: 'The defaults of a model that sets none of its own (each model lists its effective defaults).' }),
@@ -161,7 +173,7 @@ const modelsResponse = z.object({
       classNames: z.array(z.string()).nullable(),
       available: z.boolean().meta({ description: 'false when the bundled bytes fail their sha256 check.' }),
       limits: z.record(z.string(), z.number()),
-      defaults: defaultValues.meta({ description: "This model's values for omitted parameters; guidance applies to requests with a class (without one: 1)." }),
+      defaults: defaultValues.meta({ description: "This model's values for omitted parameters; guidance (and guidanceInterval, [tLow, tHigh], when the model sets one) applies to requests with a class (without one: 1)." }),
     }),
   ),
 });

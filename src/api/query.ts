@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SEED, SAMPLER_NAMES, type SamplerName } from '../diffusion/index.ts';
+import { MAX_SEED, SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../diffusion/index.ts';
 import { gridLayout } from '../image/index.ts';
 import type { ModelCard } from '../model-card.ts';
 import { isConditional, servingDefaults, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
@@ -29,6 +29,15 @@ function decimal(name: string, min: number, max: number) {
     .refine((v) => v >= min && v <= max, { error: `${name} must be a number in [${min}, ${max}]` });
 }
 
+/** `lo,hi`: two integer timesteps (their range depends on the model's T and is checked in parseRenderQuery). */
+const interval = z
+  .string()
+  .regex(/^[0-9]{1,16},[0-9]{1,16}$/, { error: 'guidance_interval must be two integer timesteps tLow,tHigh (e.g. 200,800)' })
+  .transform((v): GuidanceInterval => {
+    const [lo, hi] = v.split(',').map(Number);
+    return [lo, hi];
+  });
+
 const bool = z.enum(['true', 'false', '1', '0'], { error: 'clip must be true, false, 1 or 0' }).transform((v) => v === 'true' || v === '1');
 
 /** The query of /v1/samples and /v1/grids; also the source of their parameters in /openapi.json (src/api/openapi.ts). */
@@ -40,6 +49,7 @@ export const querySchema = z.strictObject(
     eta: decimal('eta', 0, 1).optional(),
     class: z.string().optional(),
     guidance: decimal('guidance', 0, LIMITS.maxGuidance).optional(),
+    guidance_interval: interval.optional(),
     scale: int('scale', 1, LIMITS.maxScale).optional(),
     clip: bool.optional(),
     n: int('n', 1, LIMITS.maxGridImages).optional(),
@@ -110,6 +120,18 @@ export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry
     if (!isConditional(card)) throw invalidParam('guidance', `is not accepted: model ${card.name} is unconditional`);
     if (classId === null) throw invalidParam('guidance', 'needs a class (classifier-free guidance steers towards one class)');
   }
+  const T = card.schedule.T;
+  let guidanceInterval: RenderParams['guidanceInterval'];
+  if (q.guidance_interval !== undefined) {
+    if (guidance === 1) throw invalidParam('guidance_interval', 'needs guidance != 1 and a class (it limits classifier-free guidance to some steps)');
+    const [lo, hi] = q.guidance_interval;
+    if (lo > hi || hi > T - 1) throw invalidParam('guidance_interval', `must be two timesteps tLow,tHigh with 0 <= tLow <= tHigh <= ${T - 1} (got ${lo},${hi})`);
+    guidanceInterval = { tLow: lo, tHigh: hi };
+  } else if (guidance !== 1 && defaults.guidanceInterval) {
+    guidanceInterval = { tLow: defaults.guidanceInterval[0], tHigh: defaults.guidanceInterval[1] };
+  }
+  // an interval over every timestep is plain guidance: the same pixels, so the same cache key
+  if (guidanceInterval && guidanceInterval.tLow === 0 && guidanceInterval.tHigh === T - 1) guidanceInterval = undefined;
   const params: RenderParams = {
     sampler,
     steps,
@@ -117,14 +139,15 @@ export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry
     clip: q.clip ?? defaults.clip,
     classId,
     guidance,
+    ...(guidanceInterval ? { guidanceInterval } : {}),
     scale: q.scale ?? defaults.scale,
     n: kind === 'grid' ? (q.n ?? defaults.gridImages) : 1,
   };
-  const work = workOf(params);
+  const work = workOf(params, T);
   if (work > limits.maxImageSteps) {
     throw invalidParam(
       'steps',
-      `x images${guidance !== 1 ? ' x 2 (guidance)' : ''} must be at most ${limits.maxImageSteps} for model ${card.name} (got ${work}); lower steps or n`,
+      `x images${guidance !== 1 ? (guidanceInterval ? ' x 2 at the guided steps' : ' x 2 (guidance)') : ''} must be at most ${limits.maxImageSteps} for model ${card.name} (got ${work}); lower steps or n`,
     );
   }
   const side = outputSide(kind, params, card);

@@ -137,7 +137,7 @@ export function parseBatchBody(text: string, registry: ModelRegistry, options: S
   }
 
   // A chunk is as many images as one request may render (the model's work limit), at most maxChunkImages.
-  const perImage = workOf({ ...params, n: 1 });
+  const perImage = workOf({ ...params, n: 1 }, entry.card.schedule.T);
   let chunkSize = Math.max(1, Math.min(BATCH_LIMITS.maxChunkImages, Math.floor(entry.limits.maxImageSteps / perImage)));
   if (options.chunkImagesOverride !== undefined) chunkSize = Math.max(1, Math.min(chunkSize, options.chunkImagesOverride));
 

@@ -46,6 +46,10 @@ export class DdimScheduler implements Scheduler {
     this.useClippedModelOutput = options.useClippedModelOutput ?? true;
   }
 
+  get numTrainTimesteps(): number {
+    return this.schedule.T;
+  }
+
   setTimesteps(n: number): void {
     this.timesteps = inferenceTimesteps(this.schedule.T, n, this.o.timestepSpacing, this.o.stepsOffset);
     this.stride = Math.floor(this.schedule.T / n);

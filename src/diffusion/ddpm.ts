@@ -37,6 +37,10 @@ export class DdpmScheduler implements Scheduler {
     this.varianceType = checkOneOf('varianceType', options.varianceType ?? 'fixed_small', ['fixed_small', 'fixed_large']);
   }
 
+  get numTrainTimesteps(): number {
+    return this.schedule.T;
+  }
+
   setTimesteps(n: number): void {
     this.timesteps = inferenceTimesteps(this.schedule.T, n, this.o.timestepSpacing, this.o.stepsOffset);
   }

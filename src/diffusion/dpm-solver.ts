@@ -52,6 +52,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.finalSigmasType = checkOneOf('finalSigmasType', options.finalSigmasType ?? 'zero', ['zero', 'sigma_min']);
   }
 
+  get numTrainTimesteps(): number {
+    return this.schedule.T;
+  }
+
   setTimesteps(n: number): void {
     const T = this.schedule.T;
     this.timesteps = inferenceTimesteps(T, n, this.o.timestepSpacing, this.o.stepsOffset, this.o.timestepSpacing === 'trailing' ? 0 : 1);

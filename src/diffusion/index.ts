@@ -10,5 +10,7 @@ export type { CommonSchedulerOptions, SamplerName, Scheduler, StepExtras } from 
 export * from './ddpm.ts';
 export * from './ddim.ts';
 export * from './dpm-solver.ts';
+export * from './unipc.ts';
 export * from './create.ts';
+export * from './guidance.ts';
 export * from './sample.ts';

@@ -1,4 +1,5 @@
 import { checkInt, checkRange, DiffusionOptionError } from './errors.ts';
+import { checkGuidanceInterval, guidedAt, type GuidanceInterval } from './guidance.ts';
 import { checkSeed, gaussianNoise } from './noise.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { EpsModel, Shape4 } from './types.ts';
@@ -37,6 +38,11 @@ export interface SampleOptions {
   guidanceScale?: number;
   /** The class id of the unconditional (null) class, numClasses for this project's models. */
   nullClass?: number;
+  /**
+   * Guidance only at the steps whose timestep t is in [tLow, tHigh] (Kynkaanniemi et al. 2024); the other
+   * steps call the model once with batch B and the requested classes. Default: every step. Needs guidanceScale != 1.
+   */
+  guidanceInterval?: GuidanceInterval;
   onStep?: (info: StepInfo) => void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -60,6 +66,11 @@ export async function sample(opts: SampleOptions): Promise<Float32Array> {
     if (!classes) throw new DiffusionOptionError('guidanceScale', 'needs classes (classifier-free guidance is for conditional models)');
     if (opts.nullClass === undefined) throw new DiffusionOptionError('nullClass', 'is required with guidanceScale != 1');
     nullClass = checkInt('nullClass', opts.nullClass, 0, 2 ** 31 - 1);
+  }
+  let interval: GuidanceInterval | undefined;
+  if (opts.guidanceInterval !== undefined) {
+    if (!guided) throw new DiffusionOptionError('guidanceInterval', 'needs guidanceScale != 1 (it limits classifier-free guidance to some steps)');
+    interval = checkGuidanceInterval(opts.guidanceInterval, opts.scheduler.numTrainTimesteps);
   }
 
   const { scheduler } = opts;
@@ -85,19 +96,22 @@ export async function sample(opts: SampleOptions): Promise<Float32Array> {
   for (let i = 0; i < timesteps.length; i++) {
     opts.signal?.throwIfAborted();
     const t = timesteps[i];
+    // outside the guidance interval: one conditional call of batch B (the first halves of tIn and cIn)
+    const guidedNow = guided && guidedAt(t, interval);
+    const rows = guidedNow ? mb : B;
     tIn.fill(t);
     let input = x;
-    if (xIn) {
+    if (xIn && guidedNow) {
       xIn.set(x, 0);
       xIn.set(x, size);
       input = xIn;
     }
-    const raw = await opts.model(input, tIn, cIn);
-    if (raw.length !== mb * n) {
-      throw new DiffusionOptionError('model output', `must hold ${mb * n} values ([${mb}, ${C}, ${H}, ${W}]), got ${raw.length}`);
+    const raw = await opts.model(input, rows === mb ? tIn : tIn.subarray(0, B), rows === mb ? cIn : cIn?.subarray(0, B));
+    if (raw.length !== rows * n) {
+      throw new DiffusionOptionError('model output', `must hold ${rows * n} values ([${rows}, ${C}, ${H}, ${W}]), got ${raw.length}`);
     }
     let out = raw;
-    if (guided) {
+    if (guidedNow) {
       out = new Float32Array(size);
       for (let j = 0; j < size; j++) {
         const u = raw[size + j];

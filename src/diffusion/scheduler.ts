@@ -1,7 +1,7 @@
 import type { PredictionType, StepResult } from './types.ts';
 
 /** Sampler names as used in the API (`?sampler=`) and model cards. */
-export type SamplerName = 'ddpm' | 'ddim' | 'dpmpp2m' | 'dpmpp3m';
+export type SamplerName = 'ddpm' | 'ddim' | 'dpmpp2m' | 'dpmpp3m' | 'unipc';
 
 /** Options every scheduler shares; names follow diffusers (camelCased). */
 export interface CommonSchedulerOptions {
@@ -30,6 +30,8 @@ export interface Scheduler {
   readonly timesteps: Int32Array;
   /** True when `step` consumes fresh Gaussian noise (DDPM, DDIM with eta > 0). */
   readonly needsNoise: boolean;
+  /** T, the number of training timesteps of the schedule (diffusers `num_train_timesteps`). */
+  readonly numTrainTimesteps: number;
   setTimesteps(numInferenceSteps: number): void;
   /** modelOutput, x: [B, C, H, W]; t: the current timestep (the next one of `timesteps`). */
   step(modelOutput: Float32Array, t: number, x: Float32Array, extras?: StepExtras): StepResult;

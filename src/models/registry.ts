@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { DEFAULTS, LIMITS, type RequestDefaults } from '../api/limits.ts';
-import { SAMPLER_NAMES, type SamplerName } from '../diffusion/index.ts';
+import { checkGuidanceInterval, DiffusionOptionError, SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../diffusion/index.ts';
+import { workOf } from '../render/params.ts';
 import type { ModelCard } from '../model-card.ts';
 
 /** What the worker may do with one model per request (see the README's limits). */
 export interface ServingLimits {
   /** Images per onnxruntime run; a larger batch is split. Bounds the wasm heap. */
   maxBatch: number;
-  /** Model evaluations per request: images x steps (x 2 with classifier-free guidance). Bounds CPU time. */
+  /** Model evaluations per request: images x steps (x 2 at the guided steps). Bounds CPU time. */
   maxImageSteps: number;
 }
 
@@ -17,6 +18,8 @@ export interface ServingDefaults {
   steps?: number;
   /** Classifier-free guidance of a request that names a class (without one, sampling stays unguided). */
   guidance?: number;
+  /** Guidance only at the timesteps in [tLow, tHigh] of a guided request (Kynkaanniemi et al. 2024); absent: all. */
+  guidanceInterval?: GuidanceInterval;
 }
 
 /** One served model: its card (model.json), the int8 ONNX bytes bundled with the worker, its limits and defaults. */
@@ -74,7 +77,13 @@ export function isConditional(card: ModelCard): boolean {
 /** The defaults a request for this model gets: the model's own (ServingDefaults) over the global DEFAULTS. */
 export function servingDefaults(entry: ModelEntry): RequestDefaults {
   const own = entry.defaults;
-  return { ...DEFAULTS, sampler: own?.sampler ?? DEFAULTS.sampler, steps: own?.steps ?? DEFAULTS.steps, guidance: own?.guidance ?? DEFAULTS.guidance };
+  return {
+    ...DEFAULTS,
+    sampler: own?.sampler ?? DEFAULTS.sampler,
+    steps: own?.steps ?? DEFAULTS.steps,
+    guidance: own?.guidance ?? DEFAULTS.guidance,
+    ...(own?.guidanceInterval ? { guidanceInterval: own.guidanceInterval } : {}),
+  };
 }
 
 /** Checks a model's serving defaults against the request limits; throws naming the model and the field. */
@@ -89,8 +98,18 @@ function checkServingDefaults(entry: ModelEntry): void {
   if (!Number.isInteger(d.steps) || d.steps < 1 || d.steps > maxSteps) fail('steps', `an integer in [1, ${maxSteps}] (the request limit and the model's T)`, d.steps);
   if (!Number.isFinite(d.guidance) || d.guidance < 0 || d.guidance > LIMITS.maxGuidance) fail('guidance', `a number in [0, ${LIMITS.maxGuidance}]`, d.guidance);
   if (d.guidance !== 1 && !isConditional(card)) fail('guidance', '1: the model is unconditional', d.guidance);
-  const work = d.steps * (d.guidance !== 1 ? 2 : 1);
-  if (work > limits.maxImageSteps) fail('steps', `such that one image fits limits.maxImageSteps = ${limits.maxImageSteps} (steps x 2 with guidance)`, d.steps);
+  if (d.guidanceInterval !== undefined) {
+    try {
+      checkGuidanceInterval(d.guidanceInterval, card.schedule.T);
+    } catch (error) {
+      if (error instanceof DiffusionOptionError) fail('guidanceInterval', `two timesteps [tLow, tHigh] with 0 <= tLow <= tHigh <= ${card.schedule.T - 1}`, d.guidanceInterval);
+      throw error;
+    }
+    if (!isConditional(card)) fail('guidanceInterval', 'absent: the model is unconditional', d.guidanceInterval);
+  }
+  const interval = d.guidanceInterval ? { guidanceInterval: { tLow: d.guidanceInterval[0], tHigh: d.guidanceInterval[1] } } : {};
+  const work = workOf({ sampler: d.sampler, steps: d.steps, eta: 0, clip: d.clip, classId: 0, guidance: d.guidance, ...interval, scale: 1, n: 1 }, card.schedule.T);
+  if (work > limits.maxImageSteps) fail('steps', `such that one image fits limits.maxImageSteps = ${limits.maxImageSteps} (steps x 2 at guided steps)`, d.steps);
 }
 
 /** A registry over a list of models; the first is the default unless `defaultName` says otherwise. */

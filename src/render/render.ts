@@ -43,6 +43,7 @@ export async function renderPng(
     seeds,
     ...(p.classId === null ? {} : { classes: new Int32Array(B).fill(p.classId) }),
     guidanceScale: p.guidance,
+    ...(p.guidanceInterval ? { guidanceInterval: [p.guidanceInterval.tLow, p.guidanceInterval.tHigh] as const } : {}),
     nullClass: card.architecture.numClasses,
     ...observers,
   });

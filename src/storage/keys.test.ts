@@ -25,6 +25,7 @@ describe('content keys', () => {
       { ...params, scale: 3 },
       { ...params, n: 8 },
       { ...params, sampler: 'ddpm' },
+      { ...params, guidanceInterval: { tLow: 200, tHigh: 800 } },
     ];
     const etags = await Promise.all(variants.map(async (p) => (await contentKey(card, 'grid', 7, p)).etag));
     expect(new Set([base, ...etags]).size).toBe(variants.length + 1);

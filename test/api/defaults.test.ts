@@ -38,7 +38,7 @@ describe('serving defaults at registry creation', () => {
   });
 
   const invalid: [string, ServingDefaults, string, ModelEntry['card']?][] = [
-    ['an unknown sampler', { sampler: 'euler' as ServingDefaults['sampler'] }, 'defaults.sampler must be one of ddpm, ddim, dpmpp2m, dpmpp3m (got "euler")'],
+    ['an unknown sampler', { sampler: 'euler' as ServingDefaults['sampler'] }, 'defaults.sampler must be one of ddpm, ddim, dpmpp2m, dpmpp3m, unipc (got "euler")'],
     ['0 steps', { steps: 0 }, 'defaults.steps must be an integer in [1, 1000]'],
     ['more steps than LIMITS', { steps: 1001 }, 'defaults.steps must be an integer in [1, 1000]'],
     ['fractional steps', { steps: 2.5 }, 'defaults.steps must be an integer'],

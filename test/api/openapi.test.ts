@@ -47,7 +47,7 @@ describe('GET /openapi.json', () => {
   it('documents what the validation accepts and rejects', () => {
     const params = op('/v1/grids/{seed}.png').parameters.filter((p) => p.in === 'query');
     // each example passes the real validation (with the companions some parameters need)
-    const companions: Record<string, Record<string, string>> = { eta: { sampler: 'ddim' }, guidance: { class: '3' } };
+    const companions: Record<string, Record<string, string>> = { eta: { sampler: 'ddim' }, guidance: { class: '3' }, guidance_interval: { class: '3', guidance: '2' } };
     for (const p of params) {
       if (p.example === undefined) continue;
       const pattern = p.schema.pattern;

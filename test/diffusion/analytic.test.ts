@@ -34,6 +34,10 @@ describe('Gaussian data N(mu, s^2): every sampler recovers mu and s', () => {
     ['dpmpp2m', 10, { timestepSpacing: 'trailing' }, 0.03],
     ['dpmpp3m', 10, {}, 0.03],
     ['dpmpp3m', 20, {}, 0.03],
+    ['unipc', 10, {}, 0.03],
+    ['unipc', 20, {}, 0.03],
+    ['unipc', 10, { timestepSpacing: 'trailing' }, 0.03],
+    ['unipc', 10, { solverOrder: 3 }, 0.03],
     ['ddim', 20, { timestepSpacing: 'trailing' }, 0.1],
     ['ddim', 20, { timestepSpacing: 'linspace' }, 0.1],
     ['ddim', 200, {}, 0.02],
@@ -68,7 +72,7 @@ describe('Gaussian mixture: the exact posterior mean recovers the weights', () =
   ];
   const model = mixtureEps(schedule, comps);
   // DDIM's first-order contraction pulls the components inward a little at 20 steps (measured 0.04)
-  for (const [name, steps, tol] of [['ddim', 20, 0.06], ['dpmpp2m', 20, 0.03], ['ddpm', 1000, 0.03]] as [SamplerName, number, number][]) {
+  for (const [name, steps, tol] of [['ddim', 20, 0.06], ['dpmpp2m', 20, 0.03], ['unipc', 20, 0.03], ['ddpm', 1000, 0.03]] as [SamplerName, number, number][]) {
     it(`${name}, ${steps} steps`, async () => {
       const { x } = await run(name, steps, model, { timestepSpacing: 'trailing' });
       const low = x.filter((v) => v < 0);
@@ -92,7 +96,9 @@ describe('DPM-Solver++ is the better 10-step solver', () => {
     const ddim = err(await run('ddim', 10, model, opts));
     const dpm = err(await run('dpmpp2m', 10, model, opts));
     const dpm3 = err(await run('dpmpp3m', 10, model, opts));
+    const unipc = err(await run('unipc', 10, model, opts));
     expect(dpm).toBeLessThan(ddim);
     expect(dpm3).toBeLessThan(ddim);
+    expect(unipc).toBeLessThan(ddim);
   });
 });

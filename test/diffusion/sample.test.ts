@@ -4,6 +4,7 @@ import {
   DiffusionOptionError,
   dynamicThreshold,
   makeSchedule,
+  modelEvaluations,
   NonFiniteOutputError,
   qPosterior,
   qSample,
@@ -20,7 +21,7 @@ const model = gaussianEps(schedule, 0.1, 0.5);
 
 describe('sampling loop', () => {
   it('gives image k the same pixels whatever the batch (a grid agrees with single images)', async () => {
-    for (const name of ['ddpm', 'ddim', 'dpmpp2m'] as SamplerName[]) {
+    for (const name of ['ddpm', 'ddim', 'dpmpp2m', 'unipc'] as SamplerName[]) {
       const seeds = [11, 22, 33];
       const grid = await sample({ model, scheduler: createScheduler(name, schedule, { eta: 0.5 }), steps: 10, shape: [3, 1, 8, 8], seeds });
       for (let k = 0; k < 3; k++) {
@@ -93,7 +94,7 @@ describe('invalid options throw a typed error naming the option and its range', 
     ['steps < 1', () => createScheduler('dpmpp2m', schedule).setTimesteps(0), /steps must be an integer in \[1, 1000\]/],
     ['eta > 1', () => createScheduler('ddim', schedule, { eta: 1.5 }), /eta must be a number in \[0, 1\] \(got 1.5\)/],
     ['eta NaN', () => createScheduler('ddim', schedule, { eta: Number.NaN }), /eta must be a number in \[0, 1\]/],
-    ['unknown sampler', () => createScheduler('euler' as SamplerName, schedule), /sampler must be one of ddpm, ddim, dpmpp2m, dpmpp3m \(got "euler"\)/],
+    ['unknown sampler', () => createScheduler('euler' as SamplerName, schedule), /sampler must be one of ddpm, ddim, dpmpp2m, dpmpp3m, unipc \(got "euler"\)/],
     ['unknown schedule', () => makeSchedule({ kind: 'quadratic' as 'linear', T: 1000 }), /schedule.kind must be one of linear, scaled_linear, cosine, sigmoid/],
     ['T too small', () => makeSchedule({ kind: 'linear', T: 1 }), /schedule.T must be an integer in \[2, 100000\]/],
     ['unknown spacing', () => createScheduler('ddim', schedule, { timestepSpacing: 'random' as 'leading' }), /timestepSpacing must be one of leading, linspace, trailing/],
@@ -175,5 +176,90 @@ describe('x0 processing', () => {
     const big = new Float32Array([10, -10, 10, -10]);
     dynamicThreshold(big, 1, 0.995, 4); // s clamped at sampleMaxValue 4
     expect([...big]).toEqual([1, -1, 1, -1]);
+  });
+});
+
+describe('guidance in a limited interval (Kynkaanniemi et al. 2024)', () => {
+  // A class-dependent exact denoiser that records every call's batch size, timesteps and classes.
+  function countingModel() {
+    const calls: { rows: number; t: number[]; classes: number[] }[] = [];
+    const base = gaussianEps(schedule, 0.1, 0.5);
+    const m: EpsModel = async (x, t, cond) => {
+      calls.push({ rows: t.length, t: [...t], classes: [...(cond ?? [])] });
+      const out = await base(x, t);
+      const n = x.length / t.length;
+      // class c shifts the prediction by 0.05 c, the null class (10) by -0.2: guidance makes a difference
+      return out.map((v, i) => v + (cond ? (cond[Math.floor(i / n)] === 10 ? -0.2 : 0.05 * cond[Math.floor(i / n)]) : 0));
+    };
+    return { calls, model: m };
+  }
+  const B = 3;
+  const classes = new Int32Array([1, 4, 7]);
+  const run = async (sampler: SamplerName, guidanceScale: number, guidanceInterval?: readonly [number, number]) => {
+    const { calls, model: m } = countingModel();
+    const x = await sample({
+      model: m,
+      scheduler: createScheduler(sampler, schedule),
+      steps: 10,
+      shape: [B, 1, 4, 4],
+      seeds: [5, 6, 7],
+      classes,
+      guidanceScale,
+      nullClass: 10,
+      ...(guidanceInterval ? { guidanceInterval } : {}),
+    });
+    return { x, calls };
+  };
+
+  for (const sampler of ['dpmpp2m', 'unipc', 'ddpm'] as SamplerName[]) {
+    it(`${sampler}: batch 2B (classes then null) inside the interval, B (classes only) outside`, async () => {
+      const { calls } = await run(sampler, 3, [300, 700]);
+      expect(calls.length).toBe(10);
+      for (const c of calls) {
+        const inside = c.t[0] >= 300 && c.t[0] <= 700;
+        expect(c.rows).toBe(inside ? 2 * B : B);
+        expect(c.t).toEqual(new Array(c.rows).fill(c.t[0]));
+        expect(c.classes).toEqual(inside ? [1, 4, 7, 10, 10, 10] : [1, 4, 7]);
+      }
+      const guided = calls.filter((c) => c.rows === 2 * B).map((c) => c.t[0]);
+      expect(guided.length).toBeGreaterThan(0);
+      expect(guided.length).toBeLessThan(10);
+      expect(calls.reduce((n, c) => n + c.rows, 0)).toBe(B * (10 + guided.length));
+    });
+
+    it(`${sampler}: an interval over every timestep is plain guidance, a disjoint one plain conditional sampling, exactly`, async () => {
+      const guided = await run(sampler, 3);
+      const all = await run(sampler, 3, [0, 999]);
+      expect(all.x).toEqual(guided.x);
+      expect(all.calls.every((c) => c.rows === 2 * B)).toBe(true);
+      const cond = await run(sampler, 1);
+      // an interval strictly between two grid points holds no step
+      const s = createScheduler(sampler, schedule);
+      s.setTimesteps(10);
+      const [a, b] = [s.timesteps[4], s.timesteps[3]];
+      const none = await run(sampler, 3, [a + 1, b - 1]);
+      expect(none.x).toEqual(cond.x);
+      expect(none.calls.every((c) => c.rows === B)).toBe(true);
+      expect(none.x).not.toEqual(guided.x);
+    });
+  }
+
+  it('is validated: integers, 0 <= tLow <= tHigh <= T - 1, only with guidance', async () => {
+    const base = { model, scheduler: createScheduler('ddim', schedule), steps: 2, shape: [1, 1, 2, 2] as const, seeds: [1], classes: new Int32Array([2]), nullClass: 10 };
+    await expect(sample({ ...base, guidanceInterval: [100, 200] })).rejects.toThrow(/guidanceInterval needs guidanceScale != 1/);
+    await expect(sample({ ...base, guidanceScale: 2, guidanceInterval: [-1, 200] })).rejects.toThrow(/guidanceInterval\[0\] must be an integer in \[0, 999\] \(got -1\)/);
+    await expect(sample({ ...base, guidanceScale: 2, guidanceInterval: [300, 200] })).rejects.toThrow(/guidanceInterval\[1\] must be an integer in \[300, 999\] \(got 200\)/);
+    await expect(sample({ ...base, guidanceScale: 2, guidanceInterval: [0, 1000] })).rejects.toThrow(DiffusionOptionError);
+    await expect(sample({ ...base, guidanceScale: 2, guidanceInterval: [0.5, 10] })).rejects.toThrow(/guidanceInterval\[0\] must be an integer/);
+    await expect(sample({ ...base, guidanceScale: 2, guidanceInterval: [1, 2, 3] as unknown as [number, number] })).rejects.toThrow(/guidanceInterval must be two timesteps/);
+  });
+
+  it('modelEvaluations counts 2 per guided step and 1 otherwise', () => {
+    const ts = new Int32Array([999, 800, 600, 400, 200, 0]);
+    expect(modelEvaluations(ts, false)).toBe(6);
+    expect(modelEvaluations(ts, true)).toBe(12);
+    expect(modelEvaluations(ts, true, [200, 600])).toBe(9);
+    expect(modelEvaluations(ts, true, [1, 199])).toBe(6);
+    expect(modelEvaluations(ts, false, [200, 600])).toBe(6);
   });
 });

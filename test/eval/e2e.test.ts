@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { decode } from 'fast-png';
+import { buildProgram } from '../../scripts/eval/cli.ts';
 import { evaluate, DEFAULT_EVAL, cellsOf, type EvalReport } from '../../scripts/eval/evaluate.ts';
 
 describe('npm run eval, end to end on models/fixture-tiny', () => {
@@ -157,4 +158,23 @@ describe('npm run eval, end to end on models/fixture-tiny', () => {
       /samples differs \(6 there, 4 here\)/,
     );
   });
+
+  it('evaluates unipc with --guidance-interval, records the interval and merges only runs with the same one', async () => {
+    const opts = buildProgram().parse(['node', 'eval', '--model', 'm', '--samplers', 'unipc,dpmpp2m', '--guidance-interval', '300,800']).opts();
+    expect(opts).toMatchObject({ samplers: ['unipc', 'dpmpp2m'], guidanceInterval: [300, 800] });
+    expect(() => parseQuietly(['--guidance-interval', '800,300'])).toThrow(/expected two integer timesteps lo,hi/);
+    const out = mkdtempSync(path.join(tmpdir(), 'eval-interval-'));
+    const r = await evaluate({ ...small(out), samplers: ['unipc'], guidance: [2], guidanceInterval: [300, 800] });
+    expect(r.settings.guidanceInterval).toEqual([300, 800]);
+    expect(r.cells.map((c) => [c.sampler, c.guidance])).toEqual([['unipc', 2]]);
+    expect(readFileSync(path.join(out, 'table.md'), 'utf8')).toContain('applied at timesteps 300..800 only');
+    await expect(evaluate({ ...small(mkdtempSync(path.join(tmpdir(), 'eval-interval2-'))), include: [path.join(out, 'results.json')] })).rejects.toThrow(
+      /guidanceInterval differs \(\[300,800\] there, null here\)/,
+    );
+  });
 });
+
+function parseQuietly(args: string[]): unknown {
+  const program = buildProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  return program.parse(['node', 'eval', '--model', 'm', ...args]).opts();
+}

@@ -334,6 +334,11 @@ describe('invalid requests', () => {
     ['/v1/grids/1.png?n=17', 'n'],
     ['/v1/grids/1.png?n=16&steps=65', 'steps'], // 1040 image-steps > 1024
     ['/v1/grids/1.png?n=16&steps=40&class=1&guidance=2', 'steps'], // x 2 with guidance
+    ['/v1/samples/1.png?class=1&guidance=2&guidance_interval=5', 'guidance_interval'],
+    ['/v1/samples/1.png?class=1&guidance=2&guidance_interval=9,1000', 'guidance_interval'],
+    ['/v1/samples/1.png?class=1&guidance=2&guidance_interval=800,200', 'guidance_interval'],
+    ['/v1/samples/1.png?guidance_interval=200,800', 'guidance_interval'], // unguided without a class
+    ['/v1/samples/1.png?sampler=unipc&steps=2&steps=3', 'steps'],
   ];
   it.each(cases)('%s is a 400 naming %s', async (path, param) => {
     const res = await get(path);

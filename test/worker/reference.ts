@@ -30,6 +30,12 @@ export const REFERENCE_CASES: readonly ReferenceCase[] = [
     query: 'sampler=ddpm&steps=15&clip=false&class=class-9',
     params: { sampler: 'ddpm', steps: 15, eta: 0, clip: false, classId: 9, guidance: 1, scale: 1, n: 1 },
   },
+  {
+    kind: 'grid',
+    seed: 11,
+    query: 'n=3&sampler=unipc&steps=8&class=4&guidance=3&guidance_interval=300,800',
+    params: { sampler: 'unipc', steps: 8, eta: 0, clip: true, classId: 4, guidance: 3, guidanceInterval: { tLow: 300, tHigh: 800 }, scale: 1, n: 3 },
+  },
 ];
 
 export interface NodeReference {
