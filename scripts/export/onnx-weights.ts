@@ -46,6 +46,8 @@ export function weightsFromOnnx(bytes: Uint8Array): Map<string, CanonicalWeight>
     if (convWeights.has(name)) {
       const [cout, cin, kh, kw] = dims;
       weights.set(name, { shape: [kh, kw, cin, cout], data: kernelToCanonical(data, cout, cin, kh, kw) });
+    } else if (/\/(gamma|beta)$/.test(name)) {
+      weights.set(name, { shape: [data.length], data }); // [C] canonical; the lowered GroupNorm stores [C, 1, 1]
     } else {
       weights.set(name, { shape: dims, data });
     }
