@@ -21,6 +21,7 @@ import { FASHION_MNIST_CLASSES } from '../train/data.ts';
 import { PALETTE, linePlotPng, type Series } from '../lib/plot.ts';
 import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierManifest, type ClassifierParams } from './classifier.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
+import { bootstrapDistance, wilsonInterval, type Interval } from './intervals.ts';
 import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
 
 export type Precision = 'fp32' | 'int8';
@@ -115,10 +116,14 @@ export interface CellResult extends Cell {
   samples: number;
   /** Squared Fréchet distance in the classifier's feature space (FID's formula). */
   distance: number;
+  /** Its 95% bootstrap interval over the samples (absent in reports written before intervals). */
+  distanceCi?: Interval;
   meanTerm: number;
   covTerm: number;
   /** Fraction of samples the classifier assigns to the requested class (null: unconditional model). */
   accuracy: number | null;
+  /** Its 95% Wilson interval. */
+  accuracyCi?: Interval | null;
   /** accuracy / the classifier's accuracy on real test images at the model's resolution. */
   relativeAccuracy: number | null;
   seconds: number;
@@ -234,9 +239,9 @@ async function cachedReference(cacheDir: string | null, key: Record<string, stri
 }
 
 /** Features of `count` 28x28 images as a fitted Gaussian, and the predictions. */
-async function statsOf(clf: ClassifierParams, pixels: Uint8Array, count: number): Promise<{ stats: GaussianStats; predictions: Int32Array }> {
+async function statsOf(clf: ClassifierParams, pixels: Uint8Array, count: number): Promise<{ stats: GaussianStats; predictions: Int32Array; features: Float32Array }> {
   const e = await embed(clf, pixels, count);
-  return { stats: gaussianStats(e.features, count, FEATURE_DIM), predictions: e.predictions };
+  return { stats: gaussianStats(e.features, count, FEATURE_DIM), predictions: e.predictions, features: e.features };
 }
 
 const fmt = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
@@ -258,12 +263,14 @@ export function markdownTable(r: EvalReport): string {
       `Classifier accuracy on real test images at ${r.model.imageSize}x${r.model.imageSize}: ${pct(r.reference.realAccuracy)} ` +
       `(at 28x28: ${pct(r.classifier.testAccuracy)}).`,
     '',
-    '| sampler | steps | precision | guidance | samples | distance | mean term | cov term | accuracy (requested class) | vs real | s / 1,000 samples |',
+    'Intervals: 95%, bootstrap over the samples (distance) and Wilson (accuracy); two cells differ when their intervals do not overlap.',
+    '',
+    '| sampler | steps | precision | guidance | samples | distance [95% interval] | mean term | cov term | accuracy (requested class) [95%] | vs real | s / 1,000 samples |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of r.cells) {
     lines.push(
-      `| ${SAMPLER_LABEL[c.sampler]} | ${c.steps} | ${c.precision} | ${c.guidance} | ${c.samples} | ${c.distance.toFixed(3)} | ${c.meanTerm.toFixed(3)} | ${c.covTerm.toFixed(3)} | ${pct(c.accuracy)} | ${pct(c.relativeAccuracy)} | ${c.secondsPer1000.toFixed(1)} |`,
+      `| ${SAMPLER_LABEL[c.sampler]} | ${c.steps} | ${c.precision} | ${c.guidance} | ${c.samples} | ${c.distance.toFixed(3)}${c.distanceCi ? ` [${c.distanceCi[0].toFixed(2)}, ${c.distanceCi[1].toFixed(2)}]` : ''} | ${c.meanTerm.toFixed(3)} | ${c.covTerm.toFixed(3)} | ${pct(c.accuracy)}${c.accuracyCi ? ` [${pct(c.accuracyCi[0])}, ${pct(c.accuracyCi[1])}]` : ''} | ${pct(c.relativeAccuracy)} | ${c.secondsPer1000.toFixed(1)} |`,
     );
   }
   const t = r.targets;
@@ -401,6 +408,10 @@ export async function prepareReference(o: ReferenceOptions, S: number, fit: FitM
 
 export interface CellScore {
   distance: number;
+  /** 95% bootstrap interval of the distance (intervals.ts). */
+  distanceCi: Interval;
+  /** 95% Wilson interval of the requested-class accuracy. */
+  accuracyCi: Interval | null;
   meanTerm: number;
   covTerm: number;
   accuracy: number | null;
@@ -444,8 +455,10 @@ export async function scoreCell(model: EpsModel, space: SampleSpace, cell: Omit<
   const seconds = (performance.now() - tc) / 1000;
   const emb = await statsOf(ref.clf, pixels, o.samples);
   const fd = frechetDistance(emb.stats, ref.testStats);
+  const distanceCi = bootstrapDistance(emb.features, o.samples, FEATURE_DIM, ref.testStats, { seed: o.seed });
   const acc = numClasses > 0 ? accuracy(emb.predictions, classes) : null;
-  return { ...fd, accuracy: acc, relativeAccuracy: acc === null ? null : acc / ref.realAccuracy, seconds, firstImages };
+  const accuracyCi = acc === null ? null : wilsonInterval(Math.round(acc * o.samples), o.samples);
+  return { ...fd, distanceCi, accuracy: acc, accuracyCi, relativeAccuracy: acc === null ? null : acc / ref.realAccuracy, seconds, firstImages };
 }
 
 /** A grid of samples as PNG (upscaled 2x below 32 pixels). */
@@ -571,9 +584,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       ...cell,
       samples: o.samples,
       distance: sc.distance,
+      distanceCi: sc.distanceCi,
       meanTerm: sc.meanTerm,
       covTerm: sc.covTerm,
       accuracy: sc.accuracy,
+      accuracyCi: sc.accuracyCi,
       relativeAccuracy: sc.relativeAccuracy,
       seconds: sc.seconds,
       secondsPer1000: (sc.seconds * 1000) / o.samples,
