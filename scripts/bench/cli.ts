@@ -10,16 +10,19 @@
  * Everything runs on loopback: the bench worker (scripts/bench/workerd/bench-worker.ts) under
  * `wrangler dev --local`, stopped at the end (also on errors).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { deriveSeed } from '../../src/diffusion/index.ts';
 import { LIMITS } from '../../src/api/limits.ts';
-import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample } from './e2e.ts';
+import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample, type Stats } from './e2e.ts';
+import { profileGraph, type KernelProfile } from './profile.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
-import { loadModel, probeModel, registryDefaultModel, registryLimits, ROOT, type BenchModel } from './models.ts';
+import { loadModel, probeModel, registryDefaultModel, ROOT, servedSettings, type BenchModel } from './models.ts';
 import { DEFAULT_PARAMS, measureOverhead, type OverheadRow } from './overhead.ts';
+import type { ServingDefaults } from '../../src/models/registry.ts';
+import type { RenderParams } from '../../src/render/params.ts';
 import { mib, ms, pct, ratio, Report } from './report.ts';
 import { DEFAULT_TIMING, median, type TimingOptions } from './timing.ts';
 import { generateBenchWorker, startBenchServer, type BenchServer } from './workerd.ts';
@@ -46,6 +49,8 @@ interface Options {
   out: string;
   report?: string;
   e2e: boolean;
+  profile: boolean;
+  profileAgainst?: string;
 }
 
 const program = new Command()
@@ -62,6 +67,8 @@ const program = new Command()
   .option('--load-seconds <n>', 'time cap of each load test in seconds (default 30, quick 10)', positiveInt)
   .option('--connections <n>', 'concurrent connections of the load tests', positiveInt, 4)
   .option('--no-e2e', 'forward latency and overhead only (no wrangler dev)')
+  .option('--profile', "where a forward's time goes: onnxruntime-web's profiler, kernels by op (int8, batch 1)", false)
+  .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side')
   .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
   .option('--report <file>', 'also write the report here (e.g. docs/bench.md)')
   .parse();
@@ -75,7 +82,10 @@ const loadMisses = o.loadRequests ?? (o.quick ? 8 : 24);
 const loadSeconds = o.loadSeconds ?? (o.quick ? 10 : 30);
 // autocannon gives every connection at least one request, and throws from inside the run otherwise
 if (loadMisses < o.connections) program.error(`error: --load-requests (${loadMisses}) must be at least --connections (${o.connections})`);
-const limits = registryLimits();
+// the served limits and defaults of the benched model (src/models/served.json), set in main()
+let limits = servedSettings(registryDefaultModel()).limits;
+let defaults: ServingDefaults | undefined;
+let params: RenderParams = DEFAULT_PARAMS;
 const started = Date.now();
 
 function resolveModel(): BenchModel {
@@ -96,6 +106,8 @@ interface ModelResult {
   overhead: Record<'single' | 'grid', OverheadRow[]>;
   r2: { putMs: number; getMs: number; lookupMs: number; bytes: number } | undefined;
   appHeap?: number;
+  coldStart?: Stats['coldStart'];
+  profile?: { label: string; profile: KernelProfile }[];
 }
 
 interface ForwardResponse {
@@ -127,7 +139,7 @@ async function workerdForward(server: BenchServer, model: BenchModel, precision:
 }
 
 async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchServer) => Promise<T>): Promise<T> {
-  const config = await generateBenchWorker(model, o.out, limits);
+  const config = await generateBenchWorker(model, o.out, limits, defaults);
   const t0 = Date.now();
   const server = await startBenchServer(config, join(o.out, 'state', `${model.card.name}-${tag}`), 180_000);
   log(`wrangler dev (${model.card.name}, ${tag}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server.base}`);
@@ -154,6 +166,7 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
     await withServer(model, 'app', async (server) => {
       log(`${model.card.name}: cold request`);
       r.cold = await request(server.base, `/v1/samples/${nextSeed()}.png`);
+      r.coldStart = (await stats(server.base)).coldStart;
       log(`${model.card.name}: sequential requests`);
       const singleSeeds = Array.from({ length: singles }, nextSeed);
       r.latency.push(summarize('single image, warm, miss', await sequential(server.base, singleSeeds.map((s) => `/v1/samples/${s}.png`))));
@@ -161,13 +174,14 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
       r.latency.push(summarize('single image, 1 step, miss (fixed cost)', await sequential(server.base, oneStep.map((s) => `/v1/samples/${s}.png?steps=1`))));
       r.latency.push(summarize('single image, hit', await sequential(server.base, [...singleSeeds, ...singleSeeds].map((s) => `/v1/samples/${s}.png`))));
       const gridSeeds = Array.from({ length: grids }, nextSeed);
-      const n = Math.min(16, Math.floor(limits.maxImageSteps / DEFAULT_PARAMS.steps));
+      const n = Math.min(16, Math.floor(limits.maxImageSteps / params.steps));
       const gq = q(n === 16 ? {} : { n: String(n) });
       r.latency.push(summarize(`grid of ${n}, warm, miss`, await sequential(server.base, gridSeeds.map((s) => `/v1/grids/${s}.png${gq}`))));
       r.latency.push(summarize(`grid of ${n}, hit`, await sequential(server.base, [...gridSeeds, ...gridSeeds, ...gridSeeds].map((s) => `/v1/grids/${s}.png${gq}`))));
       if (model.card.architecture.numClasses > 0) {
-        const gs = Array.from({ length: Math.max(2, Math.ceil(singles / 2)) }, nextSeed);
-        r.latency.push(summarize('single image, class 1, guidance 3, miss', await sequential(server.base, gs.map((s) => `/v1/samples/${s}.png?class=1&guidance=3`))));
+        // a class at the model's defaults: its default guidance (and guidance interval) apply
+        const gs = Array.from({ length: singles }, nextSeed);
+        r.latency.push(summarize('single image, class 1 (guided at the defaults), warm, miss', await sequential(server.base, gs.map((s) => `/v1/samples/${s}.png?class=1`))));
       }
       log(`${model.card.name}: load tests`);
       const loadBase = nextSeed() * 1000;
@@ -195,9 +209,14 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
     r.forward.push(...(await timeWebNode(model.card, bytes, precision, batches, timing)));
     r.forward.push(...(await timeNative(model.card, bytes, precision, batches, timing)));
   }
+  if (o.profile) {
+    log(`${model.card.name}: kernel profile (onnxruntime-web, Node)`);
+    r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1) }];
+    if (o.profileAgainst) r.profile.push({ label: basename(o.profileAgainst), profile: await profileGraph(model.dir, readFileSync(o.profileAgainst), 1) });
+  }
   log(`${model.card.name}: request-path overhead`);
-  r.overhead.single = await measureOverhead(model.card, 1, DEFAULT_PARAMS, limits.maxBatch, timing);
-  r.overhead.grid = await measureOverhead(model.card, 16, DEFAULT_PARAMS, limits.maxBatch, timing);
+  r.overhead.single = await measureOverhead(model.card, 1, params, limits.maxBatch, timing);
+  r.overhead.grid = await measureOverhead(model.card, 16, params, limits.maxBatch, timing);
   return r;
 }
 
@@ -254,7 +273,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
   if (r.latency.length > 0 && r.cold) {
     report.heading(3, `End-to-end latency against wrangler dev (${name})`);
     report.text(
-      `Sequential GET requests from Node over loopback; defaults (${DEFAULT_PARAMS.sampler}, ${DEFAULT_PARAMS.steps} steps). Client wall clock p50/p95; ` +
+      `Sequential GET requests from Node over loopback; the model's serving defaults (${params.sampler}, ${params.steps} steps; with a class, guidance ${defaults?.guidance ?? 1}${defaults?.guidanceInterval ? ` at timesteps ${defaults.guidanceInterval.join('..')}` : ''}). Client wall clock p50/p95; ` +
         'handler and U-Net ms measured inside the isolate (x-bench-handler-ms, x-bench-unet-ms: time inside session.run); ' +
         "overhead = (handler - U-Net) / handler, median over requests; the handler time ends with the response body, so a miss's R2 put (waitUntil) is not in it. The cold request is the first after wrangler dev started " +
         '(isolate, onnxruntime-web instantiation, session creation, sampling).',
@@ -262,6 +281,16 @@ function writeModelSections(report: Report, r: ModelResult): void {
     const lat = r.latency.map((l) => [l.label, l.requests, l.layer, ms(l.wallP50), ms(l.wallP95), ms(l.handlerP50), ms(l.unetP50), pct(l.overheadShare)]);
     lat.unshift(['single image, cold (first request)', 1, r.cold.layer, ms(r.cold.wallMs), ms(r.cold.wallMs), ms(r.cold.handlerMs), ms(r.cold.unetMs), pct((r.cold.handlerMs - r.cold.unetMs) / r.cold.handlerMs)]);
     report.table(['request', 'n', 'served from', 'wall p50 ms', 'wall p95 ms', 'handler p50 ms', 'U-Net p50 ms', 'overhead'], lat);
+    if (r.coldStart) {
+      const c = r.coldStart;
+      const rest = r.cold.handlerMs - c.verifyMs - c.sessionMs - r.cold.unetMs;
+      report.text(
+        `Cold request in parts (inside the isolate): model sha256 check ${ms(c.verifyMs)} ms; session creation ${ms(c.sessionMs)} ms ` +
+          `(of which wasm instantiation ${c.instantiateMs === undefined ? 'n/a' : ms(c.instantiateMs)} ms); U-Net runs ${ms(r.cold.unetMs)} ms ` +
+          `(the first forwards run before V8 has tiered the runtime up); the rest (routing, sampler, PNG) ${ms(rest)} ms. ` +
+          "Compiling the runtime wasm happens before: at upload in production, at wrangler dev's start locally.",
+      );
+    }
   }
 
   if (r.loadRows.length > 0) {
@@ -299,10 +328,29 @@ function writeModelSections(report: Report, r: ModelResult): void {
     );
   }
 
+  if (r.profile) {
+    report.heading(3, `Where a forward's time goes (${name})`);
+    report.text(
+      "onnxruntime-web's own profiler, Node, one thread, int8, batch 1, after onnxruntime's graph optimizations; kernels per forward and profiled ms per forward " +
+        'by op (profiling inflates absolute times: read the counts and shares).',
+    );
+    const ops = [...new Set(r.profile.flatMap((p) => p.profile.ops.map((x) => x.op)))];
+    const first = r.profile[0].profile;
+    ops.sort((a, b) => (first.ops.find((x) => x.op === b)?.ms ?? 0) - (first.ops.find((x) => x.op === a)?.ms ?? 0));
+    const rowsP: (string | number)[][] = [['all kernels', ...r.profile.flatMap((p) => [p.profile.kernels.toFixed(0), `${ms(p.profile.kernelMs)} (run ${ms(p.profile.runMs)})`])]];
+    for (const op of ops) {
+      rowsP.push([op, ...r.profile.flatMap((p) => {
+        const x = p.profile.ops.find((y) => y.op === op);
+        return x ? [x.kernels.toFixed(0), `${ms(x.ms)} (${pct(x.ms / p.profile.kernelMs)})`] : ['0', '-'];
+      })]);
+    }
+    report.table(['op', ...r.profile.flatMap((p) => [`${p.label}: kernels`, `${p.label}: ms (share)`])], rowsP);
+  }
+
   report.heading(3, `Request-path overhead beyond the U-Net (${name})`);
   const unet1 = forwardOf(r, 'web-node', 'int8', 1);
   report.text(
-    `Node, the worker's own modules, ms per request at the defaults (${DEFAULT_PARAMS.sampler}, ${DEFAULT_PARAMS.steps} steps), ` +
+    `Node, the worker's own modules, ms per request at the defaults (${params.sampler}, ${params.steps} steps), ` +
       'against the U-Net calls of the same request (steps x one int8 forward in onnxruntime-web, Node, this run, min; the grid at the batch sizes the app uses). Storage: the Cache API and R2 through the binding inside workerd (local simulation under .wrangler-like state; production latencies differ). ' +
         "A miss's lookup is on the response path; its R2 put runs after the response (waitUntil), so it adds CPU time to the invocation but no latency.",
   );
@@ -318,7 +366,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
         total += (near.timing.minMs / near.batch) * b;
       } else total += f.timing.minMs;
     }
-    return total * DEFAULT_PARAMS.steps;
+    return total * params.steps;
   };
   const ov: (string | number)[][] = [];
   for (const [kind, images] of [['single', 1], ['grid', 16]] as const) {
@@ -330,7 +378,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
       ov.push([label, `R2 put of the PNG (${r.r2.bytes} bytes, workerd), in waitUntil: after the response, off its path`, ms(r.r2.putMs), unet ? pct(r.r2.putMs / unet) : 'n/a']);
       ov.push([label, '(a hit instead: R2 get, workerd)', ms(r.r2.getMs), unet ? pct(r.r2.getMs / unet) : 'n/a']);
     }
-    ov.push([images === 1 ? 'single image' : 'grid of 16', `U-Net calls (${DEFAULT_PARAMS.steps} x int8 forward, onnxruntime-web, Node)`, ms(unet), '100%']);
+    ov.push([images === 1 ? 'single image' : 'grid of 16', `U-Net calls (${params.steps} x int8 forward, onnxruntime-web, Node)`, ms(unet), '100%']);
   }
   report.table(['request', 'part', 'ms per request', 'share of the U-Net time'], ov);
 }
@@ -338,6 +386,10 @@ function writeModelSections(report: Report, r: ModelResult): void {
 async function main(): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const models = [resolveModel()];
+  const served = servedSettings(models[0].card.name);
+  limits = served.limits;
+  defaults = served.defaults;
+  params = { ...DEFAULT_PARAMS, sampler: defaults?.sampler ?? DEFAULT_PARAMS.sampler, steps: defaults?.steps ?? DEFAULT_PARAMS.steps };
   if (o.probe !== 'none') for (const preset of o.probe.split(',')) models.push(await probeModel(preset.trim(), join(o.out, 'models'), log));
   const results: ModelResult[] = [];
   for (const model of models) results.push(await benchModel(model));

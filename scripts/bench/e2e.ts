@@ -91,6 +91,8 @@ export interface Stats {
   handlerMs: number;
   requests: number;
   heapBytes: number;
+  /** The isolate's first session creation, in parts (src/inference/runtime.ts coldStartBreakdown). */
+  coldStart: { verifyMs: number; sessionMs: number; instantiateMs?: number } | null;
 }
 
 export async function stats(base: string): Promise<Stats> {

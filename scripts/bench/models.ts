@@ -8,6 +8,8 @@ import { exportModel } from '../export/export.ts';
 import { syntheticImages } from '../export/fixture.ts';
 import { randomParams } from '../export/random-weights.ts';
 import { PRESETS } from '../train/options.ts';
+import type { ServingDefaults, ServingLimits } from '../../src/models/registry.ts';
+import { SERVED_MODELS, servedModel } from '../../src/models/served.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -25,22 +27,14 @@ export function loadModel(dir: string, label: string): BenchModel {
   return { label, dir, card, fp32: readFileSync(join(dir, card.files.fp32.path)), int8: readFileSync(join(dir, card.files.int8.path)) };
 }
 
-/**
- * The registry's default model: the first import pair of src/models/bundled.ts (that file imports .onnx
- * modules, which only wrangler can load, so its import lines are read as text).
- */
+/** The served default model (the first entry of src/models/served.json). */
 export function registryDefaultModel(): string {
-  const text = readFileSync(join(ROOT, 'src/models/bundled.ts'), 'utf8');
-  const match = /from '\.\.\/\.\.\/models\/([a-z0-9._-]+)\/model\.json'/.exec(text);
-  if (!match) throw new Error('src/models/bundled.ts imports no models/<name>/model.json');
-  return match[1];
+  return SERVED_MODELS[0].name;
 }
 
-/** Serving limits of a bundled model, read the same way (maxBatch, maxImageSteps); defaults if not found. */
-export function registryLimits(): { maxBatch: number; maxImageSteps: number } {
-  const text = readFileSync(join(ROOT, 'src/models/bundled.ts'), 'utf8');
-  const match = /limits:\s*\{\s*maxBatch:\s*(\d+),\s*maxImageSteps:\s*(\d+)\s*\}/.exec(text);
-  return match ? { maxBatch: Number(match[1]), maxImageSteps: Number(match[2]) } : { maxBatch: 8, maxImageSteps: 1024 };
+/** Serving limits and defaults of a model as served (src/models/served.json); a model it does not serve gets the global ones. */
+export function servedSettings(name: string): { limits: ServingLimits; defaults?: ServingDefaults } {
+  return servedModel(name) ?? { limits: { maxBatch: 8, maxImageSteps: 1024 } };
 }
 
 /** A probe architecture: a training preset at the trained model's shape (28x28x1, 10 classes). */

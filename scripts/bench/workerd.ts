@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { startWranglerDev, type WranglerDev } from '../lib/child-process.ts';
 import { build } from 'esbuild';
 import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
+import type { ServingDefaults, ServingLimits } from '../../src/models/registry.ts';
 import type { BenchModel } from './models.ts';
 import { ROOT } from './models.ts';
 
@@ -21,7 +22,7 @@ export type BenchServer = WranglerDev;
  * (esbuild, the conditions wrangler uses), and served with no_bundle: wrangler then watches nothing under src/,
  * so edits made while the bench runs (a shared working tree) neither reload the worker mid-run nor change it.
  */
-export async function generateBenchWorker(model: BenchModel, outDir: string, limits: { maxBatch: number; maxImageSteps: number }): Promise<string> {
+export async function generateBenchWorker(model: BenchModel, outDir: string, limits: ServingLimits, defaults?: ServingDefaults): Promise<string> {
   const name = model.card.name;
   const dir = join(outDir, 'workerd', name);
   rmSync(dir, { recursive: true, force: true });
@@ -40,7 +41,7 @@ export async function generateBenchWorker(model: BenchModel, outDir: string, lim
       `import card from './models/${name}/model.json';`,
       `import int8 from './models/${name}/unet.int8.onnx';`,
       `import { createBenchWorker } from '${worker}';`,
-      `export default createBenchWorker({ card, int8, limits: ${JSON.stringify(limits)} });`,
+      `export default createBenchWorker({ card, int8, limits: ${JSON.stringify(limits)}, defaults: ${JSON.stringify(defaults ?? {})} });`,
       '',
     ].join('\n'),
   );

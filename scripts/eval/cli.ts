@@ -4,6 +4,7 @@
  * See scripts/eval/evaluate.ts and the README's "Evaluation" section.
  */
 import { pathToFileURL } from 'node:url';
+import { servedModel } from '../../src/models/served.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../../src/diffusion/index.ts';
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
@@ -78,7 +79,7 @@ interface CliOptions {
   backend: BackendRequest;
   runtime: OrtRuntime;
   threads: number;
-  defaultCell: DefaultCell;
+  defaultCell?: DefaultCell;
   include: string[];
   mergeOnly: boolean;
   grids: boolean;
@@ -117,9 +118,8 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'onnxruntime-node intra-op threads', intIn(1, 64), d.threads)
     .option(
       '--default-cell <sampler,steps,guidance>',
-      'the serving defaults (src/models/bundled.ts) at which the targets are checked',
+      'where the targets are checked (default: the model\'s serving defaults in src/models/served.json, else dpmpp2m,20,1)',
       parseDefaultCell,
-      d.defaultCell,
     )
     .option('--merge-only', 'with --include: sample nothing, only merge the included cells into one table (cells the other options name but no run has stay out)', false)
     .option('--include <files>', 'comma-separated results.json of earlier runs on the same model and settings: their cells are reused (run cells in parallel processes, then merge)', listOf((v) => v), [...d.include])
@@ -131,8 +131,8 @@ export function buildProgram(): Command {
       'after',
       '\nExamples:\n' +
         '  npm run eval -- --model models/fixture-tiny --samples 200 --steps 5,10 --ddpm-reference 0\n' +
-        '  npm run eval -- --model models/fashion --samples 1000 --guidance 1,3\n' +
-        '  npm run eval -- --run runs/fashion --samples 500            # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n',
+        '  npm run eval -- --model models/fmnist-small --samples 1000 --samplers unipc,dpmpp2m --steps 10,20 --guidance 1,1.75 --precision int8\n' +
+        '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n',
     );
 }
 
@@ -184,12 +184,18 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     guidance: a.guidance,
     precisions: a.precision,
     fit: a.fit,
-    defaultCell: a.defaultCell,
+    defaultCell: a.defaultCell ?? servedDefaultCell(name, DEFAULT_EVAL.defaultCell),
     include: a.include,
     mergeOnly: a.mergeOnly,
     out: a.out ?? `eval-results/${name}`,
   });
   console.log(`\n${markdownTable(report)}`);
+}
+
+/** The served defaults of a model (src/models/served.json) as the eval's default cell: a requested class gets the default guidance. */
+function servedDefaultCell(name: string, fallback: DefaultCell): DefaultCell {
+  const d = servedModel(name)?.defaults;
+  return d ? { sampler: d.sampler ?? fallback.sampler, steps: d.steps ?? fallback.steps, guidance: d.guidance ?? fallback.guidance } : fallback;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,7 +1,9 @@
 /**
  * Intervals for the evaluation's figures, so that a table says which differences it resolves.
- *   - distance: a bootstrap percentile interval over the generated samples (resampled with replacement; the
- *     reference side, 10,000 test images, is held fixed), 95% by default;
+ *   - distance: a basic (reverse-percentile) bootstrap interval over the generated samples, resampled with
+ *     replacement; the reference side, 10,000 test images, is held fixed. The Fréchet distance of a resample is
+ *     biased upwards (repeated rows shrink the covariance), and the basic interval [2d - q_hi, 2d - q_lo] turns
+ *     that bias back instead of carrying it, as a percentile interval would; 95% by default, clamped at 0;
  *   - accuracy: the Wilson score interval of a binomial proportion.
  * The decision rule the README states: two cells differ when their intervals do not overlap.
  */
@@ -17,7 +19,7 @@ export interface BootstrapOptions {
   seed?: number;
 }
 
-/** Percentile bootstrap of the Fréchet distance between `count` feature rows and the fixed `ref` Gaussian. */
+/** Basic bootstrap interval of the Fréchet distance between `count` feature rows and the fixed `ref` Gaussian. */
 export function bootstrapDistance(features: Float32Array, count: number, dim: number, ref: GaussianStats, o: BootstrapOptions = {}): Interval {
   const resamples = o.resamples ?? 200;
   const level = o.level ?? 0.95;
@@ -31,7 +33,9 @@ export function bootstrapDistance(features: Float32Array, count: number, dim: nu
     }
     values.push(frechetDistance(gaussianStats(draw, count, dim), ref).distance);
   }
-  return percentileInterval(values, level);
+  const d = frechetDistance(gaussianStats(features.subarray(0, count * dim), count, dim), ref).distance;
+  const [lo, hi] = percentileInterval(values, level);
+  return [Math.max(0, 2 * d - hi), Math.max(0, 2 * d - lo)];
 }
 
 function percentileInterval(values: number[], level: number): Interval {

@@ -13,7 +13,20 @@ export interface RuntimeOptions {
 
 interface OrtEntryModule {
   wasmMemory(): WebAssembly.Memory | undefined;
+  wasmInstantiateMs(): number | undefined;
 }
+
+/** Where the first request of an isolate spends its time before sampling (npm run bench, "cold start"). */
+export interface ColdStart {
+  /** sha256 of the model bytes against the card. */
+  verifyMs: number;
+  /** InferenceSession.create, the runtime's first initialization (glue, wasm instantiation) included. */
+  sessionMs: number;
+  /** WebAssembly.instantiate of the precompiled runtime module (part of sessionMs). */
+  instantiateMs: number | undefined;
+}
+
+let coldStart: ColdStart | undefined;
 
 let configuredEntry: string | undefined;
 
@@ -39,13 +52,19 @@ export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promis
   let model = sessions.get(entry);
   if (!model) {
     model = (async function createSession() {
+      const t0 = performance.now();
       await verifyModel(entry);
+      const t1 = performance.now();
       configureOrt(options.wasmEntry);
       const session = await InferenceSession.create(new Uint8Array(entry.bytes), {
         executionProviders: ['wasm'],
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
+      if (coldStart === undefined) {
+        const entryModule = (await import(/* @vite-ignore */ options.wasmEntry)) as OrtEntryModule;
+        coldStart = { verifyMs: t1 - t0, sessionMs: performance.now() - t1, instantiateMs: entryModule.wasmInstantiateMs() };
+      }
       return createEpsModel(session, entry.card, {
         maxBatch: entry.limits.maxBatch,
         onRun: () => void runs++,
@@ -70,6 +89,11 @@ export function sessionRuns(): number {
  */
 export function sessionRunMs(): number {
   return runMs;
+}
+
+/** The first session creation's breakdown in this isolate (undefined before it). */
+export function coldStartBreakdown(): ColdStart | undefined {
+  return coldStart;
 }
 
 /** Bytes of the onnxruntime wasm linear memory in this isolate (0 before the runtime is loaded). It never shrinks. */

@@ -47,7 +47,7 @@ describe('npm run eval, end to end on models/fixture-tiny', () => {
     expect(lines.some((l) => l.includes('estimated sampling time'))).toBe(true);
 
     const table = readFileSync(path.join(out, 'table.md'), 'utf8');
-    expect(table).toContain('| sampler | steps | precision | guidance | samples | distance |');
+    expect(table).toContain('| sampler | steps | precision | guidance | samples | distance [95% interval] |');
     expect(table).toContain('Reference floor');
     expect(table.split('\n').filter((l) => l.startsWith('| DDPM') || l.startsWith('| DPM'))).toHaveLength(20);
     const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as EvalReport;

@@ -14,9 +14,9 @@
 import { env as ortEnv, InferenceSession, Tensor } from 'onnxruntime-web/wasm';
 import { createApp } from '../../../src/app.ts';
 import type { Env } from '../../../src/env.ts';
-import { sessionRunMs, sessionRuns, wasmHeapBytes } from '../../../src/inference/runtime.ts';
+import { coldStartBreakdown, sessionRunMs, sessionRuns, wasmHeapBytes } from '../../../src/inference/runtime.ts';
 import type { ModelCard } from '../../../src/model-card.ts';
-import { createRegistry, parseModelCard, type ServingLimits } from '../../../src/models/registry.ts';
+import { createRegistry, parseModelCard, type ServingDefaults, type ServingLimits } from '../../../src/models/registry.ts';
 import { forwardInputs } from '../inputs.ts';
 import { timeRuns, type TimingOptions } from '../timing.ts';
 
@@ -28,6 +28,8 @@ export interface BenchWorkerModel {
   card: unknown;
   int8: ArrayBuffer;
   limits: ServingLimits;
+  /** The model's serving defaults (src/models/served.json). */
+  defaults: ServingDefaults;
 }
 
 function num(q: URLSearchParams, name: string, fallback: number): number {
@@ -117,7 +119,7 @@ async function r2Bench(request: Request, env: Env): Promise<Response> {
 
 export function createBenchWorker(model: BenchWorkerModel): ExportedHandler<Env> {
   const card = parseModelCard(model.card);
-  const registry = createRegistry([{ card, bytes: model.int8, limits: model.limits }]);
+  const registry = createRegistry([{ card, bytes: model.int8, limits: model.limits, defaults: model.defaults }]);
   const app = createApp({ registry });
   let handlerMs = 0;
   let requests = 0;
@@ -127,7 +129,7 @@ export function createBenchWorker(model: BenchWorkerModel): ExportedHandler<Env>
       if (path === '/__bench/forward' && request.method === 'POST') return forwardBench(request, env, card);
       if (path === '/__bench/r2' && request.method === 'POST') return r2Bench(request, env);
       if (path === '/__bench/stats') {
-        return Response.json({ runs: sessionRuns(), runMs: sessionRunMs(), handlerMs, requests, heapBytes: await wasmHeapBytes() });
+        return Response.json({ runs: sessionRuns(), runMs: sessionRunMs(), handlerMs, requests, heapBytes: await wasmHeapBytes(), coldStart: coldStartBreakdown() ?? null });
       }
       const unet0 = sessionRunMs();
       const t0 = performance.now();

@@ -9,11 +9,17 @@
 import ortWasmFactory from './ort-wasm-simd-threaded.mjs';
 import ortWasmModule from './ort-wasm-simd-threaded.wasm';
 
-/** The wasm linear memory of the last instance (for heap measurements); see ../heap.ts. */
+/** The wasm linear memory of the last instance (for heap measurements); see ../runtime.ts wasmHeapBytes. */
 let memory;
+/** Milliseconds WebAssembly.instantiate took for the last instance (cold-start breakdown, npm run bench). */
+let instantiateMs;
 
 export function wasmMemory() {
   return memory;
+}
+
+export function wasmInstantiateMs() {
+  return instantiateMs;
 }
 
 function findMemory(instance, imports) {
@@ -32,8 +38,10 @@ export default function createOrtWasmModule(config) {
   return ortWasmFactory({
     ...config,
     instantiateWasm(imports, receiveInstance) {
+      const started = performance.now();
       WebAssembly.instantiate(ortWasmModule, imports).then(
         (instance) => {
+          instantiateMs = performance.now() - started;
           memory = findMemory(instance, imports);
           receiveInstance(instance, ortWasmModule);
         },
