@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { deriveSeed } from '../../src/diffusion/index.ts';
+import { deriveSeed, SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
 import { LIMITS } from '../../src/api/limits.ts';
 import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample, type Stats } from './e2e.ts';
 import { profileGraph, type KernelProfile } from './profile.ts';
@@ -51,6 +51,24 @@ interface Options {
   e2e: boolean;
   profile: boolean;
   profileAgainst?: string;
+  defaults?: ServingDefaults;
+}
+
+/** --defaults sampler,steps,guidance[,tLow-tHigh]: serving defaults to bench instead of served.json's. */
+function parseDefaults(v: string): ServingDefaults {
+  const [sampler, steps, guidance, interval] = v.split(',').map((s) => s.trim());
+  if (!SAMPLER_NAMES.includes(sampler as SamplerName)) throw new InvalidArgumentError(`sampler must be one of ${SAMPLER_NAMES.join(', ')} (got ${sampler})`);
+  const n = Number(steps);
+  const w = Number(guidance ?? '1');
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`steps must be a positive integer (got ${steps})`);
+  if (!Number.isFinite(w) || w < 0) throw new InvalidArgumentError(`guidance must be a number >= 0 (got ${guidance})`);
+  const d: ServingDefaults = { sampler: sampler as SamplerName, steps: n, guidance: w };
+  if (interval !== undefined) {
+    const m = /^(\d+)-(\d+)$/.exec(interval);
+    if (!m) throw new InvalidArgumentError(`the guidance interval must read tLow-tHigh, e.g. 0-600 (got ${interval})`);
+    d.guidanceInterval = [Number(m[1]), Number(m[2])];
+  }
+  return d;
 }
 
 const program = new Command()
@@ -67,6 +85,7 @@ const program = new Command()
   .option('--load-seconds <n>', 'time cap of each load test in seconds (default 30, quick 10)', positiveInt)
   .option('--connections <n>', 'concurrent connections of the load tests', positiveInt, 4)
   .option('--no-e2e', 'forward latency and overhead only (no wrangler dev)')
+  .option('--defaults <sampler,steps,guidance[,tLow-tHigh]>', "serving defaults to bench instead of the model's in src/models/served.json, e.g. dpmpp2m,20,1.75 (a before/after in one run)", parseDefaults)
   .option('--profile', "where a forward's time goes: onnxruntime-web's profiler, kernels by op (int8, batch 1)", false)
   .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side')
   .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
@@ -388,7 +407,7 @@ async function main(): Promise<void> {
   const models = [resolveModel()];
   const served = servedSettings(models[0].card.name);
   limits = served.limits;
-  defaults = served.defaults;
+  defaults = o.defaults ?? served.defaults;
   params = { ...DEFAULT_PARAMS, sampler: defaults?.sampler ?? DEFAULT_PARAMS.sampler, steps: defaults?.steps ?? DEFAULT_PARAMS.steps };
   if (o.probe !== 'none') for (const preset of o.probe.split(',')) models.push(await probeModel(preset.trim(), join(o.out, 'models'), log));
   const results: ModelResult[] = [];

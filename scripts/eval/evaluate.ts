@@ -21,7 +21,7 @@ import { FASHION_MNIST_CLASSES } from '../train/data.ts';
 import { PALETTE, linePlotPng, type Series } from '../lib/plot.ts';
 import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierManifest, type ClassifierParams } from './classifier.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
-import { bootstrapDistance, wilsonInterval, type Interval } from './intervals.ts';
+import { jackknifeDistance, wilsonInterval, type Interval } from './intervals.ts';
 import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
 
 export type Precision = 'fp32' | 'int8';
@@ -116,7 +116,7 @@ export interface CellResult extends Cell {
   samples: number;
   /** Squared Fréchet distance in the classifier's feature space (FID's formula). */
   distance: number;
-  /** Its 95% bootstrap interval over the samples (absent in reports written before intervals). */
+  /** Its 95% jackknife interval over the samples (absent in reports written before intervals). */
   distanceCi?: Interval;
   meanTerm: number;
   covTerm: number;
@@ -263,7 +263,7 @@ export function markdownTable(r: EvalReport): string {
       `Classifier accuracy on real test images at ${r.model.imageSize}x${r.model.imageSize}: ${pct(r.reference.realAccuracy)} ` +
       `(at 28x28: ${pct(r.classifier.testAccuracy)}).`,
     '',
-    'Intervals: 95%, bootstrap over the samples (distance) and Wilson (accuracy); two cells differ when their intervals do not overlap.',
+    'Intervals: 95%, distance +- 1.96 jackknife standard errors over the samples (20 groups; the distance is biased upwards by an amount set by the sample count, so compare cells of the same count) and Wilson (accuracy); two cells differ when their intervals do not overlap.',
     '',
     '| sampler | steps | precision | guidance | samples | distance [95% interval] | mean term | cov term | accuracy (requested class) [95%] | vs real | s / 1,000 samples |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -408,7 +408,7 @@ export async function prepareReference(o: ReferenceOptions, S: number, fit: FitM
 
 export interface CellScore {
   distance: number;
-  /** 95% bootstrap interval of the distance (intervals.ts). */
+  /** 95% jackknife interval of the distance (intervals.ts). */
   distanceCi: Interval;
   /** 95% Wilson interval of the requested-class accuracy. */
   accuracyCi: Interval | null;
@@ -455,7 +455,7 @@ export async function scoreCell(model: EpsModel, space: SampleSpace, cell: Omit<
   const seconds = (performance.now() - tc) / 1000;
   const emb = await statsOf(ref.clf, pixels, o.samples);
   const fd = frechetDistance(emb.stats, ref.testStats);
-  const distanceCi = bootstrapDistance(emb.features, o.samples, FEATURE_DIM, ref.testStats, { seed: o.seed });
+  const distanceCi = jackknifeDistance(emb.features, o.samples, FEATURE_DIM, ref.testStats).interval;
   const acc = numClasses > 0 ? accuracy(emb.predictions, classes) : null;
   const accuracyCi = acc === null ? null : wilsonInterval(Math.round(acc * o.samples), o.samples);
   return { ...fd, distanceCi, accuracy: acc, accuracyCi, relativeAccuracy: acc === null ? null : acc / ref.realAccuracy, seconds, firstImages };

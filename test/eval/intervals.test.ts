@@ -1,9 +1,9 @@
-// Intervals of the evaluation: Wilson against known values; the distance bootstrap brackets the estimate and
-// narrows as the sample grows; the decision rule.
+// Intervals of the evaluation: Wilson against known values; the distance's jackknife interval brackets the
+// estimate, narrows as the sample grows, and its standard error matches the spread over independent draws.
 import { describe, expect, it } from 'vitest';
 import { gaussianNoise } from '../../src/diffusion/noise.ts';
 import { frechetDistance, gaussianStats } from '../../scripts/eval/frechet.ts';
-import { bootstrapDistance, resolved, wilsonInterval } from '../../scripts/eval/intervals.ts';
+import { jackknifeDistance, resolved, wilsonInterval } from '../../scripts/eval/intervals.ts';
 
 describe('wilsonInterval', () => {
   it('matches the textbook values', () => {
@@ -16,28 +16,32 @@ describe('wilsonInterval', () => {
   });
 });
 
-describe('bootstrapDistance', () => {
+describe('jackknifeDistance', () => {
   const dim = 4;
   const ref = gaussianStats(gaussianNoise(1, 0, new Float32Array(4000 * dim)), 4000, dim);
+  // N(0, I) shifted by 0.5 in the first coordinate: true distance 0.25
   const shifted = (count: number, seed: number): Float32Array => gaussianNoise(seed, 0, new Float32Array(count * dim)).map((v, i) => v + (i % dim === 0 ? 0.5 : 0));
 
-  it('brackets the point estimate and narrows with more samples', () => {
-    const small = shifted(200, 2);
-    const large = shifted(3200, 3);
-    const d = frechetDistance(gaussianStats(small, 200, dim), ref).distance;
-    const ciSmall = bootstrapDistance(small, 200, dim, ref, { resamples: 100 });
-    const ciLarge = bootstrapDistance(large, 3200, dim, ref, { resamples: 100 });
-    expect(ciSmall[0]).toBeLessThan(d);
-    expect(ciSmall[1]).toBeGreaterThan(d);
-    expect(ciLarge[1] - ciLarge[0]).toBeLessThan((ciSmall[1] - ciSmall[0]) / 2);
-    // the true distance is 0.25 (mean shift 0.5 in one coordinate)
-    expect(ciLarge[0]).toBeLessThan(0.3);
-    expect(ciLarge[1]).toBeGreaterThan(0.2);
+  it('brackets the estimate and narrows with more samples', () => {
+    const small = jackknifeDistance(shifted(200, 2), 200, dim, ref);
+    const large = jackknifeDistance(shifted(3200, 3), 3200, dim, ref);
+    expect(small.distance).toBeCloseTo(frechetDistance(gaussianStats(shifted(200, 2), 200, dim), ref).distance, 12);
+    expect(small.interval[0]).toBeLessThan(small.distance);
+    expect(small.interval[1]).toBeGreaterThan(small.distance);
+    expect(large.se).toBeLessThan(small.se / 2.5); // 16x the samples: about 4x smaller
+    expect(large.interval[0]).toBeLessThan(0.25);
+    expect(large.interval[1]).toBeGreaterThan(0.25);
   });
 
-  it('is deterministic for a seed', () => {
-    const f = shifted(100, 4);
-    expect(bootstrapDistance(f, 100, dim, ref, { resamples: 20, seed: 9 })).toEqual(bootstrapDistance(f, 100, dim, ref, { resamples: 20, seed: 9 }));
+  it('has a standard error close to the spread of the distance over independent draws', () => {
+    const n = 400;
+    const draws = Array.from({ length: 40 }, (_, k) => frechetDistance(gaussianStats(shifted(n, 100 + k), n, dim), ref).distance);
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+    const sd = Math.sqrt(draws.reduce((a, v) => a + (v - mean) ** 2, 0) / (draws.length - 1));
+    const ses = [5, 6, 7].map((seed) => jackknifeDistance(shifted(n, seed), n, dim, ref).se);
+    const se = ses.reduce((a, b) => a + b, 0) / ses.length;
+    expect(se / sd).toBeGreaterThan(0.6);
+    expect(se / sd).toBeLessThan(1.6);
   });
 });
 
