@@ -230,8 +230,8 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
   }
   if (o.profile) {
     log(`${model.card.name}: kernel profile (onnxruntime-web, Node)`);
-    r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1) }];
-    if (o.profileAgainst) r.profile.push({ label: basename(o.profileAgainst), profile: await profileGraph(model.dir, readFileSync(o.profileAgainst), 1) });
+    r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1, { log }) }];
+    if (o.profileAgainst) r.profile.push({ label: basename(o.profileAgainst), profile: await profileGraph(model.dir, readFileSync(o.profileAgainst), 1, { log }) });
   }
   log(`${model.card.name}: request-path overhead`);
   r.overhead.single = await measureOverhead(model.card, 1, params, limits.maxBatch, timing);

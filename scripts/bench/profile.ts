@@ -62,23 +62,46 @@ export function summarizeProfile(events: readonly ProfileEvent[], skipFirst = tr
   };
 }
 
-/** Profiles `onnx` (bytes) of the model in `modelDir` at one batch size, in a child process. */
-export async function profileGraph(modelDir: string, onnx: Uint8Array, batch: number, opts: { warmup?: number; runs?: number } = {}): Promise<KernelProfile> {
+function runChild(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'profile-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`profile child ${signal === 'SIGKILL' ? `killed after ${timeoutMs / 1000} s` : `exited ${code}`}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+/**
+ * Profiles `onnx` (bytes) of the model in `modelDir` at one batch size, in a child process. On a busy machine
+ * a child was seen to stall after its runs (once in about ten); it is killed after `timeoutMs` and tried again once.
+ */
+export async function profileGraph(
+  modelDir: string,
+  onnx: Uint8Array,
+  batch: number,
+  opts: { warmup?: number; runs?: number; timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<KernelProfile> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'ddpm-profile-'));
   const file = path.join(tmp, 'graph.onnx');
   writeFileSync(file, onnx);
   try {
-    const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'profile-child.ts'), modelDir, file, String(batch), String(opts.warmup ?? 100), String(opts.runs ?? 21)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`profile child exited ${code}: ${err.slice(-2000)}`))));
-    });
+    const args = [modelDir, file, String(batch), String(opts.warmup ?? 100), String(opts.runs ?? 21)];
+    const timeoutMs = opts.timeoutMs ?? 180_000;
+    let stdout: string;
+    try {
+      stdout = await runChild(args, timeoutMs);
+    } catch (e) {
+      opts.log?.(`profile: ${(e as Error).message.split('\n')[0]}; trying once more`);
+      stdout = await runChild(args, timeoutMs);
+    }
     const events: ProfileEvent[] = [];
     for (const line of stdout.split('\n')) {
       const s = line.trim().replace(/,$/, '');
