@@ -333,7 +333,8 @@ describe('invalid requests', () => {
     ['/v1/grids/1.png?n=0', 'n'],
     ['/v1/grids/1.png?n=17', 'n'],
     ['/v1/grids/1.png?n=16&steps=65', 'steps'], // 1040 image-steps > 1024
-    ['/v1/grids/1.png?n=16&steps=40&class=1&guidance=2', 'steps'], // x 2 with guidance
+    ['/v1/grids/1.png?n=16&steps=40&class=1&guidance=2&guidance_interval=0,999', 'steps'], // x 2 with guidance at every step
+    ['/v1/grids/1.png?n=16&sampler=dpmpp2m&steps=40&class=1&guidance=2&guidance_interval=0,999', 'steps'], // 1280 image-steps
     ['/v1/samples/1.png?class=1&guidance=2&guidance_interval=5', 'guidance_interval'],
     ['/v1/samples/1.png?class=1&guidance=2&guidance_interval=9,1000', 'guidance_interval'],
     ['/v1/samples/1.png?class=1&guidance=2&guidance_interval=800,200', 'guidance_interval'],
