@@ -127,6 +127,7 @@ interface ModelResult {
   appHeap?: number;
   coldStart?: Stats['coldStart'];
   profile?: { label: string; profile: KernelProfile }[];
+  profileError?: string;
 }
 
 interface ForwardResponse {
@@ -230,8 +231,15 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
   }
   if (o.profile) {
     log(`${model.card.name}: kernel profile (onnxruntime-web, Node)`);
-    r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1, { log }) }];
-    if (o.profileAgainst) r.profile.push({ label: basename(o.profileAgainst), profile: await profileGraph(model.dir, readFileSync(o.profileAgainst), 1, { log }) });
+    try {
+      r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1, { log }) }];
+      if (o.profileAgainst) r.profile.push({ label: basename(o.profileAgainst), profile: await profileGraph(model.dir, readFileSync(o.profileAgainst), 1, { log }) });
+    } catch (e) {
+      // the other measurements stand: report without the profile rather than lose the run
+      r.profile = undefined;
+      r.profileError = (e as Error).message.split('\n')[0];
+      log(`kernel profile failed: ${r.profileError}`);
+    }
   }
   log(`${model.card.name}: request-path overhead`);
   r.overhead.single = await measureOverhead(model.card, 1, params, limits.maxBatch, timing);
@@ -365,6 +373,8 @@ function writeModelSections(report: Report, r: ModelResult): void {
     }
     report.table(['op', ...r.profile.flatMap((p) => [`${p.label}: kernels`, `${p.label}: ms (share)`])], rowsP);
   }
+
+  if (r.profileError) report.heading(3, `Where a forward's time goes (${name})`).text(`Not measured: ${r.profileError}.`);
 
   report.heading(3, `Request-path overhead beyond the U-Net (${name})`);
   const unet1 = forwardOf(r, 'web-node', 'int8', 1);

@@ -4,7 +4,7 @@
  * it allocates). Profiling inflates absolute times; the shares and counts are what to read.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,18 +62,19 @@ export function summarizeProfile(events: readonly ProfileEvent[], skipFirst = tr
   };
 }
 
-function runChild(args: string[], timeoutMs: number): Promise<string> {
+/** Runs the child with its stdout going to `outFile` (not a pipe: with a pipe read by a busy parent, children stalled). */
+function runChild(args: string[], outFile: string, timeoutMs: number): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'profile-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+    const fd = openSync(outFile, 'w');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'profile-child.ts'), ...args], { stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve(out);
+      if (code === 0) resolve(readFileSync(outFile, 'utf8'));
       else reject(new Error(`profile child ${signal === 'SIGKILL' ? `killed after ${timeoutMs / 1000} s` : `exited ${code}`}: ${err.slice(-2000)}`));
     });
   });
@@ -81,7 +82,7 @@ function runChild(args: string[], timeoutMs: number): Promise<string> {
 
 /**
  * Profiles `onnx` (bytes) of the model in `modelDir` at one batch size, in a child process. On a busy machine
- * a child was seen to stall after its runs (once in about ten); it is killed after `timeoutMs` and tried again once.
+ * a child is killed after `timeoutMs` and tried again once.
  */
 export async function profileGraph(
   modelDir: string,
@@ -97,10 +98,10 @@ export async function profileGraph(
     const timeoutMs = opts.timeoutMs ?? 180_000;
     let stdout: string;
     try {
-      stdout = await runChild(args, timeoutMs);
+      stdout = await runChild(args, path.join(tmp, 'profile.out'), timeoutMs);
     } catch (e) {
       opts.log?.(`profile: ${(e as Error).message.split('\n')[0]}; trying once more`);
-      stdout = await runChild(args, timeoutMs);
+      stdout = await runChild(args, path.join(tmp, 'profile.out'), timeoutMs);
     }
     const events: ProfileEvent[] = [];
     for (const line of stdout.split('\n')) {
