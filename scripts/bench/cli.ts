@@ -126,6 +126,8 @@ interface ModelResult {
   r2: { putMs: number; getMs: number; lookupMs: number; bytes: number } | undefined;
   appHeap?: number;
   coldStart?: Stats['coldStart'];
+  /** Uncounted requests between the cold one and the warm rows. */
+  warmups?: number;
   profile?: { label: string; profile: KernelProfile }[];
   profileError?: string;
 }
@@ -187,6 +189,15 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
       log(`${model.card.name}: cold request`);
       r.cold = await request(server.base, `/v1/samples/${nextSeed()}.png`);
       r.coldStart = (await stats(server.base)).coldStart;
+      // V8 compiles the runtime wasm lazily and tiers it up over the first seconds of use: "warm" rows start after
+      // warm-up requests (not counted) have run for a while
+      const warmUntil = Date.now() + (o.quick ? 4000 : 8000);
+      let warmups = 0;
+      while (Date.now() < warmUntil) {
+        await request(server.base, `/v1/samples/${nextSeed()}.png`);
+        warmups++;
+      }
+      r.warmups = warmups;
       log(`${model.card.name}: sequential requests`);
       const singleSeeds = Array.from({ length: singles }, nextSeed);
       r.latency.push(summarize('single image, warm, miss', await sequential(server.base, singleSeeds.map((s) => `/v1/samples/${s}.png`))));
@@ -303,7 +314,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
       `Sequential GET requests from Node over loopback; the model's serving defaults (${params.sampler}, ${params.steps} steps; with a class, guidance ${defaults?.guidance ?? 1}${defaults?.guidanceInterval ? ` at timesteps ${defaults.guidanceInterval.join('..')}` : ''}). Client wall clock p50/p95; ` +
         'handler and U-Net ms measured inside the isolate (x-bench-handler-ms, x-bench-unet-ms: time inside session.run); ' +
         "overhead = (handler - U-Net) / handler, median over requests; the handler time ends with the response body, so a miss's R2 put (waitUntil) is not in it. The cold request is the first after wrangler dev started " +
-        '(isolate, onnxruntime-web instantiation, session creation, sampling).',
+        '(isolate, onnxruntime-web instantiation, session creation, sampling); the warm rows follow ' + `${r.warmups ?? 0} uncounted warm-up requests (${o.quick ? 4 : 8} s).`,
     );
     const lat = r.latency.map((l) => [l.label, l.requests, l.layer, ms(l.wallP50), ms(l.wallP95), ms(l.handlerP50), ms(l.unetP50), pct(l.overheadShare)]);
     lat.unshift(['single image, cold (first request)', 1, r.cold.layer, ms(r.cold.wallMs), ms(r.cold.wallMs), ms(r.cold.handlerMs), ms(r.cold.unetMs), pct((r.cold.handlerMs - r.cold.unetMs) / r.cold.handlerMs)]);
