@@ -31,7 +31,7 @@ interface Probe {
   want: number;
 }
 
-/** Cheap and expensive GETs: misses and hits of small renders, a grid, models, the page, a 400, a 404. */
+/** Cheap and expensive GETs: misses and hits of small renders, a grid, a long stream, models, OpenAPI, a 400, a 404. */
 function probe(i: number, jobs: readonly string[]): Probe {
   const seed = i % 40; // a small seed range: hits after the first round
   switch (i % 8) {
@@ -50,7 +50,8 @@ function probe(i: number, jobs: readonly string[]): Probe {
     case 6:
       return { kind: 'not-found', path: `/v1/batches/${'f'.repeat(32)}`, want: 404 };
     default:
-      return { kind: 'openapi', path: '/openapi.json', want: 200 };
+      // now and then a long render in the same isolate as the chunks: a 300-step stream
+      return i % 16 === 7 ? { kind: 'stream', path: `/v1/samples/${seed}/stream?model=fmnist-tiny&steps=300`, want: 200 } : { kind: 'openapi', path: '/openapi.json', want: 200 };
   }
 }
 
