@@ -9,6 +9,10 @@ const BATCH_TEST_BINDINGS = {
   CALLBACK_RETRY_SCHEDULE: '0,1,1',
   BATCH_RETRY_BASE_SECONDS: '0',
   BATCH_CHUNK_IMAGES: '2',
+  // Leases long enough that no alarm fires by itself during a test; the lease tests drive the alarm.
+  BATCH_LEASE_SECONDS: '120',
+  BATCH_MAX_SENDS: '3',
+  BATCH_ID_SECRET: 'test-batch-id-secret',
   BATCH_TEST_FAULTS: 'enabled',
   // Set explicitly: a developer's .dev.vars (read by the pool through wrangler.toml) must not change the tests.
   CALLBACK_ALLOW_HTTP: 'false',

@@ -29,6 +29,11 @@ export interface Env {
   BATCH_RETRY_BASE_SECONDS?: string;
   /** Smaller chunks than the model's work limit allows (tests). */
   BATCH_CHUNK_IMAGES?: string;
+  /** Seconds without news before a chunk is re-sent (default 300), and messages per chunk before the job fails (default 5). */
+  BATCH_LEASE_SECONDS?: string;
+  BATCH_MAX_SENDS?: string;
+  /** Key of the job ids derived from idempotency keys (HMAC); falls back to CALLBACK_SIGNING_SECRET. */
+  BATCH_ID_SECRET?: string;
   /** "enabled" accepts `testFaults` in POST /v1/batches (tests only). */
   BATCH_TEST_FAULTS?: string;
 }

@@ -44,6 +44,10 @@ export interface WranglerDev {
   log(): string;
   /** Ends wrangler and workerd (the whole process group), then runs `cleanup`. */
   stop(): Promise<void>;
+  /** SIGKILL to the whole process group at once (a crash: no graceful shutdown), then waits for the exit. */
+  kill(): Promise<void>;
+  /** The process group (wrangler's pid): its workerd is found with `ps -g`. */
+  pgid: number;
 }
 
 export interface WranglerDevOptions {
@@ -62,6 +66,8 @@ export interface WranglerDevOptions {
   cleanup?: () => void;
   /** Kill the group with SIGKILL if this process exits without stop(). */
   killOnExit?: boolean;
+  /** More arguments for `wrangler dev` (e.g. `--var NAME:value`). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -72,7 +78,7 @@ export async function startWranglerDev(o: WranglerDevOptions): Promise<WranglerD
   const port = await freePort();
   const wrangler = join(import.meta.dirname, '../../node_modules/wrangler/bin/wrangler.js');
   const args = [wrangler, 'dev', '--local', ...(o.config ? ['--config', o.config] : []), '--ip', '127.0.0.1', '--port', String(port)];
-  args.push('--persist-to', o.stateDir, '--show-interactive-dev-session=false', '--log-level', o.logLevel);
+  args.push('--persist-to', o.stateDir, '--show-interactive-dev-session=false', '--log-level', o.logLevel, ...(o.extraArgs ?? []));
   const child = spawn(process.execPath, args, {
     cwd: o.cwd,
     detached: true, // its own process group: stop() ends wrangler and workerd together
@@ -101,13 +107,19 @@ export async function startWranglerDev(o: WranglerDevOptions): Promise<WranglerD
     o.cleanup?.();
   }
 
+  async function kill(): Promise<void> {
+    process.removeListener('exit', onExit);
+    onExit();
+    await exited(child);
+  }
+
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + o.timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
       const res = await fetch(`${base}${o.readyPath}`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return { base, log: () => output, stop };
+      if (res.ok) return { base, log: () => output, stop, kill, pgid: child.pid ?? 0 };
     } catch {
       // not listening yet
     }

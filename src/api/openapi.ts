@@ -257,8 +257,8 @@ function batchPaths(): OpenApiDocument['paths'] {
           '400': problemOnly('An invalid field; `param` names it.'),
           '401': problemOnly('Missing or wrong credentials (`reason`); WWW-Authenticate.'),
           '409': problemOnly('The idempotency key was used with another request.'),
-          '413': problemOnly('The body is too large.'),
-          '503': problemOnly('The authentication mode or callbacks are not configured.'),
+          '413': problemOnly('The body is larger than 16 KiB (counted in bytes).'),
+          '503': problemOnly('The authentication mode or callbacks are not configured, or the model fails its integrity check.'),
         },
       },
     },
@@ -279,7 +279,7 @@ function batchPaths(): OpenApiDocument['paths'] {
         description: 'Byte-identical to /v1/samples/{deriveSeed(seed, k)}.png with the same options and class, at the time of the job.',
         tags: ['batches'],
         parameters: [jobParameter, { name: 'k', in: 'path', required: true, description: '0-based image index.', schema: { type: 'string', pattern: '^(0|[1-9][0-9]{0,3})$' } }],
-        responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job or image, or its chunk is not done yet.') },
+        responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job or image, or its chunk is not done yet (`batchStatus`: the job\'s status).') },
       },
     },
     '/v1/batches/{id}/grid.png': {
@@ -289,7 +289,7 @@ function batchPaths(): OpenApiDocument['paths'] {
         description: 'All images, row-major.',
         tags: ['batches'],
         parameters: [jobParameter],
-        responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job.'), '409': problemOnly('The job has not succeeded (yet).') },
+        responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job.'), '409': problemOnly('The job has not succeeded (yet); `batchStatus` says its status.') },
       },
     },
   };

@@ -37,7 +37,8 @@ const TYPE_BASE = 'https://ddpm-edge.dev/problems/';
 function problemOf(error: unknown): Problem {
   if (error instanceof ProblemError) {
     const slug = error.title.toLowerCase().replaceAll(' ', '-');
-    return { type: TYPE_BASE + slug, title: error.title, status: error.status, detail: error.detail, ...error.extensions };
+    // extensions never replace the members RFC 9457 defines (an extension named `status` once overwrote the HTTP status)
+    return { ...error.extensions, type: TYPE_BASE + slug, title: error.title, status: error.status, detail: error.detail };
   }
   if (error instanceof DiffusionOptionError) {
     return { type: TYPE_BASE + 'invalid-parameter', title: 'Invalid parameter', status: 400, detail: error.message, param: error.option };

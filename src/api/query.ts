@@ -78,6 +78,13 @@ export function resolveModel(registry: ModelRegistry, name: string | null | unde
   return entry;
 }
 
+/** The `model` query parameter (null when absent); a repeated one is a 400 like any repeated parameter. */
+export function modelParam(query: URLSearchParams): string | null {
+  const values = query.getAll('model');
+  if (values.length > 1) throw invalidParam('model', 'is given more than once');
+  return values[0] ?? null;
+}
+
 function parseClass(value: string | undefined, card: ModelCard): number | null {
   if (value === undefined) return null;
   const k = card.architecture.numClasses;
@@ -94,11 +101,15 @@ function parseClass(value: string | undefined, card: ModelCard): number | null {
  * ProblemError naming the parameter. Returns the parameters with the model's defaults applied (servingDefaults).
  */
 export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry: ModelEntry): RenderParams {
-  const raw: Record<string, string> = {};
+  // a Map, not an object: `key in {}` is true for __proto__, toString, constructor and the rest of Object.prototype
+  const seen = new Map<string, string>();
   for (const [key, value] of query) {
-    if (key in raw) throw invalidParam(key, 'is given more than once');
-    raw[key] = value;
+    if (seen.has(key)) throw invalidParam(key, 'is given more than once');
+    // checked here too: the schema lets an own `__proto__` member through as if it were no key at all
+    if (!Object.hasOwn(querySchema.shape, key)) throw invalidParam(key, 'is not a query parameter of this endpoint');
+    seen.set(key, value);
   }
+  const raw: Record<string, string> = Object.fromEntries(seen);
   if (kind === 'sample' && 'n' in raw) throw invalidParam('n', 'is only accepted by /v1/grids');
   const parsed = querySchema.safeParse(raw);
   if (!parsed.success) {

@@ -9,9 +9,10 @@ import { contentKey, matchesEtag } from '../storage/keys.ts';
 import { readPng, storePng, type CacheLayer } from '../storage/png-cache.ts';
 import { GENERATED_PNG_CACHE } from './cache-control.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
-import { parseRenderQuery, parseSeed, resolveModel } from './query.ts';
+import { modelParam, parseRenderQuery, parseSeed, resolveModel } from './query.ts';
 import { createSingleFlight } from './single-flight.ts';
 import { waitUntilOf } from './wait-until.ts';
+import { yieldToEventLoop } from './yield.ts';
 
 interface Rendered {
   bytes: Uint8Array<ArrayBuffer>;
@@ -26,7 +27,7 @@ export function createRoutes(registry: ModelRegistry) {
   const singleFlight = createSingleFlight<Rendered>();
 
   function modelFor(c: AppContext): ModelEntry {
-    return resolveModel(registry, new URL(c.req.url).searchParams.get('model'));
+    return resolveModel(registry, modelParam(new URL(c.req.url).searchParams));
   }
 
   routes.get('/models', async (c) => {
@@ -68,7 +69,7 @@ export function createRoutes(registry: ModelRegistry) {
         const cached = await readPng(c.env.GRIDS, key.r2Key, waitUntil);
         if (cached) return cached;
         const model = await loadEpsModel(entry, { wasmEntry: c.env.ORT_WASM_ENTRY });
-        const bytes = await renderPng(model, entry.card, kind, seed, params);
+        const bytes = await renderPng(model, entry.card, kind, seed, params, { onStep: yieldToEventLoop });
         // stored after the response (waitUntil): the R2 put is not on the request path (issue 9)
         waitUntil(storePng(c.env.GRIDS, key.r2Key, bytes, { model: entry.card.name, seed: String(seed) }, waitUntil));
         return { bytes, layer: 'generated' };

@@ -12,8 +12,9 @@ import { renderPng } from '../render/render.ts';
 import { contentKey } from '../storage/keys.ts';
 import { readPng, storePng } from '../storage/png-cache.ts';
 import { invalidParam, problemResponse } from './problem.ts';
-import { parseRenderQuery, resolveModel } from './query.ts';
+import { modelParam, parseRenderQuery, resolveModel } from './query.ts';
 import { waitUntilOf } from './wait-until.ts';
+import { yieldToEventLoop } from './yield.ts';
 
 type AppContext = Context<{ Bindings: Env }>;
 
@@ -85,7 +86,7 @@ export function createStreamRoutes(registry: ModelRegistry) {
 
   routes.get('/samples/:seed/stream', async function streamSample(c: AppContext): Promise<Response> {
     const url = new URL(c.req.url);
-    const entry = resolveModel(registry, url.searchParams.get('model'));
+    const entry = resolveModel(registry, modelParam(url.searchParams));
     await verifyModel(entry);
     const seed = parseStreamSeed(c.req.param('seed') ?? '');
     const query = new URLSearchParams(url.searchParams);
@@ -111,6 +112,7 @@ export function createStreamRoutes(registry: ModelRegistry) {
           onStep: async function sendPreview(step) {
             const image = pngDataUrl(previewPng(step, card.channels, card.imageSize));
             await send(stream, 'step', { index: step.index, total: step.total, t: step.t, image } satisfies StepEvent, String(step.index));
+            await yieldToEventLoop();
           },
         });
         const cached = await readPng(c.env.GRIDS, key.r2Key, waitUntil);

@@ -70,11 +70,21 @@ export async function authenticate(headers: Headers, body: string, env: Env): Pr
   }
 }
 
+async function hmacHex(secret: string, text: string): Promise<string> {
+  const encoder = new TextEncoder();
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(text)));
+  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /**
- * The job id: random, or, with an idempotency key, derived from (scope, key) so that every replay of a
- * delivery lands on the same job (the same Durable Object). 32 hex characters.
+ * The job id: random, or, with an idempotency key, HMAC-SHA256 of (scope, key) under a server secret
+ * (BATCH_ID_SECRET, else CALLBACK_SIGNING_SECRET), so that every replay of a delivery lands on the same job (the
+ * same Durable Object) while nobody who only saw a webhook-id can compute the id. 32 hex characters.
  */
-export async function jobIdFor(caller: Caller): Promise<string> {
+export async function jobIdFor(caller: Caller, env: Pick<Env, 'BATCH_ID_SECRET' | 'CALLBACK_SIGNING_SECRET'>): Promise<string> {
   if (caller.idempotencyKey === null) return crypto.randomUUID().replaceAll('-', '');
-  return (await sha256Hex(`ddpm-edge/batch/v1\n${caller.scope}\n${caller.idempotencyKey}`)).slice(0, 32);
+  const secret = env.BATCH_ID_SECRET || env.CALLBACK_SIGNING_SECRET;
+  if (!secret) throw new ProblemError(503, 'Not configured', 'job ids of idempotent requests need BATCH_ID_SECRET (or CALLBACK_SIGNING_SECRET), which is not configured');
+  return (await hmacHex(secret, `ddpm-edge/batch/v2\n${caller.scope}\n${caller.idempotencyKey}`)).slice(0, 32);
 }

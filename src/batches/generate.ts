@@ -1,5 +1,6 @@
 import { deriveSeed, type EpsModel } from '../diffusion/index.ts';
 import type { ModelCard } from '../model-card.ts';
+import { yieldToEventLoop } from '../api/yield.ts';
 import { renderPng } from '../render/render.ts';
 import type { BatchSpec } from './types.ts';
 
@@ -25,5 +26,6 @@ export function imageInputs(spec: BatchSpec, k: number): { seed: number; classId
  */
 export function renderImage(model: EpsModel, card: ModelCard, spec: BatchSpec, k: number): Promise<Uint8Array<ArrayBuffer>> {
   const { seed, classId } = imageInputs(spec, k);
-  return renderPng(model, card, 'sample', seed, { ...spec.params, n: 1, classId });
+  // yields between steps: a chunk never holds the isolate (its job's status, other requests) for a whole image
+  return renderPng(model, card, 'sample', seed, { ...spec.params, n: 1, classId }, { onStep: yieldToEventLoop });
 }

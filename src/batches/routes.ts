@@ -3,12 +3,13 @@
 import { Hono, type Context } from 'hono';
 import { ProblemError, problemResponse } from '../api/problem.ts';
 import type { Env } from '../env.ts';
-import { sha256Hex } from '../inference/integrity.ts';
+import { sha256Hex, verifyModel } from '../inference/integrity.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { GENERATED_PNG_CACHE } from '../api/cache-control.ts';
 import { matchesEtag } from '../storage/keys.ts';
 import { deriveSeed } from '../diffusion/index.ts';
 import { authenticate, jobIdFor, type Caller } from './auth.ts';
+import { readBodyText } from './body.ts';
 import { contactSheet } from './contact-sheet.ts';
 import { chunkCount } from './generate.ts';
 import { BATCH_LIMITS } from './limits.ts';
@@ -48,10 +49,7 @@ export function createBatchRoutes(registry: ModelRegistry) {
   const routes = new Hono<{ Bindings: Env }>();
 
   routes.post('/', async function startBatch(c) {
-    const length = Number(c.req.header('content-length') ?? '0');
-    if (length > BATCH_LIMITS.maxBodyBytes) throw new ProblemError(413, 'Payload too large', `the body may be at most ${BATCH_LIMITS.maxBodyBytes} bytes`);
-    const text = await c.req.text();
-    if (text.length > BATCH_LIMITS.maxBodyBytes) throw new ProblemError(413, 'Payload too large', `the body may be at most ${BATCH_LIMITS.maxBodyBytes} bytes`);
+    const text = await readBodyText(c.req.raw, BATCH_LIMITS.maxBodyBytes);
     let caller: Caller;
     try {
       caller = await authenticate(c.req.raw.headers, text, c.env);
@@ -69,7 +67,11 @@ export function createBatchRoutes(registry: ModelRegistry) {
     if (parsed.spec.callbackUrl !== null && !c.env.CALLBACK_SIGNING_SECRET) {
       throw new ProblemError(503, 'Not configured', 'callbacks need CALLBACK_SIGNING_SECRET, which is not configured');
     }
-    const id = await jobIdFor(caller);
+    // A model that fails its integrity check is refused here (503, as every GET route for it), not after retries.
+    const entry = registry.get(parsed.spec.model);
+    if (!entry) throw new ProblemError(503, 'Model unavailable', `model ${parsed.spec.model} is not served`);
+    await verifyModel(entry);
+    const id = await jobIdFor(caller, c.env);
     const now = new Date().toISOString();
     const spec = { ...parsed.spec, seed: parsed.spec.seed ?? seedFromId(id) };
     const job: BatchJob = {
@@ -109,7 +111,7 @@ export function createBatchRoutes(registry: ModelRegistry) {
   routes.get('/:id/grid.png', async function batchGrid(c) {
     const job = await jobOr404(c);
     if (job.status !== 'succeeded') {
-      throw new ProblemError(409, 'Batch not complete', `batch ${job.id} is ${job.status}; the contact sheet exists once it succeeded`, { status: job.status });
+      throw new ProblemError(409, 'Batch not complete', `batch ${job.id} is ${job.status}; the contact sheet exists once it succeeded`, { batchStatus: job.status });
     }
     const key = gridKey(job.id);
     let png = await getPng(c.env.GRIDS, key);
@@ -133,8 +135,9 @@ export function createBatchRoutes(registry: ModelRegistry) {
     const m = /^(0|[1-9][0-9]{0,3})\.png$/.exec(file);
     const k = m ? Number(m[1]) : NaN;
     if (!(k >= 0 && k < job.spec.count)) throw new ProblemError(404, 'Not found', `batch ${job.id} has images 0 to ${job.spec.count - 1}.png (got ${JSON.stringify(file)})`);
-    const png = await getPng(c.env.GRIDS, imageKey(job.id, k));
-    if (!png) throw new ProblemError(404, 'Not found', `image ${k} of batch ${job.id} is not generated yet (status ${job.status})`, { status: job.status });
+    // served once its chunk is done (as listed in links.images): a chunk cut short may have written some of its images
+    const png = job.chunksDone.includes(Math.floor(k / job.spec.chunkSize)) ? await getPng(c.env.GRIDS, imageKey(job.id, k)) : null;
+    if (!png) throw new ProblemError(404, 'Not found', `image ${k} of batch ${job.id} is not generated yet (status ${job.status})`, { batchStatus: job.status });
     return pngResponse(c, png);
   });
 

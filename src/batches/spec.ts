@@ -28,7 +28,9 @@ const bodySchema = z.strictObject(
       .optional(),
     seed: z.number().int().min(0).max(MAX_SEED).optional(),
     callbackUrl: z.string().optional(),
-    testFaults: z.strictObject({ failOnce: chunkList.optional(), failAlways: chunkList.optional() }).optional(),
+    testFaults: z
+      .strictObject({ failOnce: chunkList.optional(), failAlways: chunkList.optional(), dropOnce: chunkList.optional(), dropAlways: chunkList.optional() })
+      .optional(),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : undefined) },
 );
@@ -62,6 +64,28 @@ function unwrap(json: unknown): unknown {
   return json;
 }
 
+/**
+ * JSON.parse keeps a `__proto__` member as an own property, which a schema of known fields lets through (it is
+ * no field of the schema's shape, yet not reported as unknown). Any such member, at any depth, is refused.
+ */
+function findProtoKey(value: unknown, path: string): string | null {
+  if (value === null || typeof value !== 'object') return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findProtoKey(value[i], `${path}${path ? '.' : ''}${i}`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    const here = `${path}${path ? '.' : ''}${key}`;
+    if (key === '__proto__') return here;
+    const found = findProtoKey((value as Record<string, unknown>)[key], here);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
@@ -84,6 +108,8 @@ export function parseBatchBody(text: string, registry: ModelRegistry, options: S
   } catch {
     throw new ProblemError(400, 'Invalid body', 'the body must be a JSON object');
   }
+  const protoKey = findProtoKey(json, '');
+  if (protoKey !== null) throw invalidParam(protoKey.replace(/^data\./, ''), 'is an unknown field');
   const parsed = bodySchema.safeParse(unwrap(json));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -141,7 +167,8 @@ export function parseBatchBody(text: string, registry: ModelRegistry, options: S
   let chunkSize = Math.max(1, Math.min(BATCH_LIMITS.maxChunkImages, Math.floor(entry.limits.maxImageSteps / perImage)));
   if (options.chunkImagesOverride !== undefined) chunkSize = Math.max(1, Math.min(chunkSize, options.chunkImagesOverride));
 
-  const faults = body.testFaults ? { failOnce: body.testFaults.failOnce ?? [], failAlways: body.testFaults.failAlways ?? [] } : null;
+  const t = body.testFaults;
+  const faults = t ? { failOnce: t.failOnce ?? [], failAlways: t.failAlways ?? [], dropOnce: t.dropOnce ?? [], dropAlways: t.dropAlways ?? [] } : null;
   const spec = {
     model: entry.card.name,
     modelSha256: entry.card.files.int8.sha256,

@@ -28,6 +28,10 @@ export interface BatchFaults {
   failOnce: number[];
   /** Chunks that fail on every attempt (they end in the dead-letter queue). */
   failAlways: number[];
+  /** Chunks whose first delivery is dropped unprocessed (a server killed mid-chunk: only the lease brings it back). */
+  dropOnce: number[];
+  /** Chunks whose every delivery is dropped (the lease re-sends them until the job fails). */
+  dropAlways: number[];
 }
 
 export interface BatchError {
@@ -37,6 +41,21 @@ export interface BatchError {
   at: string;
   /** True when the chunk was given up (dead-letter queue): the job failed. */
   final: boolean;
+}
+
+/**
+ * A chunk's lease, kept in the job's Durable Object until the chunk is done. Every send of the chunk's message,
+ * every claim by a consumer and every finished image pushes `expiresAt` forward; when it passes, the object's
+ * alarm re-sends the chunk (up to a bound, then the job fails). A server killed mid-chunk, a lost message or a
+ * stuck consumer therefore ends in a re-send, never in a job that waits forever.
+ */
+export interface ChunkLease {
+  /** Messages sent for this chunk: 1 at creation, + 1 per re-send by the alarm. */
+  sends: number;
+  /** Epoch milliseconds after which the chunk counts as lost. */
+  expiresAt: number;
+  /** When a consumer claimed the current delivery (null: not claimed, or released after a failed attempt). */
+  claimedAt: number | null;
 }
 
 export type CallbackStatus = 'none' | 'pending' | 'delivered' | 'failed';
@@ -50,6 +69,10 @@ export interface CallbackState {
   lastError: string | null;
   /** The callback message is on the queue (set after a successful send; repaired when false). */
   enqueued: boolean;
+  /** Epoch ms by which the next attempt should have been recorded; past it, the alarm re-sends the message. */
+  dueBy?: number | null;
+  /** Messages re-sent by the alarm (bounded). */
+  resends?: number;
   deliveredAt: string | null;
 }
 
@@ -69,6 +92,8 @@ export interface BatchJob {
   chunks: number;
   /** Indices of finished chunks, ascending (a chunk finished twice counts once). */
   chunksDone: number[];
+  /** Leases of the chunks not yet done, by chunk index (null once done). Absent in records older than leases. */
+  leases?: (ChunkLease | null)[];
   imagesDone: number;
   /** Chunk messages sent to the queue (one per chunk unless a lost enqueue was repaired). */
   messagesSent: boolean;
