@@ -14,7 +14,7 @@ import { weightsSource } from './graph.ts';
 import { errorStats, noisedBatches } from './measure.ts';
 import { weightsFromOnnx } from './onnx-weights.ts';
 import { tfjsOrtParity } from './parity.ts';
-import { spread, toNchw, type RunExportOptions } from './from-run.ts';
+import { exportImageSets, type RunExportOptions } from './from-run.ts';
 import { createSession, run } from './runtime.ts';
 
 export interface ModelExportOptions extends Omit<RunExportOptions, 'runDir' | 'step'> {
@@ -60,8 +60,6 @@ export async function exportFromModel(o: ModelExportOptions) {
   } catch (e) {
     throw new ExportError(`cannot read training images (${images}) for calibration: ${(e as Error).message}`, { cause: e });
   }
-  const calibIdx = spread(ds.count, o.calibrationImages, 0.25);
-  const evalIdx = spread(ds.count, o.evaluationImages, 0.75);
   const n = u.channels * u.imageSize * u.imageSize;
   const input: ExportInput = {
     name: o.name ?? card.name,
@@ -71,10 +69,7 @@ export async function exportFromModel(o: ModelExportOptions) {
     classNames: card.classNames,
     dataset: card.dataset,
     training: card.training,
-    calibrationImages: toNchw(ds, calibIdx),
-    evaluationImages: toNchw(ds, evalIdx),
-    calibrationLabels: ds.labels === null ? undefined : Int32Array.from(calibIdx, (k) => ds.labels?.[k] ?? 0),
-    evaluationLabels: ds.labels === null ? undefined : Int32Array.from(evalIdx, (k) => ds.labels?.[k] ?? 0),
+    ...exportImageSets(ds, o.calibrationImages, o.evaluationImages),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,

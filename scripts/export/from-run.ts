@@ -26,7 +26,7 @@ export interface RunExportOptions {
 }
 
 /** Pixels [N, S, S, C] uint8 of images `indices` -> [n, C, S, S] float32 in [-1, 1]. */
-export function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
+function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
   const { size: S, channels: C } = ds;
   const out = new Float32Array(indices.length * C * S * S);
   indices.forEach((k, i) => {
@@ -37,8 +37,20 @@ export function toNchw(ds: Dataset, indices: readonly number[]): Float32Array {
   return out;
 }
 
+/** The calibration and evaluation images (and labels) an export measures with: disjoint, spread over the dataset. */
+export function exportImageSets(ds: Dataset, calibration: number, evaluation: number): Pick<ExportInput, 'calibrationImages' | 'evaluationImages' | 'calibrationLabels' | 'evaluationLabels'> {
+  const calibIdx = spread(ds.count, calibration, 0.25);
+  const evalIdx = spread(ds.count, evaluation, 0.75);
+  return {
+    calibrationImages: toNchw(ds, calibIdx),
+    evaluationImages: toNchw(ds, evalIdx),
+    calibrationLabels: ds.labels === null ? undefined : Int32Array.from(calibIdx, (k) => ds.labels?.[k] ?? 0),
+    evaluationLabels: ds.labels === null ? undefined : Int32Array.from(evalIdx, (k) => ds.labels?.[k] ?? 0),
+  };
+}
+
 /** `count` indices spread evenly over [0, n), starting at `phase` (0..1). */
-export function spread(n: number, count: number, phase: number): number[] {
+function spread(n: number, count: number, phase: number): number[] {
   return Array.from({ length: Math.min(count, n) }, (_, i) => Math.floor(((i + phase) * n) / Math.min(count, n)) % n);
 }
 
@@ -61,8 +73,6 @@ export async function exportRun(o: RunExportOptions) {
   } catch (e) {
     throw new ExportError(`cannot read the run's training images (${cfg.data.images}) for calibration: ${(e as Error).message}`, { cause: e });
   }
-  const calibIdx = spread(ds.count, o.calibrationImages, 0.25);
-  const evalIdx = spread(ds.count, o.evaluationImages, 0.75);
   const classNames = u.numClasses > 0 ? (cfg.classNames ?? ds.classNames ?? Array.from({ length: u.numClasses }, (_, i) => String(i))) : null;
   const isFashion = classNames !== null && classNames.join() === FASHION_MNIST_CLASSES.join();
   const source = weightsSource(ck.ema);
@@ -74,10 +84,7 @@ export async function exportRun(o: RunExportOptions) {
     classNames,
     dataset: `${isFashion ? 'Fashion-MNIST' : cfg.data.kind === 'idx' ? 'IDX' : 'image folder'}: ${cfg.data.images}`,
     training: { steps: ck.step, seconds: Math.round(ck.manifest.trainSeconds), batchSize: cfg.training.batchSize },
-    calibrationImages: toNchw(ds, calibIdx),
-    evaluationImages: toNchw(ds, evalIdx),
-    calibrationLabels: ds.labels === null ? undefined : Int32Array.from(calibIdx, (k) => ds.labels?.[k] ?? 0),
-    evaluationLabels: ds.labels === null ? undefined : Int32Array.from(evalIdx, (k) => ds.labels?.[k] ?? 0),
+    ...exportImageSets(ds, o.calibrationImages, o.evaluationImages),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,

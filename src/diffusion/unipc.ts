@@ -1,3 +1,4 @@
+import { multistepGrid } from './multistep-grid.ts';
 import { checkInt, checkOneOf, DiffusionOptionError } from './errors.ts';
 import { toX0AndEps } from './forward.ts';
 import { checkStepInputs, resolveCommon, stepIndexOf, type ResolvedCommon } from './options.ts';
@@ -108,23 +109,7 @@ export class UniPcMultistepScheduler implements Scheduler {
   setTimesteps(n: number): void {
     const T = this.schedule.T;
     this.timesteps = inferenceTimesteps(T, n, this.o.timestepSpacing, this.o.stepsOffset, this.o.timestepSpacing === 'trailing' ? 0 : 1);
-    const N = this.timesteps.length;
-    this.alpha = new Float64Array(N + 1);
-    this.sigma = new Float64Array(N + 1);
-    this.lambda = new Float64Array(N + 1);
-    for (let i = 0; i < N; i++) {
-      const t = this.timesteps[i];
-      this.alpha[i] = this.schedule.sqrtAlphasCumprod[t];
-      this.sigma[i] = this.schedule.sqrtOneMinusAlphasCumprod[t];
-    }
-    if (this.finalSigmasType === 'zero') {
-      this.alpha[N] = 1;
-      this.sigma[N] = 0;
-    } else {
-      this.alpha[N] = this.schedule.sqrtAlphasCumprod[0];
-      this.sigma[N] = this.schedule.sqrtOneMinusAlphasCumprod[0];
-    }
-    for (let i = 0; i <= N; i++) this.lambda[i] = Math.log(this.alpha[i]) - Math.log(this.sigma[i]);
+    ({ alpha: this.alpha, sigma: this.sigma, lambda: this.lambda } = multistepGrid(this.schedule, this.timesteps, this.finalSigmasType));
     this.outputs = [];
     this.lastSample = undefined;
     this.thisOrder = 0;

@@ -10,6 +10,7 @@ import { bundledModels } from '../../src/models/bundled.ts';
 import { servingDefaults } from '../../src/models/registry.ts';
 import type { JobView } from '../../src/batches/view.ts';
 import { parseSecrets } from '../../src/webhooks/index.ts';
+import { finished, status, uniqueId, waitFor } from './batch-helpers.ts';
 
 // Helpers: signed triggers (the standardwebhooks library, as a sender would), polling.
 const BASE = 'https://worker.test';
@@ -22,11 +23,6 @@ function apiKeys(): string[] {
   return parseSecrets(env.BATCH_API_KEYS);
 }
 
-let counter = 0;
-function uniqueId(prefix: string): string {
-  counter += 1;
-  return `${prefix}_${Date.now().toString(36)}_${counter}_${Math.random().toString(36).slice(2, 8)}`;
-}
 
 interface SignOptions {
   id?: string;
@@ -67,34 +63,8 @@ async function accepted(res: Response): Promise<JobView> {
   return view;
 }
 
-async function status(id: string): Promise<JobView> {
-  const res = await SELF.fetch(`${BASE}/v1/batches/${id}`);
-  const text = await res.text();
-  expect(res.status, text).toBe(200);
-  return JSON.parse(text) as JobView;
-}
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
-/** Polls until the job is succeeded or failed. */
-function finished(id: string, timeoutMs = 100_000): Promise<JobView> {
-  return waitFor(
-    `batch ${id} to finish`,
-    async () => {
-      const view = await status(id);
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    },
-    timeoutMs,
-  );
-}
 
 // The fixture model, named: its 16x16 images are cheap, and the default model (fmnist-small) is retrained.
 const SMALL = { model: 'fixture-tiny', sampler: 'ddim', steps: 3 } as const;
