@@ -111,7 +111,7 @@ describe('GET /v1/samples/{seed}/stream', () => {
     for (const [path, param] of [
       ['/v1/samples/1/stream?steps=5000', 'steps'],
       ['/v1/samples/1/stream?n=4', 'n'],
-      ['/v1/samples/1/stream?steps=600&guidance=2&class=1', 'steps'],
+      ['/v1/samples/1/stream?steps=600&guidance=2&class=1&guidance_interval=0,999', 'steps'],
       ['/v1/samples/01/stream', 'seed'],
       ['/v1/samples/1/stream?model=nope', 'model'],
       ['/v1/samples/1/stream?foo=1', 'foo'],
