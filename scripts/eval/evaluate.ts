@@ -22,6 +22,7 @@ import { PALETTE, linePlotPng, type Series } from '../lib/plot.ts';
 import { accuracy, embed, loadClassifier, disposeClassifier, FEATURE_DIM, type ClassifierManifest, type ClassifierParams } from './classifier.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
 import { jackknifeDistance, wilsonInterval, type Interval } from './intervals.ts';
+import { precisionRecall } from './precision-recall.ts';
 import { defaultFit, loadReal, samplesToClassifierPixels } from './images.ts';
 
 export type Precision = 'fp32' | 'int8';
@@ -124,6 +125,9 @@ export interface CellResult extends Cell {
   accuracy: number | null;
   /** Its 95% Wilson interval. */
   accuracyCi?: Interval | null;
+  /** Improved precision / recall (Kynkäänniemi et al. 2019, k = 3): fidelity and diversity read apart. */
+  fidelity?: number;
+  diversity?: number;
   /** accuracy / the classifier's accuracy on real test images at the model's resolution. */
   relativeAccuracy: number | null;
   seconds: number;
@@ -263,14 +267,14 @@ export function markdownTable(r: EvalReport): string {
       `Classifier accuracy on real test images at ${r.model.imageSize}x${r.model.imageSize}: ${pct(r.reference.realAccuracy)} ` +
       `(at 28x28: ${pct(r.classifier.testAccuracy)}).`,
     '',
-    'Intervals: 95%, distance +- 1.96 jackknife standard errors over the samples (20 groups; the distance is biased upwards by an amount set by the sample count, so compare cells of the same count) and Wilson (accuracy); two cells differ when their intervals do not overlap.',
+    'Intervals: 95%, distance +- 1.96 jackknife standard errors over the samples (20 groups; the distance is biased upwards by an amount set by the sample count, so compare cells of the same count) and Wilson (accuracy); two cells differ when their intervals do not overlap. Fidelity and diversity: improved precision and recall (Kynkäänniemi et al. 2019, k = 3) in the same feature space against as many test images as samples, read apart: low fidelity = unrealistic samples, low diversity = modes missed.',
     '',
-    '| sampler | steps | precision | guidance | samples | distance [95% interval] | mean term | cov term | accuracy (requested class) [95%] | vs real | s / 1,000 samples |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| sampler | steps | precision | guidance | samples | distance [95% interval] | mean term | cov term | accuracy (requested class) [95%] | vs real | fidelity (P, k=3) | diversity (R, k=3) | s / 1,000 samples |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of r.cells) {
     lines.push(
-      `| ${SAMPLER_LABEL[c.sampler]} | ${c.steps} | ${c.precision} | ${c.guidance} | ${c.samples} | ${c.distance.toFixed(3)}${c.distanceCi ? ` [${c.distanceCi[0].toFixed(2)}, ${c.distanceCi[1].toFixed(2)}]` : ''} | ${c.meanTerm.toFixed(3)} | ${c.covTerm.toFixed(3)} | ${pct(c.accuracy)}${c.accuracyCi ? ` [${pct(c.accuracyCi[0])}, ${pct(c.accuracyCi[1])}]` : ''} | ${pct(c.relativeAccuracy)} | ${c.secondsPer1000.toFixed(1)} |`,
+      `| ${SAMPLER_LABEL[c.sampler]} | ${c.steps} | ${c.precision} | ${c.guidance} | ${c.samples} | ${c.distance.toFixed(3)}${c.distanceCi ? ` [${c.distanceCi[0].toFixed(2)}, ${c.distanceCi[1].toFixed(2)}]` : ''} | ${c.meanTerm.toFixed(3)} | ${c.covTerm.toFixed(3)} | ${pct(c.accuracy)}${c.accuracyCi ? ` [${pct(c.accuracyCi[0])}, ${pct(c.accuracyCi[1])}]` : ''} | ${pct(c.relativeAccuracy)} | ${c.fidelity === undefined ? 'n/a' : pct(c.fidelity)} | ${c.diversity === undefined ? 'n/a' : pct(c.diversity)} | ${c.secondsPer1000.toFixed(1)} |`,
     );
   }
   const t = r.targets;
@@ -382,6 +386,9 @@ export interface Reference {
   /** Classifier accuracy on the test images after the round trip through the model's size. */
   realAccuracy: number;
   floor: EvalReport['reference']['floor'];
+  /** Features of `samples` test images picked at random (seeded): the real side of precision and recall. */
+  realFeatures: Float32Array;
+  realFeatureCount: number;
 }
 
 export type ReferenceOptions = Pick<EvalOptions, 'samples' | 'seed' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend'>;
@@ -403,7 +410,12 @@ export async function prepareReference(o: ReferenceOptions, S: number, fit: FitM
     return { stats: e.stats, accuracy: accuracy(e.predictions, train.labels) };
   });
   const floor = { samples: floorRef.stats.count, ...frechetDistance(floorRef.stats, testRef.stats) };
-  return { clf, manifest, testStats: testRef.stats, testCount: testRef.stats.count, realAccuracy: testRef.accuracy, floor };
+  // precision/recall compare sets of equal size: as many test images as samples per cell
+  const prCount = Math.min(o.samples, testRef.stats.count);
+  const prPick = Rng.of('eval-precision-recall', o.seed).permutation(testRef.stats.count).subarray(0, prCount);
+  const prImages = await loadReal('t10k', S, fit, { indices: prPick });
+  const realFeatures = (await embed(clf, prImages.pixels, prImages.count)).features;
+  return { clf, manifest, testStats: testRef.stats, testCount: testRef.stats.count, realAccuracy: testRef.accuracy, floor, realFeatures, realFeatureCount: prImages.count };
 }
 
 export interface CellScore {
@@ -412,6 +424,9 @@ export interface CellScore {
   distanceCi: Interval;
   /** 95% Wilson interval of the requested-class accuracy. */
   accuracyCi: Interval | null;
+  /** Improved precision and recall (k = 3) against as many test images (precision-recall.ts). */
+  precision: number;
+  recall: number;
   meanTerm: number;
   covTerm: number;
   accuracy: number | null;
@@ -458,7 +473,8 @@ export async function scoreCell(model: EpsModel, space: SampleSpace, cell: Omit<
   const distanceCi = jackknifeDistance(emb.features, o.samples, FEATURE_DIM, ref.testStats).interval;
   const acc = numClasses > 0 ? accuracy(emb.predictions, classes) : null;
   const accuracyCi = acc === null ? null : wilsonInterval(Math.round(acc * o.samples), o.samples);
-  return { ...fd, distanceCi, accuracy: acc, accuracyCi, relativeAccuracy: acc === null ? null : acc / ref.realAccuracy, seconds, firstImages };
+  const pr = precisionRecall(ref.realFeatures, ref.realFeatureCount, emb.features, o.samples, FEATURE_DIM);
+  return { ...fd, distanceCi, accuracy: acc, accuracyCi, ...pr, relativeAccuracy: acc === null ? null : acc / ref.realAccuracy, seconds, firstImages };
 }
 
 /** A grid of samples as PNG (upscaled 2x below 32 pixels). */
@@ -589,6 +605,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       covTerm: sc.covTerm,
       accuracy: sc.accuracy,
       accuracyCi: sc.accuracyCi,
+      fidelity: sc.precision,
+      diversity: sc.recall,
       relativeAccuracy: sc.relativeAccuracy,
       seconds: sc.seconds,
       secondsPer1000: (sc.seconds * 1000) / o.samples,
