@@ -92,6 +92,14 @@ export function runPeer(
   });
 }
 
+/** The peer model's parameter count for a config (builds it, no training): the parity check of the test suite. */
+export function peerParamCount(python: string, cfg: UNetConfig): number {
+  const r = spawnSync(python, [PEER_SCRIPT, JSON.stringify(cfg), '--params-only'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`PyTorch peer --params-only failed (${r.status}): ${(r.stderr ?? '').slice(-300)}`);
+  const j = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as { params: number };
+  return j.params;
+}
+
 export interface PeerRow {
   backend: string;
   model: string;
