@@ -4,6 +4,8 @@
  * warm-up, and prints ms/step, images/s, steps/hour and CPU seconds per step (all threads of the process;
  * on a shared machine wall time inflates, CPU time much less: with W workers and an idle machine,
  * ms/step ~ CPU s/step / W).
+ * With a Python that imports torch (peer.ts), each model/batch cell is also timed in plain PyTorch on all cores
+ * (peer/unet_torch.py, same config, batch and step) and a last table prints ours / PyTorch; --no-pytorch skips it.
  */
 import { Command, Option } from 'commander';
 import * as os from 'node:os';
@@ -17,6 +19,7 @@ import { createUNet } from './model.ts';
 import { adamStep } from './optim.ts';
 import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
+import { findTorchPython, formatPeerTable, PEER_SKIPPED, runPeer, type PeerResult, type PeerRow } from './peer.ts';
 
 interface Row {
   backend: string;
@@ -30,6 +33,8 @@ interface Row {
   stepsPerHour: number;
   cpuSecPerStep: number;
   load1: number;
+  /** PyTorch peer on the same cell (absent without torch or with --no-pytorch). */
+  pytorch?: PeerResult;
 }
 
 function syntheticDataset(size: number, n = 1024): Dataset {
@@ -89,13 +94,22 @@ async function main(): Promise<void> {
     .option('--conditional', 'with a 10-class embedding', false)
     .option('--cpu-max-batch <n>', 'largest batch tried on the slow pure-JS cpu backend', '16')
     .addOption(new Option('--data <kind>', 'synthetic or fashion-mnist images').choices(['synthetic', 'fashion-mnist']).default('synthetic'))
+    .option('--no-pytorch', 'skip the PyTorch CPU peer (on by default when a python with torch is found)')
+    .option('--pytorch-timeout <s>', 'kill a PyTorch peer run after this many seconds', '300')
     .option('--json', 'print the rows as JSON too', false);
   program.parse(process.argv);
-  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; cpuMaxBatch: string; data: string; json: boolean }>();
+  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; cpuMaxBatch: string; data: string; json: boolean; pytorch: boolean; pytorchTimeout: string }>();
   const S = Number(o.imageSize);
   const ds = o.data === 'fashion-mnist' ? await loadIdxDataset(fashionMnistPaths().images, fashionMnistPaths().labels, { size: S, channels: 1, fit: 'pad', limit: 4096 }) : syntheticDataset(S);
   const rows: Row[] = [];
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const threads = os.cpus().length;
+  const peer = o.pytorch ? findTorchPython() : null;
+  if (!o.pytorch) console.log('PyTorch peer: off (--no-pytorch)');
+  else if (!peer) console.log(PEER_SKIPPED);
+  else console.log(`PyTorch peer: ${peer.python} (torch ${peer.torch}), ${threads} threads`);
+  const peerCache = new Map<string, PeerResult | null>();
+  const peerRows: PeerRow[] = [];
   console.log('backend        model  params    batch workers  ms/step  images/s  steps/h  CPU s/step  load');
   for (const backend of o.backends.split(',') as BackendRequest[]) {
     let choice;
@@ -119,12 +133,29 @@ async function main(): Promise<void> {
         const r = await benchCell(ds, cfg, backend, batch, workers, steps, warm);
         const row: Row = { backend: choice.name, model: size, ...r };
         rows.push(row);
+        if (peer) {
+          const key = `${size}/${batch}`;
+          if (!peerCache.has(key)) {
+            try {
+              peerCache.set(key, await runPeer(peer.python, cfg, { batch, steps, warmup: warm, threads, timeoutMs: Number(o.pytorchTimeout) * 1000 }));
+            } catch (e) {
+              console.log(`  ${(e as Error).message}`);
+              peerCache.set(key, null);
+            }
+          }
+          const p = peerCache.get(key);
+          if (p) {
+            row.pytorch = p;
+            peerRows.push({ backend: row.backend, model: size, batch, params: row.params, peerParams: p.params, imagesPerSec: row.imagesPerSec, peerImagesPerSec: p.imagesPerSec });
+          }
+        }
         console.log(
           `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}`,
         );
       }
     }
   }
+  if (peer && peerRows.length > 0) console.log(`\n${formatPeerTable(peerRows, threads, peer.torch)}`);
   if (o.json) console.log(JSON.stringify(rows));
   process.exit(0);
 }

@@ -1,0 +1,131 @@
+/**
+ * The PyTorch CPU peer of `npm run bench:train` (issue #21): peer/unet_torch.py builds the same U-Net from the
+ * run's UNetConfig and times the same training step (q_sample, eps MSE, backward, clipping, Adam, EMA) in plain
+ * PyTorch, so the benchmark can print ours / PyTorch on the same cores. Optional at run time: without a Python
+ * that imports torch the benchmark prints PEER_SKIPPED and goes on. Never run by `npm test`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { UNetConfig } from '../model/config.ts';
+
+export const PEER_SCRIPT = fileURLToPath(new URL('./peer/unet_torch.py', import.meta.url));
+export const PEER_SKIPPED = 'PyTorch peer skipped: no python with torch (apt-get install -y python3-torch, or set DDPM_PYTORCH_PYTHON)';
+
+export interface PeerResult {
+  params: number;
+  msPerStep: number;
+  imagesPerSec: number;
+  threads: number;
+  torch: string;
+}
+
+/** Interpreters to probe, in order: $DDPM_PYTORCH_PYTHON, Debian's /usr/bin/python3 (python3-torch), then python3 on PATH. */
+export function pythonCandidates(env: Record<string, string | undefined> = process.env): string[] {
+  const list = [env.DDPM_PYTORCH_PYTHON?.trim(), '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
+  return [...new Set(list)];
+}
+
+/** The torch version a probe printed (`import torch; print(torch.__version__)`), or null if it failed. */
+export function parseProbe(status: number | null, stdout: string): string | null {
+  if (status !== 0) return null;
+  const v = stdout.trim().split('\n').pop()?.trim() ?? '';
+  return /^\d+\.\d+/.test(v) ? v : null;
+}
+
+/** The first candidate whose `-c "import torch"` works, with its torch version; null when none does. */
+export function findTorchPython(candidates = pythonCandidates()): { python: string; torch: string } | null {
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    const torch = r.error ? null : parseProbe(r.status, r.stdout ?? '');
+    if (torch) return { python, torch };
+  }
+  return null;
+}
+
+/** The peer's result from its stdout: the last line that is a JSON object with params and msPerStep. */
+export function parsePeerOutput(stdout: string): PeerResult {
+  for (const line of stdout.trim().split('\n').reverse()) {
+    try {
+      const j = JSON.parse(line) as Partial<PeerResult>;
+      if (typeof j.params === 'number' && typeof j.msPerStep === 'number' && j.msPerStep > 0) {
+        return { params: j.params, msPerStep: j.msPerStep, imagesPerSec: Number(j.imagesPerSec), threads: Number(j.threads), torch: String(j.torch) };
+      }
+    } catch {
+      // not the result line
+    }
+  }
+  throw new Error(`PyTorch peer printed no result line (stdout: ${JSON.stringify(stdout.slice(-200))})`);
+}
+
+/** Runs the peer for one cell; rejects with a clear message on a non-zero exit or after timeoutMs (the child is killed). */
+export function runPeer(
+  python: string,
+  cfg: UNetConfig,
+  o: { batch: number; steps: number; warmup: number; threads: number; timeoutMs: number },
+): Promise<PeerResult> {
+  const args = [PEER_SCRIPT, JSON.stringify(cfg), '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, o.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`PyTorch peer could not start (${python}): ${e.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) return reject(new Error(`PyTorch peer killed after ${(o.timeoutMs / 1000).toFixed(0)} s (raise --pytorch-timeout or lower --steps)`));
+      if (code !== 0) return reject(new Error(`PyTorch peer exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      try {
+        resolve(parsePeerOutput(out));
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+  });
+}
+
+/** The peer model's parameter count for a config (builds it, no training): the parity check of the test suite. */
+export function peerParamCount(python: string, cfg: UNetConfig): number {
+  const r = spawnSync(python, [PEER_SCRIPT, JSON.stringify(cfg), '--params-only'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`PyTorch peer --params-only failed (${r.status}): ${(r.stderr ?? '').slice(-300)}`);
+  const j = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as { params: number };
+  return j.params;
+}
+
+export interface PeerRow {
+  backend: string;
+  model: string;
+  batch: number;
+  params: number;
+  peerParams: number;
+  imagesPerSec: number;
+  peerImagesPerSec: number;
+}
+
+/** ours / PyTorch images per second (> 1: we are faster; the issue asks for >= 0.5). */
+export function speedRatio(ours: number, peer: number): number {
+  return peer > 0 ? ours / peer : NaN;
+}
+
+/** The comparison table printed after the benchmark's own table. */
+export function formatPeerTable(rows: PeerRow[], threads: number, torch: string): string {
+  const lines = [
+    `PyTorch ${torch} peer (plain PyTorch, ${threads} threads; same config, batch, step):`,
+    'backend        model  batch  params(ours)  params(torch)  ours img/s  torch img/s  ours/torch',
+  ];
+  for (const r of rows) {
+    const same = r.params === r.peerParams ? '' : '  PARAM MISMATCH';
+    lines.push(
+      `${r.backend.padEnd(14)} ${r.model.padEnd(6)} ${String(r.batch).padStart(5)} ${String(r.params).padStart(13)} ${String(r.peerParams).padStart(14)} ${r.imagesPerSec.toFixed(1).padStart(11)} ${r.peerImagesPerSec.toFixed(1).padStart(12)} ${speedRatio(r.imagesPerSec, r.peerImagesPerSec).toFixed(2).padStart(11)}${same}`,
+    );
+  }
+  return lines.join('\n');
+}
