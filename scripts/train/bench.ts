@@ -6,7 +6,11 @@
  * ms/step ~ CPU s/step / W).
  * With a Python that imports torch (peer.ts), each model/batch cell is also timed in plain PyTorch on all cores
  * (peer/unet_torch.py, same config, batch and step) and a last table prints ours / PyTorch; --no-pytorch skips it.
+ * --profile: after each cell's timed steps, as many profiled steps on the same engine (phase table: batch,
+ * shard/post, workers' forward/backward, gradient exchange, clipping, Adam, EMA), then tf.profile() of one
+ * in-process gradient computation of the same batch (kernel table by name, split into forward and backward).
  */
+import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import * as os from 'node:os';
 import { makeSchedule } from '../../src/diffusion/index.ts';
@@ -15,7 +19,9 @@ import { selectBackend, type BackendRequest } from './backend.ts';
 import { BatchMaker } from './batch.ts';
 import { fashionMnistPaths, loadIdxDataset, type Dataset } from './data.ts';
 import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
-import { createUNet } from './model.ts';
+import { createUNet, setWeights } from './model.ts';
+import { lossAndGrads } from './grad.ts';
+import { formatKernelTable, formatPhaseTable, groupKernels, phaseRows, type KernelRecord, type OptimTiming, type StepProfile } from './profile.ts';
 import { adamStep } from './optim.ts';
 import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
@@ -33,6 +39,8 @@ interface Row {
   stepsPerHour: number;
   cpuSecPerStep: number;
   load1: number;
+  /** --profile: the cell's phase and kernel tables, printed after its row. */
+  profileText?: string;
   /** PyTorch peer on the same cell (absent without torch or with --no-pytorch). */
   pytorch?: PeerResult;
 }
@@ -42,7 +50,25 @@ function syntheticDataset(size: number, n = 1024): Dataset {
   return { pixels, count: n, size, channels: 1, labels: new Int32Array(n).map((_, i) => i % 10), classNames: null, source: 'synthetic' };
 }
 
-async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, batch: number, workers: number, steps: number, warmup: number): Promise<Omit<Row, 'backend' | 'model'>> {
+/** Kernels of one in-process gradient computation (tf.profile), tagged forward / backward. */
+async function kernelProfile(cfg: UNetConfig, convGrad: 'forward' | 'autodiff', weights: Float32Array, batch: ReturnType<BatchMaker['make']>): Promise<{ records: KernelRecord[]; wallMs: number }> {
+  const model = createUNet(cfg, 0, convGrad);
+  setWeights(model, weights);
+  lossAndGrads(model, batch, 'l2'); // warm-up (allocations), not profiled
+  const active = (): number => (tf.engine().state as unknown as { activeProfile: { kernels: unknown[] } }).activeProfile.kernels.length;
+  let fwdKernels = -1;
+  let wallMs = 0;
+  const info = await tf.profile(() => {
+    const t0 = performance.now();
+    lossAndGrads(model, batch, 'l2', { onForwardEnd: () => (fwdKernels = active()) });
+    wallMs = performance.now() - t0;
+  });
+  for (const v of model.params.values()) v.dispose();
+  const records = info.kernels.map((k, i): KernelRecord => ({ name: k.name, ms: Number(k.kernelTimeMs), phase: i < fwdKernels ? 'forward' : 'backward' }));
+  return { records, wallMs };
+}
+
+async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, batch: number, workers: number, steps: number, warmup: number, profile = false): Promise<Omit<Row, 'backend' | 'model'>> {
   const choice = await selectBackend(backend);
   const model = createUNet(cfg, 1, choice.native ? 'autodiff' : 'forward');
   const total = model.layout.total;
@@ -64,10 +90,43 @@ async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, 
       adamStep(state, r.grads, opts, s);
     }
   } finally {
-    await engine.close();
+    if (!profile) await engine.close();
   }
   const ms = (performance.now() - t0) / steps;
   const cpu = process.cpuUsage(c0);
+  const out: string[] = [];
+  if (profile) {
+    // the same loop again, timed by phase (after the timed steps, so ms/step above is unaffected)
+    const prof: StepProfile[] = [];
+    engine.profile = true;
+    try {
+      for (let s = warmup + steps; s < warmup + 2 * steps; s++) {
+        const a = performance.now();
+        const b = bm.make(s);
+        const bEnd = performance.now();
+        const r = await engine.compute(b);
+        const optim: OptimTiming = { clipMs: 0, adamMs: 0, emaMs: 0 };
+        adamStep(state, r.grads, opts, s, optim);
+        const end = performance.now();
+        if (!r.timing) throw new Error('engine returned no timing with profile on');
+        prof.push({ batchMs: bEnd - a, engine: r.timing, optim, totalMs: end - a });
+      }
+    } finally {
+      await engine.close();
+    }
+    out.push(`\nprofile: ${engine.description}, batch ${batch}, mean of ${steps} steps (performance.now() around each phase; Adam and EMA in separate loops here, fused in normal steps)`);
+    out.push(formatPhaseTable(phaseRows(prof)));
+    const kp = await kernelProfile(cfg, choice.native ? 'autodiff' : 'forward', engine.weights, bm.make(warmup + 2 * steps));
+    const rows = groupKernels(kp.records);
+    const kernelSum = kp.records.reduce((sum, r) => sum + r.ms, 0);
+    const timer = tf.backend().timerAvailable() ? 'the backend timer' : 'wall clock + dataSync per kernel';
+    out.push(
+      `\nkernels: tf.profile() of one in-process gradient computation, batch ${batch}, 1 thread (${tf.getBackend()}; kernelTimeMs from ${timer}, ` +
+        `i.e. wall time around each synchronous kernel); forward = kernels up to the loss, backward = the rest; ` +
+        `kernels ${kernelSum.toFixed(0)} ms of ${kp.wallMs.toFixed(0)} ms wall (the rest: tape, tidy, JS between kernels, profiler)`,
+    );
+    out.push(formatKernelTable(rows, 15));
+  }
   return {
     params: total,
     size: cfg.imageSize,
@@ -78,6 +137,7 @@ async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, 
     stepsPerHour: 3_600_000 / ms,
     cpuSecPerStep: (cpu.user + cpu.system) / 1e6 / steps,
     load1: os.loadavg()[0],
+    ...(profile ? { profileText: out.join('\n') } : {}),
   };
 }
 
@@ -96,9 +156,10 @@ async function main(): Promise<void> {
     .addOption(new Option('--data <kind>', 'synthetic or fashion-mnist images').choices(['synthetic', 'fashion-mnist']).default('synthetic'))
     .option('--no-pytorch', 'skip the PyTorch CPU peer (on by default when a python with torch is found)')
     .option('--pytorch-timeout <s>', 'kill a PyTorch peer run after this many seconds', '300')
+    .option('--profile', 'after each cell, a per-phase table of a step and a per-kernel table of one gradient computation', false)
     .option('--json', 'print the rows as JSON too', false);
   program.parse(process.argv);
-  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; cpuMaxBatch: string; data: string; json: boolean; pytorch: boolean; pytorchTimeout: string }>();
+  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string }>();
   const S = Number(o.imageSize);
   const ds = o.data === 'fashion-mnist' ? await loadIdxDataset(fashionMnistPaths().images, fashionMnistPaths().labels, { size: S, channels: 1, fit: 'pad', limit: 4096 }) : syntheticDataset(S);
   const rows: Row[] = [];
@@ -130,7 +191,7 @@ async function main(): Promise<void> {
         if (workers > 1 && batch % workers !== 0) continue;
         const steps = choice.name === 'cpu' ? Math.min(2, Number(o.steps)) : Number(o.steps);
         const warm = choice.name === 'cpu' ? 1 : Number(o.warmup);
-        const r = await benchCell(ds, cfg, backend, batch, workers, steps, warm);
+        const r = await benchCell(ds, cfg, backend, batch, workers, steps, warm, o.profile);
         const row: Row = { backend: choice.name, model: size, ...r };
         rows.push(row);
         if (peer) {
@@ -152,11 +213,12 @@ async function main(): Promise<void> {
         console.log(
           `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}`,
         );
+        if (row.profileText) console.log(`${row.profileText}\n`);
       }
     }
   }
   if (peer && peerRows.length > 0) console.log(`\n${formatPeerTable(peerRows, threads, peer.torch)}`);
-  if (o.json) console.log(JSON.stringify(rows));
+  if (o.json) console.log(JSON.stringify(rows.map(({ profileText: _, ...r }) => r)));
   process.exit(0);
 }
 

@@ -13,16 +13,21 @@ import { createUNet, setWeights, type TfjsUNet } from './model.ts';
 import type { LossType } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './grad-worker.ts';
+import { absNow, type EngineTiming, type GradTiming, type WorkerStepTiming } from './profile.ts';
 
 export interface StepGrad {
   loss: number;
   grads: Float32Array;
+  /** Only with `profile` on (bench --profile). */
+  timing?: EngineTiming;
 }
 
 export interface GradEngine {
   readonly description: string;
   /** Shared with the optimiser: update in place, the next `compute` uses it. */
   readonly weights: Float32Array;
+  /** Time the phases of each compute (StepGrad.timing); off by default, and then nothing is timed. */
+  profile: boolean;
   compute(batch: Batch): Promise<StepGrad>;
   close(): Promise<void>;
 }
@@ -34,6 +39,7 @@ export function sharedWeights(total: number): Float32Array {
 export class InProcessEngine implements GradEngine {
   readonly description: string;
   readonly weights: Float32Array;
+  profile = false;
   private readonly model: TfjsUNet;
 
   constructor(cfg: UNetConfig, convGrad: 'forward' | 'autodiff', private readonly loss: LossType, backendLine: string) {
@@ -43,21 +49,38 @@ export class InProcessEngine implements GradEngine {
   }
 
   async compute(batch: Batch): Promise<StepGrad> {
+    if (!this.profile) {
+      setWeights(this.model, this.weights);
+      return lossAndGrads(this.model, shardOf(batch, 0, 1), this.loss);
+    }
+    const t0 = performance.now();
     setWeights(this.model, this.weights);
-    return lossAndGrads(this.model, shardOf(batch, 0, 1), this.loss);
+    const t1 = performance.now();
+    const g: GradTiming = { forwardMs: 0, backwardMs: 0, readMs: 0 };
+    const r = lossAndGrads(this.model, shardOf(batch, 0, 1), this.loss, { timing: g });
+    const t2 = performance.now();
+    return { ...r, timing: { postMs: 0, waitMs: t2 - t0, sumMs: 0, workers: [{ ...g, requestMs: 0, setWeightsMs: t1 - t0, replyMs: 0 }] } };
   }
 
   async close(): Promise<void> {}
 }
 
+interface WorkerResult {
+  loss: number;
+  grads: Float32Array;
+  timing?: WorkerStepTiming;
+  receivedAt: number;
+}
+
 interface Pending {
-  resolve: (r: { loss: number; grads: Float32Array }) => void;
+  resolve: (r: WorkerResult) => void;
   reject: (e: Error) => void;
 }
 
 export class WorkerPoolEngine implements GradEngine {
   readonly weights: Float32Array;
   description = '';
+  profile = false;
   private readonly workers: Worker[] = [];
   private readonly pending: (Pending | null)[] = [];
   private dead: Error | null = null;
@@ -110,7 +133,7 @@ export class WorkerPoolEngine implements GradEngine {
     const p = this.pending[k];
     if (m.type === 'ready' || p === null) return;
     this.pending[k] = null;
-    if (m.type === 'result') p.resolve({ loss: m.loss, grads: m.grads });
+    if (m.type === 'result') p.resolve({ loss: m.loss, grads: m.grads, timing: m.timing, receivedAt: m.timing ? absNow() : 0 });
     else p.reject(new Error(`worker ${k}: ${m.message}`));
   }
 
@@ -126,15 +149,21 @@ export class WorkerPoolEngine implements GradEngine {
   async compute(batch: Batch): Promise<StepGrad> {
     if (this.dead) throw this.dead;
     const n = this.workers.length;
-    const results = await Promise.all(
+    const prof = this.profile;
+    const t0 = prof ? performance.now() : 0;
+    const all = Promise.all(
       this.workers.map(
         (w, k) =>
-          new Promise<{ loss: number; grads: Float32Array }>((resolve, reject) => {
+          new Promise<WorkerResult>((resolve, reject) => {
             this.pending[k] = { resolve, reject };
-            w.postMessage({ type: 'step', shard: shardOf(batch, k, n) } satisfies ToWorker);
+            const shard = shardOf(batch, k, n);
+            w.postMessage((prof ? { type: 'step', shard, postedAt: absNow() } : { type: 'step', shard }) satisfies ToWorker);
           }),
       ),
     );
+    const t1 = prof ? performance.now() : 0;
+    const results = await all;
+    const t2 = prof ? performance.now() : 0;
     // average in a fixed order (deterministic)
     const grads = results[0].grads;
     let loss = results[0].loss;
@@ -144,7 +173,12 @@ export class WorkerPoolEngine implements GradEngine {
       loss += results[k].loss;
     }
     if (n > 1) for (let i = 0; i < grads.length; i++) grads[i] /= n;
-    return { loss: loss / n, grads };
+    if (!prof) return { loss: loss / n, grads };
+    const workers = results.map((r) => {
+      const t = r.timing ?? { forwardMs: 0, backwardMs: 0, readMs: 0, requestMs: 0, setWeightsMs: 0, sentAt: r.receivedAt };
+      return { forwardMs: t.forwardMs, backwardMs: t.backwardMs, readMs: t.readMs, requestMs: t.requestMs, setWeightsMs: t.setWeightsMs, replyMs: r.receivedAt - t.sentAt };
+    });
+    return { loss: loss / n, grads, timing: { postMs: t1 - t0, waitMs: t2 - t1, sumMs: performance.now() - t2, workers } };
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import { lossAndGrads } from './grad.ts';
 import type { UNetConfig } from '../model/config.ts';
 import type { Batch } from './batch.ts';
 import type { LossType } from './options.ts';
+import { absNow, type GradTiming, type WorkerStepTiming } from './profile.ts';
 
 export interface WorkerInit {
   entry: string;
@@ -21,10 +22,11 @@ export interface WorkerInit {
   weights: SharedArrayBuffer;
 }
 
-export type ToWorker = { type: 'step'; shard: Batch } | { type: 'exit' };
+/** `postedAt` (absNow of the main thread) asks for a profiled step. */
+export type ToWorker = { type: 'step'; shard: Batch; postedAt?: number } | { type: 'exit' };
 export type FromWorker =
   | { type: 'ready'; backend: string; params: number }
-  | { type: 'result'; step: number; loss: number; grads: Float32Array; ms: number }
+  | { type: 'result'; step: number; loss: number; grads: Float32Array; ms: number; timing?: WorkerStepTiming }
   | { type: 'error'; message: string };
 
 async function main(): Promise<void> {
@@ -43,9 +45,14 @@ async function main(): Promise<void> {
       }
       try {
         const t0 = performance.now();
+        const prof = msg.postedAt !== undefined;
+        const requestMs = prof ? absNow() - (msg.postedAt as number) : 0;
         setWeights(model, weights);
-        const r = lossAndGrads(model, msg.shard, init.loss);
+        const t1 = prof ? performance.now() : 0;
+        const g: GradTiming | undefined = prof ? { forwardMs: 0, backwardMs: 0, readMs: 0 } : undefined;
+        const r = lossAndGrads(model, msg.shard, init.loss, g ? { timing: g } : undefined);
         const reply: FromWorker = { type: 'result', step: msg.shard.step, loss: r.loss, grads: r.grads, ms: performance.now() - t0 };
+        if (g) reply.timing = { ...g, requestMs, setWeightsMs: t1 - t0, sentAt: absNow() };
         port.postMessage(reply, [r.grads.buffer as ArrayBuffer]);
       } catch (e) {
         port.postMessage({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies FromWorker);

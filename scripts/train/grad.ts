@@ -7,6 +7,15 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch } from './batch.ts';
 import type { LossType } from './options.ts';
 import { forward, type TfjsUNet } from './model.ts';
+import type { GradTiming } from './profile.ts';
+
+/** Optional profiling hooks (bench --profile); without them nothing extra runs. */
+export interface GradHooks {
+  /** Filled with forward / backward / read-back times (wasm and cpu run kernels synchronously). */
+  timing?: GradTiming;
+  /** Called when the forward pass (through the loss) has run, before the backward pass. */
+  onForwardEnd?: () => void;
+}
 
 export interface GradResult {
   /** Mean weighted loss over the shard. */
@@ -16,7 +25,7 @@ export interface GradResult {
 }
 
 /** loss = mean_b w_b * mean_pixels |f(x_t, t, y) - target|^p, p = 2 (l2) or 1 (l1). */
-export function lossAndGrads(model: TfjsUNet, shard: Batch, loss: LossType): GradResult {
+export function lossAndGrads(model: TfjsUNet, shard: Batch, loss: LossType, hooks?: GradHooks): GradResult {
   const { imageSize: S, channels: C } = model.cfg;
   const B = shard.t.length;
   const vars = model.layout.entries.map((e) => {
@@ -32,18 +41,32 @@ export function lossAndGrads(model: TfjsUNet, shard: Batch, loss: LossType): Gra
     const y = shard.y ? tf.tensor1d(shard.y, 'int32') : undefined;
     const target = tf.tensor4d(shard.target, [B, S, S, C]);
     const w = tf.tensor4d(shard.weight, [B, 1, 1, 1]);
+    const tm = hooks?.timing;
+    const t0 = tm ? performance.now() : 0;
+    let t1 = 0;
     const { value, grads } = tf.variableGrads(() => {
       const pred = forward(model, xt, t, y, { training: true, dropoutSeed: shard.dropoutSeed });
       const diff = tf.sub(pred, target);
       const per = loss === 'l1' ? tf.abs(diff) : tf.square(diff);
-      return tf.mean(tf.mul(per, w)) as tf.Scalar;
+      const l = tf.mean(tf.mul(per, w)) as tf.Scalar;
+      if (hooks) {
+        if (tm) t1 = performance.now();
+        hooks.onForwardEnd?.();
+      }
+      return l;
     }, vars);
+    const t2 = tm ? performance.now() : 0;
     lossValue = value.dataSync()[0];
     for (let i = 0; i < vars.length; i++) {
       const g = grads[vars[i].name];
       const e = model.layout.entries[i];
       if (g === undefined) continue; // parameter unused by this batch (stays zero)
       out.set(g.dataSync() as Float32Array, e.offset);
+    }
+    if (tm) {
+      tm.forwardMs = t1 - t0;
+      tm.backwardMs = t2 - t1;
+      tm.readMs = performance.now() - t2;
     }
   });
   return { loss: lossValue, grads: out };
