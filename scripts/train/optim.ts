@@ -36,29 +36,27 @@ export interface UpdateInfo {
   clipped: boolean;
 }
 
-/**
- * One optimisation step (0-based `step`) with the averaged gradient `g` (modified in place by clipping).
- * Adam: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr * mhat / (sqrt(vhat) + eps).
- */
-export function adamStep(state: OptimState, g: Float32Array, o: TrainOptions, step: number, timing?: OptimTiming): UpdateInfo {
-  if (timing) return adamStepTimed(state, g, o, step, timing);
+/** Global-norm clipping of `g` in place; returns the norm before clipping and whether it clipped. */
+function clipGradient(g: Float32Array, maxNorm: number): { gradNorm: number; clipped: boolean } {
   let sq = 0;
   for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
   const gradNorm = Math.sqrt(sq);
-  let clipped = false;
-  if (o.gradClip > 0 && gradNorm > o.gradClip) {
-    const s = o.gradClip / gradNorm;
+  if (maxNorm > 0 && gradNorm > maxNorm) {
+    const s = maxNorm / gradNorm;
     for (let i = 0; i < g.length; i++) g[i] *= s;
-    clipped = true;
+    return { gradNorm, clipped: true };
   }
-  const lr = learningRate(o, step);
+  return { gradNorm, clipped: false };
+}
+
+/** Adam with bias correction (t = step + 1): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr mhat / (sqrt(vhat) + eps). */
+function adamUpdate(state: OptimState, g: Float32Array, o: TrainOptions, step: number, lr: number): void {
   const b1 = o.adamBeta1;
   const b2 = o.adamBeta2;
   const t = step + 1;
   const c1 = 1 - b1 ** t;
   const c2 = 1 - b2 ** t;
-  const { weights: w, adamM: m, adamV: v, ema } = state;
-  const d = emaDecayAt(o, step);
+  const { weights: w, adamM: m, adamV: v } = state;
   for (let i = 0; i < g.length; i++) {
     const gi = g[i];
     const mi = b1 * m[i] + (1 - b1) * gi;
@@ -66,48 +64,28 @@ export function adamStep(state: OptimState, g: Float32Array, o: TrainOptions, st
     m[i] = mi;
     v[i] = vi;
     w[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + o.adamEps);
-    ema[i] = d * ema[i] + (1 - d) * w[i];
   }
-  return { lr, gradNorm, clipped };
 }
 
 /**
- * adamStep with each part timed (bench --profile): the same arithmetic, but Adam and EMA in two loops (the
- * EMA reads the updated weights either way, so the results are identical), one extra pass over the weights.
+ * One optimisation step (0-based `step`) with the averaged gradient `g` (modified in place by clipping):
+ * clipping, Adam, then the EMA of the updated weights. With `timing` (bench --profile) each part is timed.
  */
-function adamStepTimed(state: OptimState, g: Float32Array, o: TrainOptions, step: number, timing: OptimTiming): UpdateInfo {
-  const t0 = performance.now();
-  let sq = 0;
-  for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
-  const gradNorm = Math.sqrt(sq);
-  let clipped = false;
-  if (o.gradClip > 0 && gradNorm > o.gradClip) {
-    const s = o.gradClip / gradNorm;
-    for (let i = 0; i < g.length; i++) g[i] *= s;
-    clipped = true;
-  }
-  const t1 = performance.now();
+export function adamStep(state: OptimState, g: Float32Array, o: TrainOptions, step: number, timing?: OptimTiming): UpdateInfo {
+  const t0 = timing ? performance.now() : 0;
+  const { gradNorm, clipped } = clipGradient(g, o.gradClip);
+  const t1 = timing ? performance.now() : 0;
   const lr = learningRate(o, step);
-  const b1 = o.adamBeta1;
-  const b2 = o.adamBeta2;
-  const t = step + 1;
-  const c1 = 1 - b1 ** t;
-  const c2 = 1 - b2 ** t;
-  const { weights: w, adamM: m, adamV: v, ema } = state;
-  for (let i = 0; i < g.length; i++) {
-    const gi = g[i];
-    const mi = b1 * m[i] + (1 - b1) * gi;
-    const vi = b2 * v[i] + (1 - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + o.adamEps);
-  }
-  const t2 = performance.now();
+  adamUpdate(state, g, o, step, lr);
+  const t2 = timing ? performance.now() : 0;
   const d = emaDecayAt(o, step);
-  for (let i = 0; i < g.length; i++) ema[i] = d * ema[i] + (1 - d) * w[i];
-  const t3 = performance.now();
-  timing.clipMs = t1 - t0;
-  timing.adamMs = t2 - t1;
-  timing.emaMs = t3 - t2;
+  const { weights: w, ema } = state;
+  for (let i = 0; i < w.length; i++) ema[i] = d * ema[i] + (1 - d) * w[i];
+  if (timing) {
+    const t3 = performance.now();
+    timing.clipMs = t1 - t0;
+    timing.adamMs = t2 - t1;
+    timing.emaMs = t3 - t2;
+  }
   return { lr, gradNorm, clipped };
 }
