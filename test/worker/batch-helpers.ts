@@ -111,3 +111,10 @@ export function plannedJob(state: { status: BatchStatus; chunksDone: number[]; c
     finishedAt: finished ? t : null,
   };
 }
+
+/** Creates the onnxruntime session with one tiny render, outside any test's wait (slow on a busy machine). */
+export async function warmSession(): Promise<void> {
+  const res = await SELF.fetch(`${BASE}/v1/samples/1.png?model=fixture-tiny&steps=1`);
+  if (res.status !== 200) throw new Error(`warm-up render answered ${res.status}`);
+  await res.arrayBuffer();
+}

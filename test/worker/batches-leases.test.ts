@@ -9,13 +9,9 @@ import { createApp } from '../../src/app.ts';
 import { listImages } from '../../src/batches/store.ts';
 import type { BatchJob } from '../../src/batches/types.ts';
 import { createRegistry, parseModelCard } from '../../src/models/registry.ts';
-import { accepted, BASE, finished, jobStub, plannedJob, postWithKey, SMALL, status, waitFor } from './batch-helpers.ts';
+import { accepted, BASE, finished, jobStub, plannedJob, postWithKey, SMALL, status, waitFor, warmSession } from './batch-helpers.ts';
 
-beforeAll(async () => {
-  const res = await SELF.fetch(`${BASE}/v1/samples/1.png?model=fixture-tiny&steps=1`);
-  expect(res.status).toBe(200);
-  await res.arrayBuffer();
-}, 180_000);
+beforeAll(warmSession, 180_000);
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -10,7 +10,7 @@ import { bundledModels } from '../../src/models/bundled.ts';
 import { servingDefaults } from '../../src/models/registry.ts';
 import type { JobView } from '../../src/batches/view.ts';
 import { parseSecrets } from '../../src/webhooks/index.ts';
-import { finished, status, uniqueId, waitFor } from './batch-helpers.ts';
+import { finished, status, uniqueId, waitFor, warmSession } from './batch-helpers.ts';
 
 // Helpers: signed triggers (the standardwebhooks library, as a sender would), polling.
 const BASE = 'https://worker.test';
@@ -99,12 +99,7 @@ function interceptCallbacks(path: string, answer: (n: number) => number): { body
   return seen;
 }
 
-beforeAll(async () => {
-  // The first generation creates the onnxruntime session (slow on a busy machine): not inside a test's wait.
-  const res = await SELF.fetch(`${BASE}/v1/samples/1.png?model=fixture-tiny&steps=1`);
-  expect(res.status).toBe(200);
-  await res.arrayBuffer();
-}, 180_000);
+beforeAll(warmSession, 180_000);
 
 afterEach(() => {
   vi.restoreAllMocks();
