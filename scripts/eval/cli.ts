@@ -11,6 +11,7 @@ import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
 import { ORT_RUNTIMES, type OrtRuntime } from '../export/runtime.ts';
+import { compareFiles } from './compare.ts';
 import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type DefaultCell, type Precision } from './evaluate.ts';
 
 function intIn(min: number, max: number): (v: string) => number {
@@ -77,6 +78,7 @@ interface CliOptions {
   out?: string;
   classifier?: string;
   secondClassifier?: string;
+  compare?: string[];
   worker?: string;
   workerConcurrency: number;
   backend: BackendRequest;
@@ -116,6 +118,7 @@ export function buildProgram(): Command {
     .option('--no-clip', 'sample without clipSample (serving clips by default)')
     .option('--out <dir>', 'output folder (default: eval-results/<model name>)')
     .option('--classifier <dir>', 'evaluation classifier folder (default: scripts/eval/classifier)')
+    .option('--compare <a,b>', 'compare two results.json files cell by cell with the decision rule (intervals, both meters); samples nothing', (v) => v.split(','))
     .option('--worker <url>', 'request every sample from a running worker (npm run dev: http://127.0.0.1:8787) instead of sampling in-process; int8 only')
     .option('--worker-concurrency <n>', 'with --worker: requests in flight', intIn(1, 16), 2)
     .option('--second-classifier <dir>', 'the second meter: a classifier of another architecture and seed, or "none" (default: scripts/eval/classifier-gap)')
@@ -140,7 +143,8 @@ export function buildProgram(): Command {
         '  npm run eval -- --model models/fmnist-small --samples 1000 --samplers unipc,dpmpp2m --steps 10,20 --guidance 1,1.75 --precision int8\n' +
         '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n' +
         '  npm run eval -- --model models/fmnist-small --worker http://127.0.0.1:8787 --samples 500 --samplers unipc --steps 10 --guidance 1.75 \\\n' +
-        '      --guidance-interval 0,600 --precision int8 --ddpm-reference 0   # the served images, from npm run dev, on both meters\n',
+        '      --guidance-interval 0,600 --precision int8 --ddpm-reference 0   # the served images, from npm run dev, on both meters\n' +
+        '  npm run eval -- --compare eval-results/a/results.json,eval-results/b/results.json   # which cells differ, by the decision rule\n',
     );
 }
 
@@ -148,7 +152,12 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const program = buildProgram();
   program.parse(argv);
   const a = program.opts<CliOptions>();
-  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir> or --run <dir>');
+  if (a.compare !== undefined) {
+    if (a.compare.length !== 2 || a.compare.some((f) => f === '')) program.error('error: --compare takes two results.json files: --compare a/results.json,b/results.json');
+    console.log(await compareFiles(a.compare[0], a.compare[1]));
+    return;
+  }
+  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir>, --run <dir> or --compare <a,b>');
   const common = {
     samples: a.samples,
     batch: a.batch,
