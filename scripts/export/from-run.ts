@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { loadCheckpoint, CheckpointError } from '../train/checkpoint.ts';
+import { ddpmRun } from '../train/options.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { exportModel, type ExportInput } from './export.ts';
@@ -62,7 +63,7 @@ export async function exportRun(o: RunExportOptions) {
     if (e instanceof CheckpointError) throw new ExportError(`cannot export ${o.runDir}: ${e.message}`, { cause: e });
     throw e;
   }
-  const cfg = ck.config;
+  const cfg = ddpmRun(ck.config, 'npm run export -- --run');
   const u = cfg.unet;
   o.log(`checkpoint ${ck.dir}: step ${ck.step}, ${ck.manifest.totalParams} parameters (EMA)`);
 
