@@ -22,7 +22,7 @@ interface GoldenCase {
   centres?: number[];
 }
 
-const cases = [...(golden.blur as GoldenCase[]), ...(golden.mask as GoldenCase[])];
+const cases = [...golden.blur, ...golden.mask] as unknown as GoldenCase[];
 
 /** Deterministic test images in [-1, 1]: [B, C, S, S]. */
 function images(B: number, C: number, S: number, seed = 1): Float32Array {
