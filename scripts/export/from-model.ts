@@ -11,10 +11,10 @@ import { ExportError } from '../model/ops-onnx.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
 import { exportModel, type ExportInput } from './export.ts';
 import { weightsSource } from './graph.ts';
-import { errorStats, noisedBatches } from './measure.ts';
+import { errorStats } from './measure.ts';
 import { weightsFromOnnx } from './onnx-weights.ts';
 import { tfjsOrtParity } from './parity.ts';
-import { exportImageSets, type RunExportOptions } from './from-run.ts';
+import { exportImageSets, parityTimesteps, type RunExportOptions } from './from-run.ts';
 import { createSession, run } from './runtime.ts';
 
 export interface ModelExportOptions extends Omit<RunExportOptions, 'runDir' | 'step'> {
@@ -74,8 +74,8 @@ export async function exportFromModel(o: ModelExportOptions) {
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
-    extraChecks: async (fp32, io) => {
-      const inputs = noisedBatches(config, input.evaluationImages.subarray(0, 8 * n), 8, 4, [10, 500, 990], 4, input.evaluationLabels);
+    extraChecks: async (fp32, io, net) => {
+      const inputs = net.inputs(input.evaluationImages.subarray(0, 8 * n), 8, 4, parityTimesteps(net.T), 4, input.evaluationLabels);
       const old = await createSession(oldFp32);
       const a: number[] = [];
       const b: number[] = [];
