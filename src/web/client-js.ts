@@ -87,12 +87,12 @@ export const CLIENT_JS = String.raw`(function () {
     try { var p = await res.json(); return p.detail || p.title || ('HTTP ' + res.status); } catch (e) { return 'HTTP ' + res.status; }
   }
 
-  async function streamSample(s, q, signal) {
-    var res = await fetch('/v1/samples/' + s + '/stream' + q, { signal: signal, headers: { accept: 'text/event-stream' } });
+  /** Reads a server-sent event stream; handle gets each event and returns true at the last one. */
+  async function readEvents(res, handle) {
     if (!res.ok || !res.body) throw new Error(await problemText(res));
     var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    var buffer = '', finished = false;
-    while (!finished) {
+    var buffer = '';
+    for (;;) {
       var chunk = await reader.read();
       if (chunk.done) break;
       buffer += chunk.value.replace(/\r\n?/g, '\n');
@@ -101,29 +101,35 @@ export const CLIENT_JS = String.raw`(function () {
       for (var i = 0; i < blocks.length; i++) {
         if (!blocks[i].trim()) continue;
         var message = parseEvent(blocks[i]);
-        var d = message.data;
-        if (message.event === 'start') {
-          progress.max = d.total; progress.value = 0;
-          setStatus('starting: ' + d.total + ' steps', false);
-        } else if (message.event === 'step') {
-          image.src = d.image;
-          progress.value = d.index + 1;
-          image.dataset.step = String(d.index);
-          setStatus('step ' + (d.index + 1) + ' / ' + d.total + ' (t = ' + d.t + '): predicted x0', false);
-          window.dispatchEvent(new CustomEvent('preview-step', { detail: { index: d.index, total: d.total, t: d.t } }));
-        } else if (message.event === 'done') {
-          image.src = d.image;
-          permalink.href = d.url;
-          progress.value = progress.max;
-          setStatus('done: ' + d.total + ' steps, seed ' + s + ' (' + (d.cache === 'HIT' ? 'already cached' : 'now cached') + ')', false);
-          addToHistory(d.url, s, q);
-          finished = true;
-        } else if (message.event === 'error') {
-          throw new Error(d && (d.detail || d.title) || 'stream failed');
-        }
+        if (message.event === 'error') throw new Error(message.data && (message.data.detail || message.data.title) || 'stream failed');
+        if (handle(message.event, message.data)) return;
       }
     }
-    if (!finished) throw new Error('the stream ended early');
+    throw new Error('the stream ended early');
+  }
+
+  async function streamSample(s, q, signal) {
+    var res = await fetch('/v1/samples/' + s + '/stream' + q, { signal: signal, headers: { accept: 'text/event-stream' } });
+    await readEvents(res, function (event, d) {
+      if (event === 'start') {
+        progress.max = d.total; progress.value = 0;
+        setStatus('starting: ' + d.total + ' steps', false);
+      } else if (event === 'step') {
+        image.src = d.image;
+        progress.value = d.index + 1;
+        image.dataset.step = String(d.index);
+        setStatus('step ' + (d.index + 1) + ' / ' + d.total + ' (t = ' + d.t + '): predicted x0', false);
+        window.dispatchEvent(new CustomEvent('preview-step', { detail: { index: d.index, total: d.total, t: d.t } }));
+      } else if (event === 'done') {
+        image.src = d.image;
+        permalink.href = d.url;
+        progress.value = progress.max;
+        setStatus('done: ' + d.total + ' steps, seed ' + s + ' (' + (d.cache === 'HIT' ? 'already cached' : 'now cached') + ')', false);
+        addToHistory(d.url, s, q);
+        return true;
+      }
+      return false;
+    });
   }
 
   function loadStatic(s, q) {
@@ -166,6 +172,112 @@ export const CLIENT_JS = String.raw`(function () {
     }
   }
 
+  /**
+   * The restoration section (Cold Diffusion models): the chosen image is drawn at the model's size (grey for a
+   * 1-channel model, opaque), sent as a PNG to POST /v1/restore/stream with input=clean, and the worker's
+   * degraded input, each step's x0 estimate and the result are shown as they arrive.
+   */
+  function coldSection() {
+    var coldModel = $('cold-model'), source = $('cold-source'), file = $('cold-file'), level = $('cold-t'), levelValue = $('cold-t-value');
+    var naive = $('cold-naive'), clean = $('cold-clean'), degraded = $('cold-degraded'), result = $('cold-result');
+    var coldProgress = $('cold-progress'), coldStatus = $('cold-status'), caption = $('cold-caption');
+    var uploaded = null, coldRunning = null;
+    function cold() { return config.cold.filter(function (m) { return m.name === coldModel.value; })[0] || config.cold[0]; }
+    function say(text, isError) { coldStatus.textContent = text; coldStatus.className = isError ? 'error' : ''; }
+    function showLevel() { levelValue.textContent = level.value; }
+    function loadImage(src) {
+      return new Promise(function (resolve, reject) {
+        var img = new Image();
+        img.onload = function () { resolve(img); };
+        img.onerror = function () { reject(new Error('the image cannot be read')); };
+        img.src = src;
+      });
+    }
+    /** The chosen image at the model's size, as the PNG the worker takes. */
+    async function cleanPng(model) {
+      var img = source.value === 'upload' ? uploaded : await loadImage(image.src);
+      if (!img) throw new Error('choose a file first');
+      var canvas = document.createElement('canvas');
+      canvas.width = canvas.height = model.imageSize;
+      var ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, model.imageSize, model.imageSize);
+      ctx.drawImage(img, 0, 0, model.imageSize, model.imageSize);
+      var pixels = ctx.getImageData(0, 0, model.imageSize, model.imageSize);
+      for (var i = 0; i < pixels.data.length; i += 4) {
+        if (model.channels === 1) {
+          var grey = Math.round(0.299 * pixels.data[i] + 0.587 * pixels.data[i + 1] + 0.114 * pixels.data[i + 2]);
+          pixels.data[i] = pixels.data[i + 1] = pixels.data[i + 2] = grey;
+        }
+        pixels.data[i + 3] = 255;
+      }
+      ctx.putImageData(pixels, 0, 0);
+      clean.src = canvas.toDataURL('image/png');
+      return new Promise(function (resolve) { canvas.toBlob(resolve, 'image/png'); });
+    }
+    async function restoreRun(event) {
+      event.preventDefault();
+      if (coldRunning) coldRunning.abort();
+      var controller = new AbortController();
+      coldRunning = controller;
+      var model = cold();
+      var q = new URLSearchParams({ model: model.name, t: level.value, input: 'clean' });
+      if (naive.checked) q.set('algorithm', '1');
+      result.dataset.state = 'running';
+      try {
+        var body = await cleanPng(model);
+        say('degrading to t = ' + level.value + '...', false);
+        var res = await fetch('/v1/restore/stream?' + q.toString(), { method: 'POST', body: body, signal: controller.signal, headers: { 'content-type': 'image/png', accept: 'text/event-stream' } });
+        await readEvents(res, function (event, d) {
+          if (event === 'start') {
+            degraded.src = d.degraded;
+            coldProgress.max = d.total; coldProgress.value = 0;
+            caption.textContent = 'restoring';
+          } else if (event === 'step') {
+            result.src = d.image;
+            coldProgress.value = d.index + 1;
+            result.dataset.step = String(d.index);
+            say('step ' + (d.index + 1) + ' / ' + d.total + ' (level ' + d.t + ' to ' + (d.t - 1) + '): estimate of the clean image', false);
+            window.dispatchEvent(new CustomEvent('restore-step', { detail: { index: d.index, total: d.total, t: d.t } }));
+          } else if (event === 'done') {
+            result.src = d.image;
+            coldProgress.value = coldProgress.max;
+            caption.textContent = 'restored';
+            say('restored from t = ' + d.total + ' with Algorithm ' + (naive.checked ? '1 (naive)' : '2'), false);
+            return true;
+          }
+          return false;
+        });
+        if (coldRunning === controller) result.dataset.state = 'done';
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        result.dataset.state = 'error';
+        say(error && error.message ? error.message : String(error), true);
+      } finally {
+        if (coldRunning === controller) coldRunning = null;
+      }
+    }
+    coldModel.addEventListener('change', function () {
+      var m = cold();
+      level.max = String(m.T);
+      if (Number(level.value) > m.T) level.value = String(m.T);
+      showLevel();
+    });
+    level.addEventListener('input', showLevel);
+    source.addEventListener('change', function () {
+      var upload = source.value === 'upload';
+      document.querySelectorAll('.upload').forEach(function (el) { el.hidden = !upload; });
+    });
+    file.addEventListener('change', function () {
+      var f = file.files && file.files[0];
+      if (!f) return;
+      var reader = new FileReader();
+      reader.onload = function () { loadImage(reader.result).then(function (img) { uploaded = img; clean.src = reader.result; say('file loaded: press Degrade and restore', false); }, function (e) { say(e.message, true); }); };
+      reader.readAsDataURL(f);
+    });
+    $('cold-controls').addEventListener('submit', restoreRun);
+  }
+
   function randomSeed() {
     var words = new Uint32Array(1);
     crypto.getRandomValues(words);
@@ -205,6 +317,7 @@ export const CLIENT_JS = String.raw`(function () {
     applyDefaults(model);
   });
   form.addEventListener('submit', run);
+  if ($('cold-controls')) coldSection();
   $('random').addEventListener('click', function () { randomSeed(); run(); });
   $('show-grid').addEventListener('click', showGrid);
   if (restore()) run(null, true); // a shared link shows its PNG: a cache hit once generated

@@ -167,3 +167,16 @@ describe('POST /v1/restore', () => {
     expect((await problem(await request(`/v1/restore?model=${COLD}&t=3`), 404)).title).toBe('Not found');
   });
 });
+
+describe('the demo page', () => {
+  it('has a restoration section configured with the cold models, and none without them', async () => {
+    const html = await (await request('/')).text();
+    expect(html).toContain('id="cold-controls"');
+    const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as { cold: unknown[] };
+    expect(config.cold).toEqual([{ name: COLD, kind: 'cold-blur', T: 20, imageSize: 16, channels: 1 }]);
+    expect(html).toMatch(/<input id="cold-t" type="range" min="1" max="20" value="10">/);
+    const plain = createApp({ registry: createRegistry([{ card: parseModelCard(fixtureCard), bytes: fixtureInt8, limits }]) });
+    const other = await (await plain.request('/', {}, env)).text();
+    expect(other).not.toContain('cold-controls');
+  });
+});
