@@ -22,12 +22,10 @@ import { fashionMnistPaths, loadIdxDataset } from '../train/data.ts';
 import type { BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
-import { disposeClassifier, embed, FEATURE_DIM } from './classifier.ts';
-import { EvalError, formatDuration, prepareReference, writeGrid, type Precision } from './evaluate.ts';
-import { frechetDistance, gaussianStats } from './frechet.ts';
+import { disposeReference, EvalError, formatDuration, prepareReference, writeGrid, type Precision } from './evaluate.ts';
 import { defaultFit, samplesToClassifierPixels } from './images.ts';
-import { jackknifeDistance, meanInterval, type Interval } from './intervals.ts';
-import { precisionRecall } from './precision-recall.ts';
+import { meanInterval, type Interval } from './intervals.ts';
+import { scoreOnMeter, type Meter } from './meters.ts';
 import { psnrDb, ssim } from './ssim.ts';
 import { gridPng } from '../train/plot.ts';
 
@@ -46,6 +44,8 @@ export interface ColdEvalOptions {
   fit?: FitMode;
   out: string;
   classifierDir?: string;
+  /** The second meter's classifier (default: the evaluation's second meter; null: none). */
+  secondClassifierDir?: string | null;
   cacheDir?: string | null;
   testImages?: number;
   backend: BackendRequest;
@@ -72,16 +72,22 @@ export interface RestorationRow {
   restored: Record<string, { psnr: Figure; ssim: Figure }>;
 }
 
-export interface GenerationRow {
-  algorithm: ColdAlgorithm;
-  samples: number;
-  noise: number;
+/** One meter's reading of a set of samples (meters.ts). */
+export interface MeterReading {
   distance: number;
   distanceCi: Interval;
   meanTerm: number;
   covTerm: number;
   fidelity: number;
   diversity: number;
+}
+
+export interface GenerationRow extends MeterReading {
+  algorithm: ColdAlgorithm;
+  samples: number;
+  noise: number;
+  /** The second meter (another classifier), when used. */
+  second: MeterReading | null;
   secondsPer1000: number;
   grid?: string;
 }
@@ -91,7 +97,8 @@ export interface ColdEvalReport {
   model: { dir: string; name: string; version: string; kind: string; process: ColdModelCard['process']; imageSize: number; channels: number; trainingSteps: number; precision: Precision; sha256: string; fit: FitMode };
   settings: { restoreImages: number; levels: number[]; samples: number; algorithms: ColdAlgorithm[]; batch: number; seed: number; runtime: OrtRuntime };
   restoration: RestorationRow[];
-  generation: { floor: { samples: number; distance: number } | null; rows: GenerationRow[] };
+  /** floor: the primary meter's (as many training images vs the test set); secondFloor: the second meter's. */
+  generation: { floor: { samples: number; distance: number } | null; secondFloor: { samples: number; distance: number } | null; rows: GenerationRow[] };
   seconds: number;
 }
 
@@ -196,13 +203,13 @@ export function coldMarkdown(r: ColdEvalReport): string {
   if (r.generation.rows.length > 0 && r.generation.floor) {
     lines.push(
       '',
-      `**Generation** from the mixture start (flat channel means drawn from the card's Gaussian mixture, plus Gaussian noise), ${r.settings.samples} samples per row; the project's meter: Fréchet distance in the evaluation classifier's feature space [95% jackknife interval], floor (as many training images vs the test set): **${r.generation.floor.distance.toFixed(3)}**.`,
+      `**Generation** from the mixture start (flat channel means drawn from the card's Gaussian mixture, plus Gaussian noise), ${r.settings.samples} samples per row; the project's meters: Fréchet distance in the evaluation classifier's feature space [95% jackknife interval], floor (as many training images vs the test set): **${r.generation.floor.distance.toFixed(3)}**${r.generation.secondFloor ? `; second meter (another classifier) floor **${r.generation.secondFloor.distance.toFixed(3)}**` : ''}.`,
       '',
-      '| algorithm | noise | samples | distance [95%] | mean term | cov term | fidelity (P, k=3) | diversity (R, k=3) | s / 1,000 samples |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| algorithm | noise | samples | distance [95%] | second meter [95%] | mean term | cov term | fidelity (P, k=3) | diversity (R, k=3) | s / 1,000 samples |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...r.generation.rows.map(
         (g) =>
-          `| ${g.algorithm} | ${g.noise} | ${g.samples} | ${g.distance.toFixed(3)} [${g.distanceCi[0].toFixed(2)}, ${g.distanceCi[1].toFixed(2)}] | ${g.meanTerm.toFixed(3)} | ${g.covTerm.toFixed(3)} | ${(100 * g.fidelity).toFixed(1)}% | ${(100 * g.diversity).toFixed(1)}% | ${g.secondsPer1000.toFixed(1)} |`,
+          `| ${g.algorithm} | ${g.noise} | ${g.samples} | ${g.distance.toFixed(3)} [${g.distanceCi[0].toFixed(2)}, ${g.distanceCi[1].toFixed(2)}] | ${g.second ? `${g.second.distance.toFixed(3)} [${g.second.distanceCi[0].toFixed(2)}, ${g.second.distanceCi[1].toFixed(2)}]` : 'n/a'} | ${g.meanTerm.toFixed(3)} | ${g.covTerm.toFixed(3)} | ${(100 * g.fidelity).toFixed(1)}% | ${(100 * g.diversity).toFixed(1)}% | ${g.secondsPer1000.toFixed(1)} |`,
       ),
     );
   } else lines.push('', `**Generation**: ${r.settings.samples === 0 ? 'not run (--samples 0)' : 'the model has no generation start (it restores only)'}.`);
@@ -246,10 +253,15 @@ export async function evaluateCold(o: ColdEvalOptions): Promise<ColdEvalReport> 
     o.log(`t = ${t}: degraded ${row.degraded.psnr.mean.toFixed(2)} dB / ${row.degraded.ssim.mean.toFixed(3)}; ${o.algorithms.map((a) => `Algorithm ${a} ${row.restored[a].psnr.mean.toFixed(2)} dB / ${row.restored[a].ssim.mean.toFixed(3)}`).join('; ')} (${formatDuration((performance.now() - tl) / 1000)})`);
   }
 
-  const generation: ColdEvalReport['generation'] = { floor: null, rows: [] };
+  const generation: ColdEvalReport['generation'] = { floor: null, secondFloor: null, rows: [] };
   if (card.generation !== null && o.samples > 0) {
-    const ref = await prepareReference({ samples: o.samples, seed: o.seed, classifierDir: o.classifierDir, cacheDir: o.cacheDir, testImages: o.testImages, backend: o.backend }, S, fit);
-    generation.floor = { samples: ref.floor.samples, distance: ref.floor.distance };
+    const ref = await prepareReference(
+      { samples: o.samples, seed: o.seed, classifierDir: o.classifierDir, secondClassifierDir: o.secondClassifierDir, cacheDir: o.cacheDir, testImages: o.testImages, backend: o.backend },
+      S,
+      fit,
+    );
+    generation.floor = { samples: ref.primary.floor.samples, distance: ref.primary.floor.distance };
+    generation.secondFloor = ref.second ? { samples: ref.second.floor.samples, distance: ref.second.floor.distance } : null;
     const D = makeDegradation(card.process, S);
     for (const algorithm of o.algorithms) {
       const tg = performance.now();
@@ -264,19 +276,16 @@ export async function evaluateCold(o: ColdEvalOptions): Promise<ColdEvalReport> 
         if (s === 0) first = x.slice(0, Math.min(b, 100) * C * S * S);
       }
       const seconds = (performance.now() - tg) / 1000;
-      const e = await embed(ref.clf, pixels, o.samples);
-      const fd = frechetDistance(gaussianStats(e.features, o.samples, FEATURE_DIM), ref.testStats);
-      const pr = precisionRecall(ref.realFeatures, ref.realFeatureCount, e.features, o.samples, FEATURE_DIM);
+      const reading = async (meter: Meter): Promise<MeterReading> => {
+        const m = await scoreOnMeter(meter, pixels, o.samples, null);
+        return { distance: m.distance, distanceCi: m.distanceCi, meanTerm: m.meanTerm, covTerm: m.covTerm, fidelity: m.fidelity, diversity: m.diversity };
+      };
       const row: GenerationRow = {
         algorithm,
         samples: o.samples,
         noise: card.generation.noise,
-        distance: fd.distance,
-        distanceCi: jackknifeDistance(e.features, o.samples, FEATURE_DIM, ref.testStats).interval,
-        meanTerm: fd.meanTerm,
-        covTerm: fd.covTerm,
-        fidelity: pr.precision,
-        diversity: pr.recall,
+        ...(await reading(ref.primary)),
+        second: ref.second ? await reading(ref.second) : null,
         secondsPer1000: (seconds * 1000) / o.samples,
       };
       if (o.grids) {
@@ -284,9 +293,9 @@ export async function evaluateCold(o: ColdEvalOptions): Promise<ColdEvalReport> 
         await writeGrid(path.join(o.out, row.grid), first, C, S);
       }
       generation.rows.push(row);
-      o.log(`generation, Algorithm ${algorithm}: distance ${row.distance.toFixed(3)} [${row.distanceCi[0].toFixed(2)}, ${row.distanceCi[1].toFixed(2)}] (floor ${ref.floor.distance.toFixed(3)})`);
+      o.log(`generation, Algorithm ${algorithm}: distance ${row.distance.toFixed(3)} [${row.distanceCi[0].toFixed(2)}, ${row.distanceCi[1].toFixed(2)}] (floor ${ref.primary.floor.distance.toFixed(3)})`);
     }
-    disposeClassifier(ref.clf);
+    disposeReference(ref);
   }
   await session.release();
   const report: ColdEvalReport = {

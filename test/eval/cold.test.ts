@@ -50,7 +50,11 @@ describe('npm run eval -- --model <cold model>', () => {
     // the input loses more at T than at 3: the floor falls with t
     expect(report.restoration[1].degraded.psnr.mean).toBeLessThan(report.restoration[0].degraded.psnr.mean);
     expect(report.generation.rows.map((g) => g.algorithm)).toEqual([2, 1]);
-    for (const g of report.generation.rows) expect(g.distanceCi[0]).toBeLessThanOrEqual(g.distance);
+    for (const g of report.generation.rows) {
+      expect(g.distanceCi[0]).toBeLessThanOrEqual(g.distance);
+      expect(g.second?.distance).toBeGreaterThan(0); // the second meter reads every row too
+    }
+    expect(report.generation.secondFloor?.distance).toBeGreaterThan(0);
     expect(report.generation.floor?.distance).toBeGreaterThan(0);
     const table = readFileSync(path.join(out, 'table.md'), 'utf8');
     expect(table).toContain('| t | degraded PSNR | degraded SSIM | one step PSNR | one step SSIM | Algorithm 2 PSNR | Algorithm 2 SSIM | Algorithm 1 PSNR | Algorithm 1 SSIM |');
