@@ -19,18 +19,18 @@ import { quantize8 } from '../../src/image/index.ts';
 import { parseColdCard } from '../../src/models/cold.ts';
 import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
 import { fashionMnistPaths, loadIdxDataset } from '../train/data.ts';
-import type { BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
-import { disposeReference, EvalError, formatDuration, prepareReference, writeGrid, type Precision } from './evaluate.ts';
+import { disposeReference, EvalError, formatDuration, prepareReference, writeGrid, type EvalOptions, type Precision } from './evaluate.ts';
 import { defaultFit, samplesToClassifierPixels } from './images.ts';
 import { meanInterval, type Interval } from './intervals.ts';
 import { scoreOnMeter, type Meter } from './meters.ts';
 import { psnrDb, ssim } from './ssim.ts';
 import { gridPng } from '../train/plot.ts';
 
-export interface ColdEvalOptions {
-  modelDir: string;
+/** The DDPM evaluation's options that mean the same here (evaluate.ts), and the cold ones. */
+export interface ColdEvalOptions
+  extends Pick<EvalOptions, 'modelDir' | 'batch' | 'seed' | 'fit' | 'out' | 'classifierDir' | 'secondClassifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'runtime' | 'threads' | 'grids' | 'log'> {
   /** Test images restored at each level. */
   restoreImages: number;
   /** Levels t to degrade to (default: T/4, T/2, 3T/4, T). */
@@ -39,20 +39,6 @@ export interface ColdEvalOptions {
   samples: number;
   algorithms: readonly ColdAlgorithm[];
   precision: Precision;
-  batch: number;
-  seed: number;
-  fit?: FitMode;
-  out: string;
-  classifierDir?: string;
-  /** The second meter's classifier (default: the evaluation's second meter; null: none). */
-  secondClassifierDir?: string | null;
-  cacheDir?: string | null;
-  testImages?: number;
-  backend: BackendRequest;
-  runtime: OrtRuntime;
-  threads: number;
-  grids: boolean;
-  log: (line: string) => void;
 }
 
 /** A figure's mean over the images and its 95% interval. */

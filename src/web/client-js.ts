@@ -11,7 +11,7 @@ export const CLIENT_JS = String.raw`(function () {
   var form = $('controls'), image = $('image'), progress = $('progress'), status = $('status'), permalink = $('permalink');
   var modelSelect = $('model'), classSelect = $('class'), samplerSelect = $('sampler'), stepsInput = $('steps'), seedInput = $('seed');
   var live = $('live'), history = $('history'), grid = $('grid');
-  var running = null;
+  var running = { controller: null };
 
   function modelConfig() {
     var name = modelSelect ? modelSelect.value : config.defaultModel;
@@ -142,34 +142,44 @@ export const CLIENT_JS = String.raw`(function () {
     });
   }
 
+  /**
+   * Runs work(signal) as the only run of its slot (starting one aborts the one before), with the element's
+   * data-state running, then done or error (reported); an aborted run reports nothing.
+   */
+  async function exclusive(slot, element, report, work) {
+    if (slot.controller) slot.controller.abort();
+    var controller = new AbortController();
+    slot.controller = controller;
+    element.dataset.state = 'running';
+    try {
+      await work(controller.signal);
+      if (slot.controller === controller) element.dataset.state = 'done';
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      element.dataset.state = 'error';
+      report(error && error.message ? error.message : String(error), true);
+    } finally {
+      if (slot.controller === controller) slot.controller = null;
+    }
+  }
+
   /** Generates with the form's parameters: streamed with a live preview, or as the (cacheable) PNG URL. */
   async function run(event, preferStatic) {
     if (event) event.preventDefault();
     var s = seed();
     if (s === null) { setStatus('seed must be an integer in [0, ' + Number.MAX_SAFE_INTEGER + ']', true); return; }
-    if (running) running.abort();
-    var controller = new AbortController();
-    running = controller;
     var q = query();
-    image.dataset.state = 'running';
-    remember();
-    try {
+    await exclusive(running, image, setStatus, async function (signal) {
+      remember();
       if (live.checked && !preferStatic) {
-        await streamSample(s, q, controller.signal);
+        await streamSample(s, q, signal);
       } else {
         setStatus('generating...', false);
         addToHistory(await loadStatic(s, q), s, q);
         progress.value = progress.max;
         setStatus('done: seed ' + s, false);
       }
-      if (running === controller) image.dataset.state = 'done';
-    } catch (error) {
-      if (controller.signal.aborted) return;
-      image.dataset.state = 'error';
-      setStatus(error && error.message ? error.message : String(error), true);
-    } finally {
-      if (running === controller) running = null;
-    }
+    });
   }
 
   /**
@@ -181,7 +191,7 @@ export const CLIENT_JS = String.raw`(function () {
     var coldModel = $('cold-model'), source = $('cold-source'), file = $('cold-file'), level = $('cold-t'), levelValue = $('cold-t-value');
     var naive = $('cold-naive'), clean = $('cold-clean'), degraded = $('cold-degraded'), result = $('cold-result');
     var coldProgress = $('cold-progress'), coldStatus = $('cold-status'), caption = $('cold-caption');
-    var uploaded = null, coldRunning = null;
+    var uploaded = null, coldRunning = { controller: null };
     function cold() { return config.cold.filter(function (m) { return m.name === coldModel.value; })[0] || config.cold[0]; }
     function say(text, isError) { coldStatus.textContent = text; coldStatus.className = isError ? 'error' : ''; }
     function showLevel() { levelValue.textContent = level.value; }
@@ -215,19 +225,15 @@ export const CLIENT_JS = String.raw`(function () {
       clean.src = canvas.toDataURL('image/png');
       return new Promise(function (resolve) { canvas.toBlob(resolve, 'image/png'); });
     }
-    async function restoreRun(event) {
+    function restoreRun(event) {
       event.preventDefault();
-      if (coldRunning) coldRunning.abort();
-      var controller = new AbortController();
-      coldRunning = controller;
       var model = cold();
       var q = new URLSearchParams({ model: model.name, t: level.value, input: 'clean' });
       if (naive.checked) q.set('algorithm', '1');
-      result.dataset.state = 'running';
-      try {
+      return exclusive(coldRunning, result, say, async function (signal) {
         var body = await cleanPng(model);
         say('degrading to t = ' + level.value + '...', false);
-        var res = await fetch('/v1/restore/stream?' + q.toString(), { method: 'POST', body: body, signal: controller.signal, headers: { 'content-type': 'image/png', accept: 'text/event-stream' } });
+        var res = await fetch('/v1/restore/stream?' + q.toString(), { method: 'POST', body: body, signal: signal, headers: { 'content-type': 'image/png', accept: 'text/event-stream' } });
         await readEvents(res, function (event, d) {
           if (event === 'start') {
             degraded.src = d.degraded;
@@ -243,19 +249,12 @@ export const CLIENT_JS = String.raw`(function () {
             result.src = d.image;
             coldProgress.value = coldProgress.max;
             caption.textContent = 'restored';
-            say('restored from t = ' + d.total + ' with Algorithm ' + (naive.checked ? '1 (naive)' : '2'), false);
+            say('restored from t = ' + d.total + ' with Algorithm ' + (q.get('algorithm') === '1' ? '1 (naive)' : '2'), false);
             return true;
           }
           return false;
         });
-        if (coldRunning === controller) result.dataset.state = 'done';
-      } catch (error) {
-        if (controller.signal.aborted) return;
-        result.dataset.state = 'error';
-        say(error && error.message ? error.message : String(error), true);
-      } finally {
-        if (coldRunning === controller) coldRunning = null;
-      }
+      });
     }
     coldModel.addEventListener('change', function () {
       var m = cold();
