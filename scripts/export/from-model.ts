@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { isColdCard } from '../../src/models/cold.ts';
 import { parseModelCard } from '../../src/models/registry.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { ExportError } from '../model/ops-onnx.ts';
@@ -39,7 +40,9 @@ export function labelsBeside(images: string): string | undefined {
 export async function exportFromModel(o: ModelExportOptions) {
   let card;
   try {
-    card = parseModelCard(JSON.parse(await readFile(path.join(o.modelDir, 'model.json'), 'utf8')));
+    const json: unknown = JSON.parse(await readFile(path.join(o.modelDir, 'model.json'), 'utf8'));
+    if (isColdCard(json)) throw new Error(`it is a Cold Diffusion model (${(json as { kind: string }).kind}); --from-model re-exports DDPM models: export it from its run (--run)`);
+    card = parseModelCard(json);
   } catch (e) {
     throw new ExportError(`cannot read the model card in ${o.modelDir}: ${(e as Error).message}`, { cause: e });
   }

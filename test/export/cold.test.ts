@@ -88,3 +88,11 @@ describe(`test fixture (test/fixtures/${COLD_FIXTURE_NAME})`, () => {
     expect(mixMean).toBeCloseTo(mean, 2);
   });
 });
+
+describe('npm run export -- --from-model <cold model>', () => {
+  it('is refused with the reason: it re-exports DDPM models', async () => {
+    const { exportFromModel } = await import('../../scripts/export/from-model.ts');
+    const out = await tempDir('cold-from-model');
+    await expect(exportFromModel({ ...common(out), modelDir: path.join(ROOT, 'test', 'fixtures', COLD_FIXTURE_NAME) })).rejects.toThrow(/it is a Cold Diffusion model \(cold-blur\); --from-model re-exports DDPM models/);
+  });
+});
