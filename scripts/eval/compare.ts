@@ -42,15 +42,28 @@ export interface CellComparison {
 
 const keyOf = (c: CellResult): string => `${c.sampler}|${c.steps}|${c.precision}|${c.guidance}`;
 
+/** The report's measured default cell (targets.defaultCell), if any. */
+function defaultOf(r: EvalReport): CellResult | undefined {
+  const d = r.targets?.defaultCell;
+  return d ? r.cells.find((c) => c.sampler === d.sampler && c.steps === d.steps && c.precision === d.precision && c.guidance === d.guidance) : undefined;
+}
+
 export function compareReports(a: EvalReport, b: EvalReport): CellComparison[] {
   if (a.settings.samples !== b.settings.samples) {
     throw new CompareError(`the reports sampled ${a.settings.samples} and ${b.settings.samples} images per cell: the distance's bias depends on n, compare equal counts`);
   }
   if (a.classifier.sha256 !== b.classifier.sha256) throw new CompareError('the reports were scored by different primary classifiers');
-  const out: CellComparison[] = [];
+  const pairs: [CellResult, CellResult][] = [];
   for (const ca of a.cells) {
     const cb = b.cells.find((c) => keyOf(c) === keyOf(ca));
-    if (!cb) continue;
+    if (cb) pairs.push([ca, cb]);
+  }
+  // each model at its own serving defaults (the comparison that picks a default model), when those differ
+  const da = defaultOf(a);
+  const db = defaultOf(b);
+  if (da && db && keyOf(da) !== keyOf(db)) pairs.push([da, db]);
+  const out: CellComparison[] = [];
+  for (const [ca, cb] of pairs) {
     const primary = distanceWinner(ca.distanceCi, cb.distanceCi);
     const second = ca.second && cb.second ? distanceWinner(ca.second.distanceCi, cb.second.distanceCi) : undefined;
     // accuracy: higher wins
@@ -69,12 +82,14 @@ export function comparisonTable(rows: readonly CellComparison[], nameA: string, 
   const lines = [
     `${nameA} (A) vs ${nameB} (B), ${samples} samples per cell; 95% intervals; a side wins a meter when its interval lies wholly on the better side, and the cell when both meters agree.`,
     '',
-    '| sampler | steps | precision | guidance | distance A | distance B | lower | second meter A | second meter B | lower | accuracy A | accuracy B | higher | verdict |',
-    '|---|---:|---|---:|---:|---:|---|---:|---:|---|---:|---:|---|---|',
+    '| cell (A; B where it differs) | distance A | distance B | lower | second meter A | second meter B | lower | accuracy A | accuracy B | higher | verdict |',
+    '|---|---:|---:|---|---:|---:|---|---:|---:|---|---|',
   ];
+  const label = (c: CellResult): string => `${SAMPLER_LABEL[c.sampler]}, ${c.steps} steps, ${c.precision}, guidance ${c.guidance}`;
   for (const r of rows) {
+    const cellName = keyOf(r.a) === keyOf(r.b) ? label(r.a) : `defaults: ${label(r.a)}; ${label(r.b)}`;
     lines.push(
-      `| ${SAMPLER_LABEL[r.a.sampler]} | ${r.a.steps} | ${r.a.precision} | ${r.a.guidance} | ${ci(r.a.distance, r.a.distanceCi)} | ${ci(r.b.distance, r.b.distanceCi)} | ${say(r.primary)} | ` +
+      `| ${cellName} | ${ci(r.a.distance, r.a.distanceCi)} | ${ci(r.b.distance, r.b.distanceCi)} | ${say(r.primary)} | ` +
         `${r.a.second ? ci(r.a.second.distance, r.a.second.distanceCi) : 'n/a'} | ${r.b.second ? ci(r.b.second.distance, r.b.second.distanceCi) : 'n/a'} | ${say(r.second)} | ` +
         `${pct(r.a.accuracy)} | ${pct(r.b.accuracy)} | ${say(r.accuracy)} | ${v(r.verdict)} |`,
     );

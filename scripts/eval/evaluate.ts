@@ -463,8 +463,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   };
   const estimate = cells.reduce((a, c) => a + (work(c) * (msPerImageStep.get(c.precision) ?? 0)) / 1000, 0);
   o.log(
-    `${cells.length} cells x ${o.samples} samples; one U-Net image-step: ${o.precisions.map((p) => `${p} ${(msPerImageStep.get(p) ?? 0).toFixed(2)} ms`).join(', ')}; ` +
-      `estimated sampling time ${formatDuration(estimate)}`,
+    o.worker
+      ? `${cells.length} cells x ${o.samples} samples, requested from the worker at ${o.worker} (${o.workerConcurrency ?? 2} at a time; the time is the worker's)`
+      : `${cells.length} cells x ${o.samples} samples; one U-Net image-step: ${o.precisions.map((p) => `${p} ${(msPerImageStep.get(p) ?? 0).toFixed(2)} ms`).join(', ')}; ` +
+          `estimated sampling time ${formatDuration(estimate)}`,
   );
 
   const totalWork = cells.reduce((a, c) => a + work(c), 0);

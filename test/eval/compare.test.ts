@@ -53,9 +53,24 @@ describe('the decision rule on two reports', () => {
     const table = comparisonTable(rows, 'A', 'B', 1000);
     expect(table).toContain('**A better**');
     expect(table).toContain('3.000 [2.80, 3.20]');
+    expect(table).toContain('UniPC (bh2, order 2), 10 steps, int8, guidance 1.75');
   });
 
   it('refuses reports of different sample counts (the distance bias depends on n)', () => {
     expect(() => compareReports(report([]), report([], 500))).toThrow(/equal counts/);
+  });
+});
+
+describe('models at their own defaults', () => {
+  it('adds the default cell of each report as one row when the defaults differ', () => {
+    const a = report([cell(3, [2.8, 3.2], [0.5, [0.4, 0.6]])]);
+    const bCell = { ...cell(3.1, [2.9, 3.3], [0.45, [0.35, 0.55]]), sampler: 'dpmpp2m' as const, steps: 20 };
+    const b = report([bCell]);
+    (a as { targets: unknown }).targets = { defaultCell: { sampler: 'unipc', steps: 10, precision: 'int8', guidance: 1.75 } };
+    (b as { targets: unknown }).targets = { defaultCell: { sampler: 'dpmpp2m', steps: 20, precision: 'int8', guidance: 1.75 } };
+    const rows = compareReports(a, b);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].verdict).toBe('unresolved');
+    expect(comparisonTable(rows, 'A', 'B', 1000)).toContain('defaults: UniPC (bh2, order 2), 10 steps, int8, guidance 1.75; DPM-Solver++(2M), 20 steps');
   });
 });
