@@ -5,6 +5,8 @@ import type { PredictionType, ScheduleConfig } from './diffusion/types.ts';
  * source of truth for serving. Extend it (optional fields) rather than changing what is here.
  */
 export interface ModelCard {
+  /** A DDPM (noise) model; absent in cards written before Cold Diffusion models (src/cold/card.ts) existed. */
+  kind?: 'ddpm';
   name: string;
   version: string;
   /** The U-Net architecture (scripts/model/config.ts UNetConfig), as data. */
@@ -42,3 +44,6 @@ export interface ModelFile {
   bytes: number;
   sha256: string; // hex
 }
+
+/** What the U-Net runtime (src/inference/) needs of a card, whatever the model's kind (DDPM or Cold Diffusion). */
+export type NetworkCard = Pick<ModelCard, 'name' | 'imageSize' | 'channels' | 'architecture' | 'io' | 'files'>;

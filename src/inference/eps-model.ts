@@ -1,6 +1,6 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-web/wasm';
 import type { EpsModel } from '../diffusion/index.ts';
-import type { ModelCard } from '../model-card.ts';
+import type { NetworkCard } from '../model-card.ts';
 
 /** The session does not have the inputs or outputs its model card names. */
 export class ModelIoError extends Error {
@@ -8,7 +8,7 @@ export class ModelIoError extends Error {
 }
 
 /** Fails with a message naming every input or output of `card.io` the graph lacks. */
-export function checkSessionIo(session: Pick<InferenceSession, 'inputNames' | 'outputNames'>, card: ModelCard): void {
+export function checkSessionIo(session: Pick<InferenceSession, 'inputNames' | 'outputNames'>, card: NetworkCard): void {
   const missing: string[] = [];
   for (const name of [card.io.x, card.io.t, ...(card.io.class === undefined ? [] : [card.io.class])]) {
     if (!session.inputNames.includes(name)) missing.push(`input ${name}`);
@@ -35,7 +35,7 @@ export interface EpsModelOptions {
  * (0-based), class [B] int64 (conditional models; the null class numClasses when the caller gives none).
  * Runs are serialized on a promise chain: one session never sees overlapping runs.
  */
-export function createEpsModel(session: InferenceSession, card: ModelCard, options: EpsModelOptions): EpsModel {
+export function createEpsModel(session: InferenceSession, card: NetworkCard, options: EpsModelOptions): EpsModel {
   checkSessionIo(session, card);
   const C = card.channels;
   const H = card.imageSize;

@@ -2,7 +2,7 @@
 // isolate). See src/inference/wasm/ort-entry.mjs for how the wasm is handed over.
 import { env as ortEnv, InferenceSession } from 'onnxruntime-web/wasm';
 import type { EpsModel } from '../diffusion/index.ts';
-import type { ModelEntry } from '../models/registry.ts';
+import type { NetworkEntry } from '../models/registry.ts';
 import { createEpsModel } from './eps-model.ts';
 import { verifyModel } from './integrity.ts';
 
@@ -40,7 +40,7 @@ function configureOrt(wasmEntry: string): void {
   configuredEntry = wasmEntry;
 }
 
-const sessions = new WeakMap<ModelEntry, Promise<EpsModel>>();
+const sessions = new WeakMap<NetworkEntry, Promise<EpsModel>>();
 let runs = 0;
 let runMs = 0;
 
@@ -48,7 +48,7 @@ let runMs = 0;
  * The EpsModel of a model entry: verifies the bytes (sha256 of the card), creates the session once per
  * isolate and shares it; a failed creation is forgotten so the next request retries.
  */
-export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promise<EpsModel> {
+export function loadEpsModel(entry: NetworkEntry, options: RuntimeOptions): Promise<EpsModel> {
   let model = sessions.get(entry);
   if (!model) {
     model = (async function createSession() {
