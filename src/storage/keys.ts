@@ -8,7 +8,7 @@ export const RENDER_VERSION = 'r1';
 export interface ContentKey {
   /** R2 object key: `v1/<model sha256>/<kind>/<canonical params>/<seed>.png`, readable and content-addressed. */
   r2Key: string;
-  /** Strong ETag: a quoted sha256 of the key. */
+  /** Strong ETag: the first 40 hex digits of the sha256 of the key, quoted (160 bits). */
   etag: string;
 }
 
