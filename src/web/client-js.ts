@@ -2,7 +2,9 @@
  * The demo page's script (served as /assets/app.<hash>.js, immutable). Plain ES2020 for browsers, kept as a
  * string so the worker serves it without a bundler step. It reads its configuration from the page's
  * <script id="config" type="application/json">, streams GET /v1/samples/{seed}/stream with fetch (so a 400
- * shows the problem's detail) and dispatches a `preview-step` event on window for every step it shows.
+ * shows the problem's title and detail) and dispatches a `preview-step` event on window for every step it shows.
+ * The steps field and the grid stay within the model's work limit (images x steps, x 2 with guidance); an
+ * image or grid that fails anyway shows the problem the worker answered.
  */
 export const CLIENT_JS = String.raw`(function () {
   'use strict';
@@ -10,7 +12,7 @@ export const CLIENT_JS = String.raw`(function () {
   function $(id) { return document.getElementById(id); }
   var form = $('controls'), image = $('image'), progress = $('progress'), status = $('status'), permalink = $('permalink');
   var modelSelect = $('model'), classSelect = $('class'), samplerSelect = $('sampler'), stepsInput = $('steps'), seedInput = $('seed');
-  var live = $('live'), history = $('history'), grid = $('grid');
+  var live = $('live'), history = $('history'), grid = $('grid'), gridButton = $('show-grid');
   var running = { controller: null };
 
   function modelConfig() {
@@ -28,7 +30,23 @@ export const CLIENT_JS = String.raw`(function () {
     }
     classSelect.value = selected || '';
     classSelect.disabled = model.numClasses === 0;
-    stepsInput.max = String(model.maxSteps);
+    fitLimits();
+  }
+
+  /** 2 when the request is guided (a class, and the model's guidance is not 1): guidance runs the model twice. */
+  function workFactor(model) { return classSelect.value !== '' && model.defaults.guidance !== 1 ? 2 : 1; }
+
+  /** Images of the grid for these steps: the configured count, or fewer to stay within the model's work limit. */
+  function gridImages() {
+    var model = modelConfig(), steps = Math.max(1, Math.round(Number(stepsInput.value)) || 1);
+    return Math.max(1, Math.min(config.gridImages, Math.floor(model.maxImageSteps / (steps * workFactor(model)))));
+  }
+
+  /** The steps field's maximum and the grid button's count, for the model, class and steps now in the form. */
+  function fitLimits() {
+    var model = modelConfig();
+    stepsInput.max = String(Math.max(1, Math.min(model.maxSteps, Math.floor(model.maxImageSteps / workFactor(model)))));
+    gridButton.textContent = 'Grid of ' + gridImages();
   }
 
   /** The request's query: only parameters that differ from the model's defaults, so equal requests share one URL. */
@@ -83,8 +101,22 @@ export const CLIENT_JS = String.raw`(function () {
     return { event: event, data: data.length ? JSON.parse(data.join('\n')) : null };
   }
 
+  /** A problem+json as one line: its title and its detail. */
+  function problemLine(p, fallback) {
+    if (!p || (!p.title && !p.detail)) return fallback;
+    return p.title && p.detail ? p.title + ': ' + p.detail : p.title || p.detail;
+  }
+
   async function problemText(res) {
-    try { var p = await res.json(); return p.detail || p.title || ('HTTP ' + res.status); } catch (e) { return 'HTTP ' + res.status; }
+    try { return problemLine(await res.json(), 'HTTP ' + res.status); } catch (e) { return 'HTTP ' + res.status; }
+  }
+
+  /** Why an <img> did not load its URL: the URL fetched again for its problem (a 4xx answers before any model run). */
+  async function imageProblem(url) {
+    try {
+      var res = await fetch(url);
+      return res.ok ? 'the image did not load' : await problemText(res);
+    } catch (e) { return 'the image did not load: ' + (e && e.message ? e.message : e); }
   }
 
   /** Reads a server-sent event stream; handle gets each event and returns true at the last one. */
@@ -101,7 +133,7 @@ export const CLIENT_JS = String.raw`(function () {
       for (var i = 0; i < blocks.length; i++) {
         if (!blocks[i].trim()) continue;
         var message = parseEvent(blocks[i]);
-        if (message.event === 'error') throw new Error(message.data && (message.data.detail || message.data.title) || 'stream failed');
+        if (message.event === 'error') throw new Error(problemLine(message.data, 'stream failed'));
         if (handle(message.event, message.data)) return;
       }
     }
@@ -136,7 +168,7 @@ export const CLIENT_JS = String.raw`(function () {
     var url = '/v1/samples/' + s + '.png' + q;
     return new Promise(function (resolve, reject) {
       image.onload = function () { image.onload = image.onerror = null; resolve(url); };
-      image.onerror = function () { image.onload = image.onerror = null; reject(new Error('the image did not load (check the parameters)')); };
+      image.onerror = function () { image.onload = image.onerror = null; imageProblem(url).then(function (text) { reject(new Error(text)); }); };
       image.src = url;
       permalink.href = url;
     });
@@ -283,18 +315,30 @@ export const CLIENT_JS = String.raw`(function () {
     seedInput.value = String(words[0]);
   }
 
+  /** The grid for the form's seed and parameters (n when the work limit needs fewer images); errors in the status line. */
   function showGrid() {
     var s = seed();
-    if (s === null) { setStatus('seed must be an integer', true); return; }
-    grid.hidden = false;
-    grid.src = '/v1/grids/' + s + '.png' + query();
-    grid.alt = 'a grid of samples for seed ' + s;
+    if (s === null) { setStatus('seed must be an integer in [0, ' + Number.MAX_SAFE_INTEGER + ']', true); return; }
+    var n = gridImages(), q = query();
+    if (n !== config.gridImages) q += (q ? '&' : '?') + 'n=' + n;
+    var url = '/v1/grids/' + s + '.png' + q;
+    grid.dataset.state = 'running';
+    grid.onload = function () { grid.dataset.state = 'done'; grid.hidden = false; setStatus('grid of ' + n + ', seed ' + s, false); };
+    grid.onerror = function () {
+      if (grid.getAttribute('src') !== url) return; // a newer grid replaced this one
+      grid.hidden = true;
+      imageProblem(url).then(function (text) { grid.dataset.state = 'error'; setStatus('grid: ' + text, true); });
+    };
+    setStatus('generating a grid of ' + n + '...', false);
+    grid.src = url;
+    grid.alt = 'a grid of ' + n + ' samples for seed ' + s;
   }
 
   /** The model's sampler and steps in the form (a model change, or a shared link that omits them). */
   function applyDefaults(model) {
     samplerSelect.value = model.defaults.sampler;
     stepsInput.value = String(model.defaults.steps);
+    fitLimits();
   }
 
   function restore() {
@@ -306,6 +350,7 @@ export const CLIENT_JS = String.raw`(function () {
     if (p.has('sampler')) samplerSelect.value = p.get('sampler');
     if (p.has('steps')) stepsInput.value = p.get('steps');
     seedInput.value = p.get('seed');
+    fitLimits();
     return true;
   }
 
@@ -315,10 +360,13 @@ export const CLIENT_JS = String.raw`(function () {
     fillClasses(model, model.initialClass === null ? '' : String(model.initialClass));
     applyDefaults(model);
   });
+  classSelect.addEventListener('change', fitLimits);
+  stepsInput.addEventListener('input', fitLimits);
   form.addEventListener('submit', run);
   if ($('cold-controls')) coldSection();
   $('random').addEventListener('click', function () { randomSeed(); run(); });
-  $('show-grid').addEventListener('click', showGrid);
+  gridButton.addEventListener('click', showGrid);
+  fitLimits();
   if (restore()) run(null, true); // a shared link shows its PNG: a cache hit once generated
   else image.dataset.state = 'idle';
 })();

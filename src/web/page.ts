@@ -11,10 +11,15 @@ export interface DemoModel {
   name: string;
   numClasses: number;
   classNames: string[] | null;
-  /** Steps one sample may use: the request limit, the model's T and its work limit. */
+  /** Steps one unguided sample may use: the request limit, the model's T and its work limit. */
   maxSteps: number;
-  /** The model's defaults (servingDefaults): the form starts from them and omits them from URLs. */
-  defaults: { sampler: string; steps: number };
+  /** The model's work limit (images x steps, x 2 with guidance, as /v1/models reports it): the form keeps within it. */
+  maxImageSteps: number;
+  /**
+   * The model's defaults (servingDefaults): the form starts from them and omits them from URLs. `guidance` is the
+   * scale a request with a class gets (1: none), which doubles the work the limit counts.
+   */
+  defaults: { sampler: string; steps: number; guidance: number };
   /**
    * The class the form starts with (on load and when this model is picked): DEMO_SEED mod numClasses, so the
    * first image of a class-conditional model is sampled with its default guidance (without a class it samples
@@ -35,6 +40,8 @@ export interface DemoColdModel {
 
 export interface DemoConfig {
   defaultModel: string;
+  /** Images of the grid button when the model's work limit allows them (fewer when it does not). */
+  gridImages: number;
   models: DemoModel[];
   /** Cold Diffusion models (restoration section; absent from the page when there are none). */
   cold: DemoColdModel[];
@@ -48,14 +55,15 @@ function demoModel(entry: ModelEntry): DemoModel {
     numClasses: card.architecture.numClasses,
     classNames: card.classNames,
     maxSteps: Math.min(LIMITS.maxSteps, card.schedule.T, limits.maxImageSteps),
-    defaults: { sampler: defaults.sampler, steps: defaults.steps },
+    maxImageSteps: limits.maxImageSteps,
+    defaults: { sampler: defaults.sampler, steps: defaults.steps, guidance: defaults.guidance },
     initialClass: card.architecture.numClasses > 0 ? DEMO_SEED % card.architecture.numClasses : null,
   };
 }
 
 export function demoConfig(registry: ModelRegistry): DemoConfig {
   const cold = registry.cold.list().map(({ card }) => ({ name: card.name, kind: card.kind, T: card.process.T, imageSize: card.imageSize, channels: card.channels }));
-  return { defaultModel: registry.defaultName, models: registry.list().map(demoModel), cold };
+  return { defaultModel: registry.defaultName, gridImages: DEFAULTS.gridImages, models: registry.list().map(demoModel), cold };
 }
 
 /**
@@ -127,6 +135,8 @@ export function renderDemoPage(registry: ModelRegistry, assets: Assets): string 
           config.defaultModel,
         )}</select>`
       : '';
+  // as the script's fitLimits: a guided request (a class, guidance != 1) counts each step twice against the work limit
+  const guided = initialClass !== undefined && initialClass.value !== '' && model.defaults.guidance !== 1;
   const samplers = SAMPLER_NAMES.map((s) => ({ value: s, label: s }));
   return `${pageHead('ddpm-edge: diffusion at the edge', 'Generate images with a DDPM at the edge and watch the denoising live.', assets)}
 <body>
@@ -150,7 +160,7 @@ prediction of the final image sharpen step by step.</p>
 ${modelField}
 <label for="class">Class</label><select id="class" name="class"${model.numClasses === 0 ? ' disabled' : ''}>${options(classes, initialClass?.value ?? '')}</select>
 <label for="sampler">Sampler</label><select id="sampler" name="sampler">${options(samplers, model.defaults.sampler)}</select>
-<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${model.maxSteps}" value="${model.defaults.steps}" required>
+<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${guided ? Math.max(1, Math.min(model.maxSteps, Math.floor(model.maxImageSteps / 2))) : model.maxSteps}" value="${model.defaults.steps}" required>
 <label for="seed">Seed</label><span class="seed"><input id="seed" name="seed" inputmode="numeric" pattern="[0-9]{1,16}" value="${DEMO_SEED}" required><button type="button" id="random" title="random seed">Random</button></span>
 <label class="check"><input id="live" type="checkbox" checked> live denoising preview (server-sent events)</label>
 <div class="actions"><button class="primary" id="generate" type="submit">Generate</button><button type="button" id="show-grid">Grid of ${DEFAULTS.gridImages}</button></div>

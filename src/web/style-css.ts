@@ -36,6 +36,7 @@ button.primary { background: var(--accent); color: #fff; border-color: var(--acc
 #history button { padding: 0; border: 0; background: none; }
 #history img { width: 100%; aspect-ratio: 1; display: block; border-radius: 0.25rem; }
 #grid { width: 100%; max-width: 28rem; display: block; margin: 0.5rem auto 0; }
+[hidden] { display: none !important; }
 .gallery { margin-top: 1rem; }
 .cold { margin-top: 1rem; }
 .cold h2 { font-size: 1.05rem; margin: 0 0 0.5rem; }
