@@ -32,6 +32,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import '../lib/tfjs-quiet.ts';
 import { conv3x3Forward } from '../model/ops-tfjs.ts';
 import { Rng } from '../train/rng.ts';
 

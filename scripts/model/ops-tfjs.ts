@@ -12,6 +12,7 @@
  * With a native backend (`convGrad: 'autodiff'`) 3x3 convs use tfjs' own gradient.
  */
 import * as tf from '@tensorflow/tfjs';
+import '../lib/tfjs-quiet.ts';
 import { GROUPNORM_EPS, timestepFrequencies, type Ops, type ParamInit } from './ops.ts';
 import { Rng } from '../train/rng.ts';
 
