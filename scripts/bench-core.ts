@@ -3,7 +3,7 @@
  * for a [16, 1, 32, 32] batch, against one U-Net call of the shipped model measured in the same run
  * (onnxruntime-web, one thread, batch 16), to show the core's share of a sampling step.
  *
- *   npm run bench:core [-- --model models/<name> --iterations 200]
+ *   npm run bench core [-- --model models/<name> --iterations 200]
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -437,7 +437,7 @@ async function main(): Promise<void> {
   const report = new Report();
   const when = new Date(started).toISOString().replace(/\.\d+Z$/, 'Z');
   report.heading(2, 'Edge sampling benchmark').text(
-    `Measured by \`npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` on ${when} in ${((Date.now() - started) / 60000).toFixed(1)} min: ` +
+    `Measured by \`npm run bench edge${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` on ${when} in ${((Date.now() - started) / 60000).toFixed(1)} min: ` +
       `Node ${process.version}, ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. ` +
       'The machine is shared with other work: absolute figures are noisy, ratios measured in the same run less so. ' +
       `Models: ${models.map((m) => m.label).join('; ')}. Grid: ${LIMITS.maxGridImages} images. ` +

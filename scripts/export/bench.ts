@@ -1,5 +1,5 @@
 /**
- * `npm run bench:export -- models/<name>`: fp32 vs int8 forward time in onnxruntime-web under Node (one
+ * `npm run bench export -- models/<name>`: fp32 vs int8 forward time in onnxruntime-web under Node (one
  * thread, as in workerd), batch 1/4/16. fp32 and int8 runs alternate so that load from other processes
  * hits both alike; the fastest and the median of the reps are printed.
  */

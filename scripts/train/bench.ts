@@ -1,5 +1,5 @@
 /**
- * `npm run bench:train -- [options]`: training speed per backend, model size and batch size.
+ * `npm run bench train -- [options]`: training speed per backend, model size and batch size.
  * Each cell times full optimisation steps (batch drawing, gradients on the engine, Adam + EMA) after a
  * warm-up, and prints ms/step, images/s, steps/hour and CPU seconds per step (all threads of the process;
  * on a shared machine wall time inflates, CPU time much less: with W workers and an idle machine,
