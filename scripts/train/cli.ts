@@ -276,7 +276,7 @@ export async function main(argv: string[]): Promise<number> {
       sampleGuidance: opts.sampleGuidance,
     });
     console.log(
-      `step ${r.step}: loss ${r.lastLoss.toFixed(4)} (first 10% ${r.firstLosses.toFixed(4)}, last 10% ${r.lastLosses.toFixed(4)}); ${r.msPerStep.toFixed(0)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s`,
+      `step ${r.step}: loss ${r.lastLoss.toFixed(4)} (first 10% ${r.firstLosses.toFixed(4)}, last 10% ${r.lastLosses.toFixed(4)}); ${r.msPerStep.toFixed(0)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s (the steps alone); ${r.wallSeconds.toFixed(0)} s of wall time with checkpoints and sample grids`,
     );
     console.log(`resume with: npm run train -- --resume --run-dir ${path.relative(process.cwd(), runDir) || runDir}`);
     return r.interrupted ? 130 : 0;

@@ -50,8 +50,14 @@ export interface TrainResult {
   /** Mean loss of the first and last 10% of the steps run in this call. */
   firstLosses: number;
   lastLosses: number;
+  /**
+   * Throughput of the optimisation steps alone (batch, gradients, Adam), as the progress bar and loss.csv show it:
+   * checkpoints, loss plots and sample grids are not in it; they are in wallSeconds.
+   */
   imagesPerSecond: number;
   msPerStep: number;
+  /** Wall time of this call: the steps, checkpoints, loss plots and sample grids. */
+  wallSeconds: number;
   interrupted: boolean;
   engine: string;
 }
@@ -226,9 +232,13 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const losses: number[] = [];
   const t0 = performance.now();
   const startStep = state.step;
+  const startTrainSeconds = state.trainSeconds;
   let csvRows = '';
+  // the progress bar's images/s: steps over their own time in a window of about 5 s of wall time (a checkpoint or
+  // a sample grid in the window does not lower it), as the summary's
   let windowStart = performance.now();
   let windowSteps = 0;
+  let windowStepSeconds = 0;
   let ips = 0;
   const guidance = req.sampleGuidance ?? 2;
   const flushCsv = async (): Promise<void> => {
@@ -260,14 +270,17 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
       const info = adamStep(state, r.grads, o, state.step);
       state.step++;
       state.imagesSeen += o.batchSize;
-      state.trainSeconds += (performance.now() - stepStart) / 1000;
+      const stepSeconds = (performance.now() - stepStart) / 1000;
+      state.trainSeconds += stepSeconds;
       losses.push(r.loss);
       windowSteps++;
+      windowStepSeconds += stepSeconds;
       const now = performance.now();
       if (now - windowStart > 5000 || state.step === end) {
-        ips = (windowSteps * o.batchSize) / ((now - windowStart) / 1000);
+        ips = (windowSteps * o.batchSize) / windowStepSeconds;
         windowStart = now;
         windowSteps = 0;
+        windowStepSeconds = 0;
       }
       csvRows += `${state.step},${r.loss.toPrecision(6)},${info.lr.toPrecision(4)},${info.gradNorm.toPrecision(4)},${ips.toFixed(1)},${state.trainSeconds.toFixed(1)}\n`;
       if (state.step % o.logEvery === 0) await flushCsv();
@@ -286,13 +299,15 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const tenth = Math.max(1, Math.floor(ran / 10));
   const mean = (a: number[]): number => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN);
   const elapsed = (performance.now() - t0) / 1000;
+  const stepSeconds = state.trainSeconds - startTrainSeconds;
   const result: TrainResult = {
     step: state.step,
     lastLoss: losses[ran - 1] ?? NaN,
     firstLosses: mean(losses.slice(0, tenth)),
     lastLosses: mean(losses.slice(ran - tenth)),
-    imagesPerSecond: ran > 0 ? ((state.step - startStep) * o.batchSize) / elapsed : 0,
-    msPerStep: ran > 0 ? (elapsed * 1000) / ran : 0,
+    imagesPerSecond: ran > 0 && stepSeconds > 0 ? ((state.step - startStep) * o.batchSize) / stepSeconds : 0,
+    msPerStep: ran > 0 ? (stepSeconds * 1000) / ran : 0,
+    wallSeconds: elapsed,
     interrupted: stop,
     engine: engine.description,
   };
