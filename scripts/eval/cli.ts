@@ -1,7 +1,7 @@
 /**
  * `npm run eval -- --model models/<name> [--samples 1000] [--samplers ddpm,ddim,dpmpp2m] [--steps 5,10,20,50]
  *   [--guidance 1,3] [--guidance-interval lo,hi] [--precision fp32,int8] [--out <dir>]`
- * See scripts/eval/evaluate.ts and the README's "Evaluation" section.
+ * See scripts/eval/evaluate.ts and docs/evaluation.md.
  */
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';

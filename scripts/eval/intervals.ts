@@ -7,7 +7,7 @@
  *     resamples with repeated rows shrink the covariance and moved the distance up by about its own size
  *     (4.1 -> 4.0-7.3 at n = 1,000), which no interval built on it survives;
  *   - accuracy: the Wilson score interval of a binomial proportion.
- * The decision rule the README states: two cells differ when their intervals do not overlap.
+ * The decision rule docs/evaluation.md states: two cells differ when their intervals do not overlap.
  */
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
 

@@ -67,7 +67,7 @@ export interface ExportReport {
 }
 
 /**
- * Layers kept in float, from `npm run export:study` on a trained Fashion-MNIST model (README, "Export and
+ * Layers kept in float, from `npm run export:study` on a trained Fashion-MNIST model (docs/export.md, "Export and
  * quantization"; rel rms error of the prediction at t = 20 when only that conv is int8):
  *   - the first conv (12.3%): its input x_t is quantized per tensor over the range of every t; at small t
  *     the uint8 step (about 0.035) is as large as the noise the network has to find;

@@ -1,5 +1,5 @@
 /**
- * `npm run export:study -- --run <dir>`: the measurements behind the keep-float policy and the README
+ * `npm run export:study -- --run <dir>`: the measurements behind the keep-float policy and docs/export.md
  * figures. For a run's EMA weights and training images it prints
  *   - per-layer sensitivity: the int8-vs-fp32 prediction error (rel rms) when only that conv is quantized;
  *   - policies (all convs int8; first+last float; first+last+attention float): error per t, 20-step

@@ -115,7 +115,7 @@ export function buildProgram(): Command {
     .option('--groups <n>', `GroupNorm groups (default ${DEFAULT_UNET.groups})`, int('--groups'))
     .option('--conditional', 'class-conditional (learned class embedding + null class, label dropout) for classifier-free guidance', false)
     .addOption(
-      new Option('--process <kind>', 'ddpm (Gaussian noise) or Cold Diffusion (Bansal et al. 2022): cold-blur (Gaussian blur) or cold-mask (Gaussian masks); README "Cold Diffusion"')
+      new Option('--process <kind>', 'ddpm (Gaussian noise) or Cold Diffusion (Bansal et al. 2022): cold-blur (Gaussian blur) or cold-mask (Gaussian masks); docs/cold-diffusion.md')
         .choices(['ddpm', ...COLD_KINDS])
         .default('ddpm'),
     )

@@ -88,7 +88,7 @@ export function isColdRun(c: AnyRunConfig): c is ColdRunConfig {
 
 /** The config of a DDPM run, or an error naming the tool that does not take Cold Diffusion runs. */
 export function ddpmRun(c: AnyRunConfig, tool: string): RunConfig {
-  if (isColdRun(c)) throw new RangeError(`${tool} takes DDPM runs; this is a ${c.process.kind} run (Cold Diffusion: README "Cold Diffusion")`);
+  if (isColdRun(c)) throw new RangeError(`${tool} takes DDPM runs; this is a ${c.process.kind} run (Cold Diffusion: docs/cold-diffusion.md)`);
   return c;
 }
 

@@ -1,4 +1,4 @@
-// The documented request limits and the global defaults (README "## API"). A leaf module: the registry checks
+// The documented request limits and the global defaults (docs/api.md). A leaf module: the registry checks
 // each model's serving defaults against these when it is created, and query parsing applies them.
 import type { GuidanceInterval, SamplerName } from '../diffusion/index.ts';
 

@@ -268,7 +268,7 @@ const batchPng = (description: string): OpenApiResponse => ({
   content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } },
 });
 
-/** Batches (src/batches/, README "## Batches and webhooks"); the body schema is the one that validates requests. */
+/** Batches (src/batches/, docs/batches-and-webhooks.md); the body schema is the one that validates requests. */
 function batchPaths(): OpenApiDocument['paths'] {
   return {
     '/v1/batches': {
@@ -465,7 +465,7 @@ export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
         ...Object.fromEntries(Object.entries(restoreEvents).map(([name, schema]) => [name, jsonSchema(schema)])),
         // testFaults is a test-only field (BATCH_TEST_FAULTS=enabled), not part of the public API
         BatchRequest: jsonSchema(batchBodySchema.omit({ testFaults: true }), 'input'),
-        BatchJob: { type: 'object', description: 'The job: id, status, progress, errors, callback state, links (README "## Batches and webhooks").' },
+        BatchJob: { type: 'object', description: 'The job: id, status, progress, errors, callback state, links (docs/batches-and-webhooks.md).' },
       },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'One of BATCH_API_KEYS.' },

@@ -1,4 +1,5 @@
 import type { NetworkEntry } from '../models/registry.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 
 /** The bundled model bytes do not match the sha256 of its model card: nothing of that model is served. */
 export class ModelIntegrityError extends Error {
@@ -12,11 +13,6 @@ export class ModelIntegrityError extends Error {
   }
 }
 
-export async function sha256Hex(data: ArrayBuffer | Uint8Array<ArrayBuffer> | string): Promise<string> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 const verified = new WeakMap<NetworkEntry, Promise<void>>();
 

@@ -5,7 +5,7 @@ import { workOf } from '../render/params.ts';
 import type { ModelCard, NetworkCard } from '../model-card.ts';
 import { createColdRegistry, type ColdEntry, type ColdRegistry } from './cold.ts';
 
-/** What the worker may do with one model per request (see the README's limits). */
+/** What the worker may do with one model per request (docs/api.md, limits). */
 export interface ServingLimits {
   /** Images per onnxruntime run; a larger batch is split. Bounds the wasm heap. */
   maxBatch: number;

@@ -1,4 +1,4 @@
-import { sha256Hex } from '../inference/integrity.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 import type { ModelCard } from '../model-card.ts';
 import { canonicalParams, type RenderKind, type RenderParams } from '../render/params.ts';
 

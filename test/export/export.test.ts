@@ -30,7 +30,7 @@ const WIDE: DiffusionModelConfig = {
 };
 
 // GroupNormalization is not allowed: onnxruntime-web 1.30 has no kernel for it and expands it into about 25-30
-// small kernels per node (README "Export": the lowered form runs 461 instead of 1,129 kernels per forward).
+// small kernels per node (docs/export.md: the lowered form runs 461 instead of 1,129 kernels per forward).
 const ALLOWED_OPS = new Set([
   'Conv', 'InstanceNormalization', 'Sigmoid', 'Mul', 'Gemm', 'Add', 'Unsqueeze', 'Concat', 'Resize', 'Reshape',
   'Transpose', 'MatMul', 'Softmax', 'Cast', 'Sin', 'Cos', 'Gather',
