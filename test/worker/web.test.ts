@@ -40,10 +40,13 @@ describe('GET /', () => {
     expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${Math.min(1000, Math.floor(limit / 2))}" value="${defaults.steps}" required>`);
     const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as DemoConfig;
     expect(config.models.map((m) => [m.name, m.defaults, m.initialClass])).toEqual([
-      ['fmnist-small', { sampler: defaults.sampler, steps: defaults.steps }, 2],
-      ['fmnist-tiny', { sampler: tiny.sampler, steps: tiny.steps }, 2],
-      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }, 2],
+      ['fmnist-small', { sampler: defaults.sampler, steps: defaults.steps, guidance: defaults.guidance }, 2],
+      ['fmnist-tiny', { sampler: tiny.sampler, steps: tiny.steps, guidance: tiny.guidance }, 2],
+      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps, guidance: DEFAULTS.guidance }, 2],
     ]);
+    // the work limit the form keeps within is the one /v1/models reports
+    expect(config.models.map((m) => m.maxImageSteps)).toEqual(['fmnist-small', 'fmnist-tiny', 'fixture-tiny'].map((n) => bundledModels().get(n)!.limits.maxImageSteps));
+    expect(config.gridImages).toBe(DEFAULTS.gridImages);
     const etag = res.headers.get('etag') ?? '';
     const again = await get('/', { 'if-none-match': etag });
     expect(again.status).toBe(304);
