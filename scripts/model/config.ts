@@ -12,6 +12,11 @@ export interface UNetConfig {
   groups: number; // GroupNorm groups (must divide every width)
   /** 0 for an unconditional model; else the number of classes (row numClasses of the table is the null class). */
   numClasses: number;
+  /**
+   * Self-conditioning (Chen et al. 2022, "Analog Bits"; lucidrains' `self_condition`): the network takes
+   * `channels` more input channels, an estimate of x0, concatenated before x. Absent in older runs: false.
+   */
+  selfCondition?: boolean;
 }
 
 /** Everything serving needs besides weights. */

@@ -84,7 +84,7 @@ async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, 
     workers > 0 ? await WorkerPoolEngine.start(workers, cfg, total, choice.name === 'cpu' ? 'cpu' : 'wasm', choice.native ? 'autodiff' : 'forward', 'l2') : new InProcessEngine(cfg, choice.native ? 'autodiff' : 'forward', 'l2', choice.name);
   const state = { weights: engine.weights, ema: new Float32Array(total), adamM: new Float32Array(total), adamV: new Float32Array(total) };
   engine.weights.set(readFlat(model.params, model.layout));
-  const bm = new BatchMaker(ds, makeSchedule({ kind: 'linear', T: 1000 }), { seed: 0, batchSize: batch, objective: 'eps', minSnrGamma: 0, hflip: false, numClasses: cfg.numClasses, labelDropout: 0.1 });
+  const bm = new BatchMaker(ds, makeSchedule({ kind: 'linear', T: 1000 }), { seed: 0, batchSize: batch, objective: 'eps', weighting: { kind: 'none' }, hflip: false, numClasses: cfg.numClasses, labelDropout: 0.1 });
   const opts = { ...DEFAULT_TRAIN, batchSize: batch };
   let t0 = 0;
   let c0 = process.cpuUsage();

@@ -26,15 +26,19 @@ export function createUNet(cfg: UNetConfig, seed: number, convGrad: 'forward' | 
     const x = tf.zeros([1, cfg.imageSize, cfg.imageSize, cfg.channels]);
     const t = tf.tensor1d([0], 'int32');
     const y = cfg.numClasses > 0 ? tf.tensor1d([cfg.numClasses], 'int32') : undefined;
-    unet(ops, cfg, { x, t, y });
+    unet(ops, cfg, { x, t, y, selfCond: cfg.selfCondition === true ? x : undefined });
   });
   return { cfg, params, layout: paramLayout(params), convGrad };
 }
 
-/** x [B, H, W, C] (NHWC), t [B] int32, y [B] int32 -> output [B, H, W, C]. */
-export function forward(model: TfjsUNet, x: tf.Tensor, t: tf.Tensor, y: tf.Tensor | undefined, opts: ForwardOptions): tf.Tensor {
+/**
+ * x [B, H, W, C] (NHWC), t [B] int32, y [B] int32, selfCond [B, H, W, C] -> output [B, H, W, C].
+ * A self-conditioned model without `selfCond` gets zeros (no estimate yet).
+ */
+export function forward(model: TfjsUNet, x: tf.Tensor, t: tf.Tensor, y: tf.Tensor | undefined, opts: ForwardOptions, selfCond?: tf.Tensor): tf.Tensor {
   const ops = new TfjsOps({ params: model.params, training: opts.training, dropoutSeed: opts.dropoutSeed, convGrad: model.convGrad });
-  return unet(ops, model.cfg, { x, t, y });
+  const sc = model.cfg.selfCondition === true ? (selfCond ?? tf.zerosLike(x)) : undefined;
+  return unet(ops, model.cfg, { x, t, y, selfCond: sc });
 }
 
 export function parameterCount(model: TfjsUNet): number {
