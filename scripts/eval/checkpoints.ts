@@ -13,7 +13,8 @@ import { linePlotPng } from '../lib/plot.ts';
 import { encodeModel } from '../model/onnx-graph.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { buildUNetGraph, weightsSource } from '../export/graph.ts';
-import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
+import { createEpsModel } from '../../src/inference/eps-model.ts';
+import { createModelSession, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
 import { disposeClassifier } from './classifier.ts';
 import { EvalError, SAMPLER_LABEL, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
 
@@ -53,8 +54,8 @@ async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, '
   const c = ck.config;
   try {
     const built = buildUNetGraph({ unet: c.unet, schedule: c.schedule, prediction: c.prediction }, weightsSource(ck.ema));
-    const session = await createSession(encodeModel(built.graph), { runtime: o.runtime, threads: o.threads });
-    return { session, eps: epsModel(session, built.io, [c.unet.channels, c.unet.imageSize, c.unet.imageSize]) };
+    const session = await createModelSession(encodeModel(built.graph), built.spec, { runtime: o.runtime, threads: o.threads });
+    return { session, eps: createEpsModel(session, c.unet.numClasses) };
   } catch (e) {
     if (e instanceof ExportError) throw new EvalError(`${ck.dir}: ${e.message}`, { cause: e });
     throw e;

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseModelCard } from '../../src/models/registry.ts';
+import { readModelCard } from '../lib/model-card.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
@@ -15,7 +15,7 @@ import { errorStats, noisedBatches } from './measure.ts';
 import { weightsFromOnnx } from './onnx-weights.ts';
 import { tfjsOrtParity } from './parity.ts';
 import { exportImageSets, type RunExportOptions } from './from-run.ts';
-import { createSession, run } from './runtime.ts';
+import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
 
 export interface ModelExportOptions extends Omit<RunExportOptions, 'runDir' | 'step'> {
   modelDir: string;
@@ -39,7 +39,7 @@ export function labelsBeside(images: string): string | undefined {
 export async function exportFromModel(o: ModelExportOptions) {
   let card;
   try {
-    card = parseModelCard(JSON.parse(await readFile(path.join(o.modelDir, 'model.json'), 'utf8')));
+    card = readModelCard(o.modelDir);
   } catch (e) {
     throw new ExportError(`cannot read the model card in ${o.modelDir}: ${(e as Error).message}`, { cause: e });
   }
@@ -74,21 +74,21 @@ export async function exportFromModel(o: ModelExportOptions) {
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
-    extraChecks: async (fp32, io) => {
+    extraChecks: async (fp32) => {
       const inputs = noisedBatches(config, input.evaluationImages.subarray(0, 8 * n), 8, 4, [10, 500, 990], 4, input.evaluationLabels);
-      const old = await createSession(oldFp32);
+      const old = await createModelSession(oldFp32, graphSpec(card));
       const a: number[] = [];
       const b: number[] = [];
       try {
         for (const x of inputs) {
-          a.push(...((await run(fp32, io, x)).get(io.output) ?? []));
-          b.push(...((await run(old, card.io, x)).get(card.io.output) ?? []));
+          a.push(...(await fp32.run(x)));
+          b.push(...(await old.run(x)));
         }
       } finally {
         await old.release();
       }
       const checks: Record<string, number> = { 'parity.previousGraphMaxAbs': errorStats(Float32Array.from(a), Float32Array.from(b)).maxAbs };
-      if (o.parity) checks['parity.tfjsVsOrtMaxAbs'] = (await tfjsOrtParity(u, source, fp32, io, inputs)).maxAbs;
+      if (o.parity) checks['parity.tfjsVsOrtMaxAbs'] = (await tfjsOrtParity(u, source, fp32, inputs)).maxAbs;
       return checks;
     },
   };

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { loadCheckpoint, CheckpointError } from '../train/checkpoint.ts';
+import { lossWeighting } from '../train/options.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { exportModel, type ExportInput } from './export.ts';
@@ -83,16 +84,22 @@ export async function exportRun(o: RunExportOptions) {
     params: source,
     classNames,
     dataset: `${isFashion ? 'Fashion-MNIST' : cfg.data.kind === 'idx' ? 'IDX' : 'image folder'}: ${cfg.data.images}`,
-    training: { steps: ck.step, seconds: Math.round(ck.manifest.trainSeconds), batchSize: cfg.training.batchSize },
+    training: {
+      steps: ck.step,
+      seconds: Math.round(ck.manifest.trainSeconds),
+      batchSize: cfg.training.batchSize,
+      lossWeight: lossWeighting(cfg.training),
+      ...(u.selfCondition === true ? { selfConditionClip: cfg.training.selfConditionClip ?? true } : {}),
+    },
     ...exportImageSets(ds, o.calibrationImages, o.evaluationImages),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
     extraChecks: o.parity
-      ? async (fp32, io) => {
+      ? async (fp32) => {
           const inputs = noisedBatches(input.config, input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, [10, 500, 990], 4, input.evaluationLabels);
-          const p = await tfjsOrtParity(u, source, fp32, io, inputs);
+          const p = await tfjsOrtParity(u, source, fp32, inputs);
           return { 'parity.tfjsVsOrtMaxAbs': p.maxAbs };
         }
       : undefined,

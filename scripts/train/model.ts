@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { UNetConfig } from '../model/config.ts';
 import { unet, validateUNetConfig } from '../model/unet.ts';
 import { TfjsOps, paramLayout, writeFlat, type ParamLayout, type ParamStore } from '../model/ops-tfjs.ts';
-import type { EpsModel } from '../../src/diffusion/types.ts';
+import type { EpsModel, ModelInputs } from '../../src/diffusion/types.ts';
 
 export interface TfjsUNet {
   cfg: UNetConfig;
@@ -50,25 +50,32 @@ export function setWeights(model: TfjsUNet, flat: Float32Array): void {
   writeFlat(model.params, model.layout, flat);
 }
 
-/** The model as the core's EpsModel: NCHW Float32Arrays in and out, evaluated in chunks of `maxBatch`. */
+/**
+ * The model as the core's EpsModel: NCHW Float32Arrays in and out, evaluated in chunks of `maxBatch`. A
+ * conditional model without classes gets the null class; a self-conditioned one says so (`selfCondition`)
+ * and gets zeros when no estimate is given.
+ */
 export function toEpsModel(model: TfjsUNet, maxBatch = 64): EpsModel {
   const { imageSize: S, channels: C, numClasses } = model.cfg;
   const per = C * S * S;
-  return async (x: Float32Array, t: Int32Array, cond?: Int32Array): Promise<Float32Array> => {
+  const nchw = (a: Float32Array, s: number, n: number): tf.Tensor => tf.transpose(tf.tensor4d(a.subarray(s * per, (s + n) * per), [n, C, S, S]), [0, 2, 3, 1]);
+  const eps = async ({ x, t, classes, selfCond }: ModelInputs): Promise<Float32Array> => {
     const B = t.length;
     if (x.length !== B * per) throw new Error(`EpsModel: x has ${x.length} values, expected ${B}x${C}x${S}x${S}`);
+    if (selfCond && selfCond.length !== B * per) throw new Error(`EpsModel: selfCond has ${selfCond.length} values, expected ${B}x${C}x${S}x${S}`);
     const out = new Float32Array(x.length);
     for (let s = 0; s < B; s += maxBatch) {
       const n = Math.min(maxBatch, B - s);
       const res = tf.tidy(() => {
-        const xs = tf.transpose(tf.tensor4d(x.subarray(s * per, (s + n) * per), [n, C, S, S]), [0, 2, 3, 1]);
         const ts = tf.tensor1d(t.subarray(s, s + n), 'int32');
-        const ys = numClasses > 0 ? tf.tensor1d(cond ? cond.subarray(s, s + n) : new Int32Array(n).fill(numClasses), 'int32') : undefined;
-        return tf.transpose(forward(model, xs, ts, ys, { training: false }), [0, 3, 1, 2]);
+        const ys = numClasses > 0 ? tf.tensor1d(classes ? classes.subarray(s, s + n) : new Int32Array(n).fill(numClasses), 'int32') : undefined;
+        const sc = selfCond && model.cfg.selfCondition === true ? nchw(selfCond, s, n) : undefined;
+        return tf.transpose(forward(model, nchw(x, s, n), ts, ys, { training: false }, sc), [0, 3, 1, 2]);
       });
-      out.set(await res.data() as Float32Array, s * per);
+      out.set((await res.data()) as Float32Array, s * per);
       res.dispose();
     }
     return out;
   };
+  return Object.assign(eps, { selfCondition: model.cfg.selfCondition === true });
 }

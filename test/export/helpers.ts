@@ -14,7 +14,7 @@ export async function tempDir(prefix: string): Promise<string> {
 }
 
 /** A run folder whose checkpoint holds seeded random weights (EMA = weights), on Fashion-MNIST t10k. */
-export async function fakeRun(config: DiffusionModelConfig, opts: { seed?: number; unet?: RunConfig['unet'] } = {}): Promise<string> {
+export async function fakeRun(config: DiffusionModelConfig, opts: { seed?: number; unet?: RunConfig['unet']; training?: Partial<RunConfig['training']> } = {}): Promise<string> {
   const runDir = path.join(await tempDir('run'), 'tiny-run');
   const data = fashionMnistPaths('t10k');
   const run: RunConfig = {
@@ -23,7 +23,7 @@ export async function fakeRun(config: DiffusionModelConfig, opts: { seed?: numbe
     unet: opts.unet ?? config.unet,
     schedule: config.schedule,
     prediction: config.prediction,
-    training: { ...DEFAULT_TRAIN, steps: 10, batchSize: 8 },
+    training: { ...DEFAULT_TRAIN, steps: 10, batchSize: 8, ...opts.training },
     data: { kind: 'idx', images: data.images, labels: data.labels, fit: 'resize', hflip: false, limit: 256 },
     classNames: config.unet.numClasses > 0 ? FASHION_MNIST_CLASSES.slice() : undefined,
   };

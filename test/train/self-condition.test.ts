@@ -104,7 +104,8 @@ describe('self-conditioning forward/backward', () => {
 
   const grads = (m: TfjsUNet, s: Batch, selfCond: (xt: tf.Tensor4D, t: tf.Tensor, y: tf.Tensor) => tf.Tensor): Map<string, Float32Array> => {
     const vars = m.layout.entries.map((e) => m.params.get(e.name) as tf.Variable);
-    return tf.tidy(() => {
+    const out = new Map<string, Float32Array>();
+    tf.tidy(() => {
       const xt = tf.tensor4d(s.xt, [2, 8, 8, 1]);
       const t = tf.tensor1d(s.t, 'int32');
       const y = tf.tensor1d(s.y as Int32Array, 'int32');
@@ -112,8 +113,9 @@ describe('self-conditioning forward/backward', () => {
         const pred = forward(m, xt, t, y, { training: true, dropoutSeed: s.dropoutSeed }, selfCond(xt, t, y));
         return tf.mean(tf.mul(tf.square(tf.sub(pred, tf.tensor4d(s.target, [2, 8, 8, 1]))), tf.tensor4d(s.weight, [2, 1, 1, 1]))) as tf.Scalar;
       }, vars);
-      return new Map(m.layout.entries.map((e, i) => [e.name, (g[vars[i].name]?.dataSync() as Float32Array | undefined) ?? new Float32Array(e.size)]));
+      m.layout.entries.forEach((e, i) => out.set(e.name, (g[vars[i].name]?.dataSync() as Float32Array | undefined) ?? new Float32Array(e.size)));
     });
+    return out;
   };
 
   it('the no-grad pass is clip(a x_t + b f(x_t, t, y, 0)) in training mode with its own dropout masks', async () => {

@@ -42,7 +42,7 @@ describe('unet (tfjs emitter)', () => {
   it('is an EpsModel over NCHW arrays', async () => {
     const m = createUNet(tiny, 1);
     const eps = toEpsModel(m, 3);
-    const out = await eps(new Float32Array(5 * 64).fill(0.5), new Int32Array([1, 2, 3, 4, 5]), new Int32Array([0, 1, 2, 3, 0]));
+    const out = await eps({ x: new Float32Array(5 * 64).fill(0.5), t: new Int32Array([1, 2, 3, 4, 5]), classes: new Int32Array([0, 1, 2, 3, 0]) });
     expect(out.length).toBe(5 * 64);
   });
 
