@@ -8,10 +8,11 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { createScheduler, gaussianNoise, makeSchedule, type ModelInputs, type SamplerName } from '../src/diffusion/index.ts';
+import { createScheduler, gaussianNoise, makeSchedule, type SamplerName } from '../src/diffusion/index.ts';
 import { createEpsModel } from '../src/inference/eps-model.ts';
 import { createModelSession, graphSpec } from '../src/inference/onnx.ts';
 import { readModelCard } from './lib/model-card.ts';
+import { forwardInputs } from './bench/inputs.ts';
 
 const program = new Command()
   .name('bench:core')
@@ -83,10 +84,7 @@ if (dir) {
   const file = card.files.int8 ?? card.files.fp32;
   const session = await createModelSession(readFileSync(join(dir, file.path)), graphSpec(card));
   const model = createEpsModel(session, card.architecture.numClasses);
-  const n = card.channels * card.imageSize * card.imageSize;
-  const inputs: ModelInputs = { x: gaussianNoise(3, 0, new Float32Array(B * n)), t: new Int32Array(B).fill(500) };
-  if (card.io.class) inputs.classes = new Int32Array(B);
-  if (card.io.selfCond) inputs.selfCond = new Float32Array(B * n);
+  const inputs = forwardInputs(card, B);
   unetMs = await time(Math.min(opts.iterations, 30), () => model(inputs));
   unetLabel = `U-Net call (${card.name} int8, batch ${B}, ${card.imageSize}x${card.imageSize})`;
   rows.push([unetLabel, unetMs]);

@@ -55,7 +55,7 @@ async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, '
   try {
     const built = buildUNetGraph({ unet: c.unet, schedule: c.schedule, prediction: c.prediction }, weightsSource(ck.ema));
     const session = await createModelSession(encodeModel(built.graph), built.spec, { runtime: o.runtime, threads: o.threads });
-    return { session, eps: createEpsModel(session, c.unet.numClasses) };
+    return { session, spec: built.spec, eps: createEpsModel(session, c.unet.numClasses) };
   } catch (e) {
     if (e instanceof ExportError) throw new EvalError(`${ck.dir}: ${e.message}`, { cause: e });
     throw e;
@@ -93,7 +93,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   if (!/fashion/i.test(cfg.data.images)) o.log(`warning: the run trained on ${cfg.data.images}, not Fashion-MNIST: the distances compare against Fashion-MNIST`);
   const ref = await prepareReference(o, u.imageSize, fit);
   const probed = await emaSession(first, o);
-  const ms = await probe(probed.eps, o.batch, u.channels, u.imageSize, u.numClasses);
+  const ms = await probe(probed.eps, probed.spec, o.batch);
   await probed.session.release();
   const perCheckpoint = (o.samples * o.steps * (o.guidance !== 1 ? 2 : 1) * ms) / 1000;
   o.log(`${steps.length} checkpoints x ${o.samples} samples; one U-Net image-step ${ms.toFixed(2)} ms (${RUNTIME_LABEL[o.runtime]}); estimated ${formatDuration(perCheckpoint * steps.length)}`);

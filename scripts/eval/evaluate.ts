@@ -9,11 +9,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
-import { createScheduler, deriveSeed, guidedAt, makeSchedule, modelEvaluations, sample, SAMPLER_NAMES, type EpsModel, type ModelInputs, type GuidanceInterval, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
+import { createScheduler, deriveSeed, guidedAt, makeSchedule, modelEvaluations, sample, SAMPLER_NAMES, type EpsModel, type GuidanceInterval, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
-import { createModelSession, graphSpec, RUNTIME_LABEL, type ModelSession, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { createModelSession, graphSpec, RUNTIME_LABEL, type GraphSpec, type ModelSession, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { inputsFor } from '../bench/inputs.ts';
 import { readModelCard } from '../lib/model-card.ts';
 import { selectBackend, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
@@ -348,10 +349,8 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Milliseconds per image per U-Net call at batch `B` (median of 5 calls after 2 warm-up calls). */
-export async function probe(m: EpsModel, B: number, C: number, S: number, numClasses: number): Promise<number> {
-  const inputs: ModelInputs = { x: new Float32Array(B * C * S * S), t: new Int32Array(B).fill(500) };
-  if (numClasses > 0) inputs.classes = new Int32Array(B);
-  if (m.selfCondition === true) inputs.selfCond = new Float32Array(B * C * S * S);
+export async function probe(m: EpsModel, spec: Pick<GraphSpec, 'io' | 'dims'>, B: number): Promise<number> {
+  const inputs = inputsFor(spec, B, 500);
   for (let k = 0; k < 2; k++) await m(inputs);
   const times: number[] = [];
   for (let k = 0; k < 5; k++) {
@@ -568,7 +567,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     sessions.set(p, session);
     const m = createEpsModel(session, numClasses);
     models.set(p, m);
-    msPerImageStep.set(p, await probe(m, o.batch, C, S, numClasses));
+    msPerImageStep.set(p, await probe(m, session.spec, o.batch));
   }
   const work = (c: Cell): number => {
     if (c.guidance === 1 || !o.guidanceInterval) return o.samples * c.steps * (c.guidance !== 1 ? 2 : 1);

@@ -5,10 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { ModelInputs } from '../../src/diffusion/types.ts';
-import { gaussianNoise } from '../../src/diffusion/noise.ts';
 import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
 import { readModelCard } from '../lib/model-card.ts';
+import { forwardInputs } from '../bench/inputs.ts';
 
 const dir = process.argv[2] ?? path.join('models', 'fixture-tiny');
 const reps = Number(process.argv[3] ?? 30);
@@ -16,16 +15,10 @@ const card = readModelCard(dir);
 const fp32 = await createModelSession(await readFile(path.join(dir, card.files.fp32.path)), graphSpec(card));
 const int8 = await createModelSession(await readFile(path.join(dir, card.files.int8.path)), graphSpec(card));
 const dims = [card.channels, card.imageSize, card.imageSize] as const;
-const n = dims[0] * dims[1] * dims[2];
 console.log(`${card.name}: ${card.architecture.parameters ?? '?'} parameters, ${dims.join('x')}; ms per forward (fastest / median of ${reps})`);
 console.log('| batch | fp32 | int8 | speed-up (fastest) |\n|---|---|---|---|');
 for (const b of [1, 4, 16]) {
-  const input: ModelInputs = {
-    x: gaussianNoise(7, b, new Float32Array(b * n)),
-    t: new Int32Array(b).fill(Math.floor(card.schedule.T / 2)),
-    ...(card.io.class === undefined ? {} : { classes: Int32Array.from({ length: b }, (_, i) => i % (card.architecture.numClasses + 1)) }),
-    ...(card.io.selfCond === undefined ? {} : { selfCond: new Float32Array(b * n) }),
-  };
+  const input = forwardInputs(card, b);
   const times = { fp32: [] as number[], int8: [] as number[] };
   for (let i = 0; i < 5; i++) {
     await fp32.run(input);

@@ -38,10 +38,13 @@ interface Row {
   backend: string;
   model: string;
   variant: Variant;
-  /** Self-conditioned variants: timed steps that ran the first (no-gradient) pass, and the mean ms of those and of the others. */
+  /**
+   * Self-conditioned variants: timed steps that ran the first (no-gradient) pass, and the mean CPU seconds (all threads)
+   * of those steps and of the others (CPU time, since wall time on a shared machine moves with the load).
+   */
   firstPassSteps: number;
-  msWithFirstPass: number | null;
-  msWithoutFirstPass: number | null;
+  cpuWithFirstPass: number | null;
+  cpuWithoutFirstPass: number | null;
   params: number;
   size: number;
   batch: number;
@@ -120,18 +123,19 @@ async function benchCell(
   const opts = { ...DEFAULT_TRAIN, batchSize: batch };
   let t0 = 0;
   let c0 = process.cpuUsage();
-  const stepMs = { with: [] as number[], without: [] as number[] };
+  const stepCpu = { with: [] as number[], without: [] as number[] };
   try {
     for (let s = 0; s < warmup + steps; s++) {
       if (s === warmup) {
         t0 = performance.now();
         c0 = process.cpuUsage();
       }
-      const a = performance.now();
+      const a = process.cpuUsage();
       const b = bm.make(s);
       const r = await engine.compute(b);
       adamStep(state, r.grads, opts, s);
-      if (s >= warmup) (b.selfCond ? stepMs.with : stepMs.without).push(performance.now() - a);
+      const used = process.cpuUsage(a);
+      if (s >= warmup) (b.selfCond ? stepCpu.with : stepCpu.without).push((used.user + used.system) / 1e6);
     }
   } finally {
     if (!profile) await engine.close();
@@ -174,9 +178,9 @@ async function benchCell(
   }
   const mean = (a: number[]): number | null => (a.length > 0 ? a.reduce((x, y) => x + y, 0) / a.length : null);
   return {
-    firstPassSteps: stepMs.with.length,
-    msWithFirstPass: mean(stepMs.with),
-    msWithoutFirstPass: mean(stepMs.without),
+    firstPassSteps: stepCpu.with.length,
+    cpuWithFirstPass: mean(stepCpu.with),
+    cpuWithoutFirstPass: mean(stepCpu.without),
     params: total,
     size: cfg.imageSize,
     batch,
@@ -190,11 +194,11 @@ async function benchCell(
   };
 }
 
-/** "k/n: with A ms, without B ms, at 1/2: C ms" (C: the expected step of a run, where half of the steps have the pass). */
+/** "k/n, CPU s/step with A, without B, at 1/2: C" (C: the expected step of a run, where half of the steps have the pass). */
 function firstPassText(r: Row, steps: number): string {
-  const f = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
-  const half = r.msWithFirstPass !== null && r.msWithoutFirstPass !== null ? (r.msWithFirstPass + r.msWithoutFirstPass) / 2 : null;
-  return `${r.firstPassSteps}/${steps}: with ${f(r.msWithFirstPass)} ms, without ${f(r.msWithoutFirstPass)} ms, at 1/2: ${f(half)} ms`;
+  const f = (v: number | null): string => (v === null ? '-' : v.toFixed(2));
+  const half = r.cpuWithFirstPass !== null && r.cpuWithoutFirstPass !== null ? (r.cpuWithFirstPass + r.cpuWithoutFirstPass) / 2 : null;
+  return `${r.firstPassSteps}/${steps}, CPU s/step with ${f(r.cpuWithFirstPass)}, without ${f(r.cpuWithoutFirstPass)}, at 1/2: ${f(half)}`;
 }
 
 async function main(): Promise<void> {

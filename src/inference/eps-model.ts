@@ -26,15 +26,17 @@ export function createEpsModel(session: ModelSession, nullClass: number, options
   let queue: Promise<unknown> = Promise.resolve();
 
   async function runChunk(inputs: ModelInputs, start: number, b: number): Promise<Float32Array> {
-    // No copies of x: onnxruntime copies its inputs into the wasm heap (a view of the chunk is enough).
-    const whole = start === 0 && b === inputs.t.length;
-    const view = (a: Float32Array): Float32Array => (whole ? a : a.subarray(start * n, (start + b) * n));
-    const chunk: ModelInputs = {
-      x: view(inputs.x),
-      t: whole ? inputs.t : inputs.t.subarray(start, start + b),
-      ...(io.class === undefined ? {} : { classes: inputs.classes ? inputs.classes.subarray(start, start + b) : new Int32Array(b).fill(nullClass) }),
-      ...(inputs.selfCond === undefined ? {} : { selfCond: view(inputs.selfCond) }),
-    };
+    // No copies: onnxruntime copies its inputs into the wasm heap (views of the chunk's images are enough).
+    const B = inputs.t.length;
+    const chunk = { ...inputs };
+    if (start !== 0 || b !== B) {
+      for (const [key, v] of Object.entries(inputs) as [keyof ModelInputs, Float32Array | Int32Array | undefined][]) {
+        if (v === undefined) continue;
+        const per = v.length / B; // values per image: 1 (t, classes) or C x H x W (x, selfCond)
+        Object.assign(chunk, { [key]: v.subarray(start * per, (start + b) * per) });
+      }
+    }
+    if (io.class !== undefined && chunk.classes === undefined) chunk.classes = new Int32Array(b).fill(nullClass);
     options.onRun?.(b);
     const started = performance.now();
     const out = await session.run(chunk);
@@ -44,9 +46,10 @@ export function createEpsModel(session: ModelSession, nullClass: number, options
 
   async function forward(inputs: ModelInputs): Promise<Float32Array> {
     const B = inputs.t.length;
-    if (inputs.x.length !== B * n) throw new ModelIoError(`model ${name}: x must hold ${B} x ${n} values, got ${inputs.x.length}`);
-    if (inputs.classes && inputs.classes.length !== B) throw new ModelIoError(`model ${name}: classes must hold ${B} values, got ${inputs.classes.length}`);
-    if (inputs.selfCond && inputs.selfCond.length !== B * n) throw new ModelIoError(`model ${name}: selfCond must hold ${B} x ${n} values, got ${inputs.selfCond.length}`);
+    // every input holds B times its values per image (src/inference/onnx.ts checks each against the graph)
+    for (const [key, v] of Object.entries(inputs) as [string, Float32Array | Int32Array | undefined][]) {
+      if (v !== undefined && (v.length % B !== 0 || (key === 'x' && v.length !== B * n))) throw new ModelIoError(`model ${name}: ${key} holds ${v.length} values, not a multiple of ${B} images${key === 'x' ? ` x ${n}` : ''}`);
+    }
     if (B <= maxBatch) return runChunk(inputs, 0, B); // one run: its output is the result
     const result = new Float32Array(B * n);
     for (let start = 0; start < B; start += maxBatch) {
