@@ -15,8 +15,8 @@ import { ExportError } from '../model/ops-onnx.ts';
 import { buildUNetGraph, weightsSource } from '../export/graph.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
 import { createModelSession, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
-import { disposeClassifier } from './classifier.ts';
-import { EvalError, SAMPLER_LABEL, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
+import type { Interval } from './intervals.ts';
+import { EvalError, SAMPLER_LABEL, disposeReference, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
 
 export interface CheckpointEvalOptions
   extends Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'runtime' | 'threads' | 'grids' | 'progress' | 'log' | 'out'> {
@@ -32,10 +32,17 @@ export interface CheckpointResult {
   step: number;
   trainSeconds: number;
   distance: number;
+  /** 95% jackknife interval. */
+  distanceCi?: Interval;
   meanTerm: number;
   covTerm: number;
   accuracy: number | null;
+  /** 95% Wilson interval. */
+  accuracyCi?: Interval | null;
   relativeAccuracy: number | null;
+  /** The second meter's distance and interval (absent when not used). */
+  secondDistance?: number;
+  secondDistanceCi?: Interval;
   seconds: number;
   grid?: string;
 }
@@ -44,7 +51,7 @@ export interface CheckpointReport {
   createdAt: string;
   runDir: string;
   cell: { sampler: SamplerName; steps: number; guidance: number; samples: number; weights: 'EMA fp32'; runtime: OrtRuntime };
-  reference: { testImages: number; realAccuracy: number; floor: { samples: number; distance: number } };
+  reference: { testImages: number; realAccuracy: number; floor: { samples: number; distance: number }; secondFloor?: number };
   classifier: { sha256: string; testAccuracy: number };
   checkpoints: CheckpointResult[];
 }
@@ -63,6 +70,7 @@ async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, '
 }
 
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+const ci = (i: Interval | undefined, digits: number): string => (i ? ` [${i[0].toFixed(digits)}, ${i[1].toFixed(digits)}]` : '');
 
 export function checkpointTable(r: CheckpointReport): string {
   const lines = [
@@ -70,9 +78,14 @@ export function checkpointTable(r: CheckpointReport): string {
       `Floor ${r.reference.floor.distance.toFixed(3)} (${r.reference.floor.samples} training images vs ${r.reference.testImages} test images); ` +
       `classifier accuracy on real test images at the model's size ${pct(r.reference.realAccuracy)}.`,
     '',
-    '| checkpoint step | training time | distance | accuracy (requested class) | vs real |',
-    '|---:|---:|---:|---:|---:|',
-    ...r.checkpoints.map((c) => `| ${c.step} | ${formatDuration(c.trainSeconds)} | ${c.distance.toFixed(3)} | ${pct(c.accuracy)} | ${pct(c.relativeAccuracy)} |`),
+    `Intervals: 95% (jackknife for distances, Wilson for accuracy); two checkpoints differ when their intervals do not overlap${r.reference.secondFloor !== undefined ? ` on both meters. Second meter (cnn-gap) floor ${r.reference.secondFloor.toFixed(3)}` : ''}.`,
+    '',
+    '| checkpoint step | training time | distance [95%] | second meter [95%] | accuracy (requested class) [95%] | vs real |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...r.checkpoints.map(
+      (c) =>
+        `| ${c.step} | ${formatDuration(c.trainSeconds)} | ${c.distance.toFixed(3)}${ci(c.distanceCi, 2)} | ${c.secondDistance === undefined ? 'n/a' : `${c.secondDistance.toFixed(3)}${ci(c.secondDistanceCi, 2)}`} | ${pct(c.accuracy)}${c.accuracyCi ? ` [${pct(c.accuracyCi[0])}, ${pct(c.accuracyCi[1])}]` : ''} | ${pct(c.relativeAccuracy)} |`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -115,11 +128,14 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
     const r: CheckpointResult = {
       step,
       trainSeconds: ck.state.trainSeconds,
-      distance: sc.distance,
-      meanTerm: sc.meanTerm,
-      covTerm: sc.covTerm,
-      accuracy: sc.accuracy,
-      relativeAccuracy: sc.relativeAccuracy,
+      distance: sc.primary.distance,
+      distanceCi: sc.primary.distanceCi,
+      meanTerm: sc.primary.meanTerm,
+      covTerm: sc.primary.covTerm,
+      accuracy: sc.primary.accuracy,
+      accuracyCi: sc.primary.accuracyCi,
+      relativeAccuracy: sc.primary.relativeAccuracy,
+      ...(sc.second ? { secondDistance: sc.second.distance, secondDistanceCi: sc.second.distanceCi } : {}),
       seconds: sc.seconds,
     };
     if (o.grids && sc.firstImages.length > 0) {
@@ -130,14 +146,14 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
     if (!bar) o.log(`checkpoint ${step}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}`);
   }
   bar?.stop();
-  disposeClassifier(ref.clf);
+  disposeReference(ref);
 
   const report: CheckpointReport = {
     createdAt: new Date().toISOString(),
     runDir: o.runDir,
     cell: { sampler: o.sampler, steps: o.steps, guidance: o.guidance, samples: o.samples, weights: 'EMA fp32', runtime: o.runtime },
-    reference: { testImages: ref.testCount, realAccuracy: ref.realAccuracy, floor: { samples: ref.floor.samples, distance: ref.floor.distance } },
-    classifier: { sha256: ref.manifest.sha256, testAccuracy: ref.manifest.testAccuracy },
+    reference: { testImages: ref.primary.testCount, realAccuracy: ref.primary.realAccuracy, floor: { samples: ref.primary.floor.samples, distance: ref.primary.floor.distance }, ...(ref.second ? { secondFloor: ref.second.floor.distance } : {}) },
+    classifier: { sha256: ref.primary.manifest.sha256, testAccuracy: ref.primary.manifest.testAccuracy },
     checkpoints: results,
   };
   await fsp.writeFile(path.join(o.out, 'checkpoints.md'), checkpointTable(report));
@@ -146,7 +162,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   const png = linePlotPng(
     [
       { name: `${SAMPLER_LABEL[o.sampler]}, ${o.steps} steps`, points: results.map((c) => [c.step, c.distance] as const) },
-      { name: 'floor (train vs test)', points: [[Math.min(...xs), ref.floor.distance], [Math.max(...xs), ref.floor.distance]], color: [150, 150, 150] },
+      { name: 'floor (train vs test)', points: [[Math.min(...xs), ref.primary.floor.distance], [Math.max(...xs), ref.primary.floor.distance]], color: [150, 150, 150] },
     ],
     { title: `distance vs training step (n=${o.samples})`, xLabel: 'training step', yLabel: 'Frechet distance (classifier features)', yZero: true },
   );

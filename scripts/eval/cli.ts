@@ -11,6 +11,7 @@ import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
 import { ORT_RUNTIMES, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { compareFiles } from './compare.ts';
 import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type DefaultCell, type Precision } from './evaluate.ts';
 
 function intIn(min: number, max: number): (v: string) => number {
@@ -76,6 +77,10 @@ interface CliOptions {
   clip: boolean;
   out?: string;
   classifier?: string;
+  secondClassifier?: string;
+  compare?: string[];
+  worker?: string;
+  workerConcurrency: number;
   backend: BackendRequest;
   runtime: OrtRuntime;
   threads: number;
@@ -94,7 +99,7 @@ export function buildProgram(): Command {
     .name('eval')
     .description(
       'Evaluate an exported model: Fréchet distance in the evaluation classifier\'s feature space against the Fashion-MNIST test set, ' +
-        'and the classifier\'s accuracy on samples of the requested class, for each sampler x steps x precision x guidance; ' +
+        'and the classifier\'s accuracy on samples of the requested class, on two meters (classifiers of different architecture and seed) with 95% intervals and a per-class table, for each sampler x steps x precision x guidance; ' +
         'plus the reference floor (a training subset of the same size vs the test set). Writes table.md, results.json, distance-vs-steps.png and grids/.',
     )
     .option('--model <dir>', 'model folder (models/<name>, with model.json)')
@@ -113,6 +118,10 @@ export function buildProgram(): Command {
     .option('--no-clip', 'sample without clipSample (serving clips by default)')
     .option('--out <dir>', 'output folder (default: eval-results/<model name>)')
     .option('--classifier <dir>', 'evaluation classifier folder (default: scripts/eval/classifier)')
+    .option('--compare <a,b>', 'compare two results.json files cell by cell with the decision rule (intervals, both meters); samples nothing', (v) => v.split(','))
+    .option('--worker <url>', 'request every sample from a running worker (npm run dev: http://127.0.0.1:8787) instead of sampling in-process; int8 only')
+    .option('--worker-concurrency <n>', 'with --worker: requests in flight', intIn(1, 16), 2)
+    .option('--second-classifier <dir>', 'the second meter: a classifier of another architecture and seed, or "none" (default: scripts/eval/classifier-gap)')
     .option('--backend <name>', `tfjs backend for the classifier: ${BACKEND_REQUESTS.join(', ')}`, oneOf(BACKEND_REQUESTS), d.backend)
     .option('--runtime <name>', `onnxruntime that samples: node (native, about 5x faster) or web (wasm, as served); the same graph`, oneOf(ORT_RUNTIMES), d.runtime)
     .option('--threads <n>', 'onnxruntime-node intra-op threads', intIn(1, 64), d.threads)
@@ -132,7 +141,10 @@ export function buildProgram(): Command {
       '\nExamples:\n' +
         '  npm run eval -- --model models/fixture-tiny --samples 200 --steps 5,10 --ddpm-reference 0\n' +
         '  npm run eval -- --model models/fmnist-small --samples 1000 --samplers unipc,dpmpp2m --steps 10,20 --guidance 1,1.75 --precision int8\n' +
-        '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n',
+        '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n' +
+        '  npm run eval -- --model models/fmnist-small --worker http://127.0.0.1:8787 --samples 500 --samplers unipc --steps 10 --guidance 1.75 \\\n' +
+        '      --guidance-interval 0,600 --precision int8 --ddpm-reference 0   # the served images, from npm run dev, on both meters\n' +
+        '  npm run eval -- --compare eval-results/a/results.json,eval-results/b/results.json   # which cells differ, by the decision rule\n',
     );
 }
 
@@ -140,13 +152,20 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const program = buildProgram();
   program.parse(argv);
   const a = program.opts<CliOptions>();
-  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir> or --run <dir>');
+  if (a.compare !== undefined) {
+    if (a.compare.length !== 2 || a.compare.some((f) => f === '')) program.error('error: --compare takes two results.json files: --compare a/results.json,b/results.json');
+    console.log(await compareFiles(a.compare[0], a.compare[1]));
+    return;
+  }
+  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir>, --run <dir> or --compare <a,b>');
   const common = {
     samples: a.samples,
     batch: a.batch,
     seed: a.seed,
     clip: a.clip,
     classifierDir: a.classifier,
+    ...(a.worker !== undefined ? { worker: a.worker, workerConcurrency: a.workerConcurrency } : {}),
+    ...(a.secondClassifier !== undefined ? { secondClassifierDir: a.secondClassifier === 'none' ? null : a.secondClassifier } : {}),
     testImages: a.testImages,
     cacheDir: a.cache ? DEFAULT_CACHE_DIR : null,
     backend: a.backend,
