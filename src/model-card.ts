@@ -42,6 +42,8 @@ export interface ModelIo {
  * only through parseModelCard (here) or readModelCard (scripts/lib/model-card.ts), which validate it.
  */
 export interface ModelCard {
+  /** A DDPM (noise) model; absent in cards written before Cold Diffusion models (src/cold/card.ts) existed. */
+  kind?: 'ddpm';
   name: string;
   version: string;
   architecture: ModelArchitecture & { parameters?: number };
@@ -76,11 +78,15 @@ export interface ModelFile {
   sha256: string; // hex
 }
 
+/** What the U-Net runtime (src/inference/) needs of a card, whatever the model's kind (DDPM or Cold Diffusion). */
+export type NetworkCard = Pick<ModelCard, 'name' | 'imageSize' | 'channels' | 'architecture' | 'io' | 'files'>;
+
 const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
 
 /** What every reader relies on; other fields pass through unchecked. */
 const cardSchema = z.looseObject({
+  kind: z.literal('ddpm').optional(),
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
   version: z.string(),
   imageSize: count(1, 512),

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { SamplerName } from '../../src/diffusion/index.ts';
 import { listCheckpoints, loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import { ddpmRun } from '../train/options.ts';
 import { linePlotPng } from '../lib/plot.ts';
 import { encodeModel } from '../model/onnx-graph.ts';
 import { ExportError } from '../model/ops-onnx.ts';
@@ -60,7 +61,7 @@ export interface CheckpointReport {
 async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, 'runtime' | 'threads'>) {
   const c = ck.config;
   try {
-    const built = buildUNetGraph({ unet: c.unet, schedule: c.schedule, prediction: c.prediction }, weightsSource(ck.ema));
+    const built = buildUNetGraph({ unet: c.unet }, weightsSource(ck.ema));
     const session = await createModelSession(encodeModel(built.graph), built.spec, { runtime: o.runtime, threads: o.threads });
     return { session, spec: built.spec, eps: createEpsModel(session, c.unet.numClasses) };
   } catch (e) {
@@ -98,7 +99,12 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   if (missing.length > 0) throw new EvalError(`${o.runDir}: no checkpoint at step ${missing.join(', ')} (kept: ${kept.join(', ')})`);
 
   const first = await loadCheckpoint(o.runDir, { step: steps[0] });
-  const cfg = first.config;
+  let cfg;
+  try {
+    cfg = ddpmRun(first.config, 'npm run eval -- --run');
+  } catch (e) {
+    throw new EvalError(`${o.runDir}: ${(e as Error).message}`, { cause: e });
+  }
   const u = cfg.unet;
   if (u.numClasses === 0 && o.guidance !== 1) throw new EvalError('the run is unconditional: only guidance 1 applies');
   const space: SampleSpace = { imageSize: u.imageSize, channels: u.channels, numClasses: u.numClasses, schedule: cfg.schedule, prediction: cfg.prediction };

@@ -3,7 +3,11 @@
  *   [--guidance 1,3] [--guidance-interval lo,hi] [--precision fp32,int8] [--out <dir>]`
  * See scripts/eval/evaluate.ts and the README's "Evaluation" section.
  */
+import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import type { ColdAlgorithm } from '../../src/cold/index.ts';
+import { isColdCard } from '../../src/models/cold.ts';
+import { coldMarkdown, evaluateCold } from './cold.ts';
 import { servedModel } from '../../src/models/served.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../../src/diffusion/index.ts';
@@ -91,6 +95,9 @@ interface CliOptions {
   progress: boolean;
   testImages: number;
   cache: boolean;
+  restoreImages: number;
+  levels?: number[];
+  algorithms: ColdAlgorithm[];
 }
 
 export function buildProgram(): Command {
@@ -136,6 +143,9 @@ export function buildProgram(): Command {
     .option('--no-cache', `recompute the reference statistics (cached in ${DEFAULT_CACHE_DIR})`)
     .option('--no-grids', 'do not write sample grids')
     .option('--no-progress', 'no progress bar (one line per cell)')
+    .option('--restore-images <n>', 'Cold Diffusion models: test images restored at each level', intIn(2, 10_000), 1000)
+    .option('--levels <list>', 'Cold Diffusion models: degradation levels t to restore from (default T/4, T/2, 3T/4, T)', listOf(intIn(1, 1000)))
+    .option('--algorithms <list>', "Cold Diffusion models: 2 (the paper's Algorithm 2) and/or 1 (its naive Algorithm 1)", listOf((v) => Number(oneOf(['1', '2'])(v)) as ColdAlgorithm), [2, 1])
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -144,7 +154,8 @@ export function buildProgram(): Command {
         '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n' +
         '  npm run eval -- --model models/fmnist-small --worker http://127.0.0.1:8787 --samples 500 --samplers unipc --steps 10 --guidance 1.75 \\\n' +
         '      --guidance-interval 0,600 --precision int8 --ddpm-reference 0   # the served images, from npm run dev, on both meters\n' +
-        '  npm run eval -- --compare eval-results/a/results.json,eval-results/b/results.json   # which cells differ, by the decision rule\n',
+        '  npm run eval -- --compare eval-results/a/results.json,eval-results/b/results.json   # which cells differ, by the decision rule\n' +
+        '  npm run eval -- --model models/<cold model> --restore-images 1000 --samples 1000   # Cold Diffusion: restoration by t, generation\n',
     );
 }
 
@@ -194,6 +205,29 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   }
   const modelDir = a.model ?? '';
   const name = modelDir.replace(/\/+$/, '').split('/').pop() ?? 'model';
+  if (isColdCard(await readJson(`${modelDir}/model.json`))) {
+    // Cold Diffusion (scripts/eval/cold.ts): restoration by t and generation; the DDPM cells' options do not apply
+    const given = (option: string): boolean => program.getOptionValueSource(option) === 'cli';
+    const ddpmOnly = ['samplers', 'steps', 'ddpmReference', 'guidance', 'guidanceInterval', 'defaultCell', 'include', 'mergeOnly', 'clip', 'worker'].filter(given);
+    if (ddpmOnly.length > 0) program.error(`error: ${ddpmOnly.join(', ')} apply to DDPM models; ${modelDir} is a Cold Diffusion model`);
+    if (given('precision') && a.precision.length !== 1) program.error('error: a Cold Diffusion evaluation takes one --precision (fp32 or int8)');
+    const report = await evaluateCold({
+      ...common,
+      modelDir,
+      restoreImages: a.restoreImages,
+      ...(a.levels ? { levels: a.levels } : {}),
+      samples: a.samples,
+      algorithms: a.algorithms,
+      precision: given('precision') ? a.precision[0] : 'int8',
+      fit: a.fit,
+      out: a.out ?? `eval-results/${name}`,
+    });
+    console.log(`\n${coldMarkdown(report)}`);
+    return;
+  }
+  for (const [option, value] of [['restoreImages', '--restore-images'], ['levels', '--levels'], ['algorithms', '--algorithms']] as const) {
+    if (program.getOptionValueSource(option) === 'cli') program.error(`error: ${value} applies to Cold Diffusion models; ${modelDir} is a DDPM model`);
+  }
   const report = await evaluate({
     ...common,
     modelDir,
@@ -209,6 +243,15 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     out: a.out ?? `eval-results/${name}`,
   });
   console.log(`\n${markdownTable(report)}`);
+}
+
+/** A JSON file, or null when it cannot be read (the evaluation itself then says why). */
+async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** The served defaults of a model (src/models/served.json) as the eval's default cell: a requested class gets the default guidance. */

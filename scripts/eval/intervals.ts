@@ -55,3 +55,16 @@ export function wilsonInterval(successes: number, n: number, z = 1.96): Interval
 export function resolved(a: Interval, b: Interval): boolean {
   return a[1] < b[0] || b[1] < a[0];
 }
+
+/** The mean of per-image figures and its normal interval: mean +- z standard errors (95%: z = 1.96). */
+export function meanInterval(values: ArrayLike<number>, z = 1.96): { mean: number; interval: Interval } {
+  const n = values.length;
+  if (n < 2) throw new RangeError(`a mean's interval needs at least 2 values (got ${n})`);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i];
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i] - mean) ** 2;
+  const se = Math.sqrt(ss / (n - 1) / n);
+  return { mean, interval: [mean - z * se, mean + z * se] };
+}

@@ -24,7 +24,7 @@ export interface BuiltGraph {
 }
 
 /** Builds the fp32 graph; every parameter comes from `source` (ExportError when the architecture cannot be expressed). */
-export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource, name = 'ddpm_unet', emit: EmitOptions = DEFAULT_EMIT): BuiltGraph {
+export function buildUNetGraph(config: Pick<DiffusionModelConfig, 'unet'>, source: ParamSource, name = 'ddpm_unet', emit: EmitOptions = DEFAULT_EMIT): BuiltGraph {
   const u = config.unet;
   try {
     validateUNetConfig(u);

@@ -2,8 +2,10 @@
 import { makeSchedule, qSample, gaussianNoise, type ModelInputs } from '../../src/diffusion/index.ts';
 import { createScheduler } from '../../src/diffusion/create.ts';
 import { sample } from '../../src/diffusion/sample.ts';
+import type { ColdModelCard } from '../../src/cold/card.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
 import type { ModelSession } from '../../src/inference/onnx.ts';
+import type { ModelCard } from '../../src/model-card.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 
 export interface ErrorStats {
@@ -87,6 +89,47 @@ export function batchOf(input: ModelInputs, b: number, n: number): ModelInputs {
     ...(input.classes === undefined ? {} : { classes: pick(input.classes) }),
     ...(input.selfCond === undefined ? {} : { selfCond: images(input.selfCond) }),
   };
+}
+
+/** The card fields every kind of model shares (the network, its files, its data and training). */
+export type CommonCardFields = Omit<ModelCard, 'kind' | 'schedule' | 'prediction'>;
+
+/**
+ * How the exporter makes the network's inputs from clean images and checks int8 end to end, per kind of
+ * model: DDPM noises images (ddpmInputs, below); Cold Diffusion degrades them (cold.ts).
+ */
+export interface NetworkInputs {
+  /** The network's timesteps are [0, T). */
+  T: number;
+  /** Images x0 [count, C, H, W] as inputs at the given timesteps (image i at timesteps[i % length]), in batches. */
+  inputs(x0: Float32Array, count: number, batch: number, timesteps: readonly number[], seed: number, labels?: ArrayLike<number>): ModelInputs[];
+  /** PSNR of what int8 produces against what fp32 produces from the same starts; `label` says what was produced. */
+  samplePsnr(fp32: ModelSession, int8: ModelSession, opts: { steps: number; images: number; seed: number }): Promise<{ psnr: number; label: string }>;
+  /** ONNX graph metadata (besides the architecture). */
+  metadata: Record<string, string>;
+  /** The model card of this kind from the shared fields. */
+  card(common: CommonCardFields): ModelCard | ColdModelCard;
+}
+
+/** A DDPM model's inputs: images noised by q_sample; int8 checked on DDIM samples. */
+export function ddpmInputs(config: DiffusionModelConfig): NetworkInputs {
+  return {
+    T: config.schedule.T,
+    inputs: (x0, count, batch, timesteps, seed, labels) => noisedBatches(config, x0, count, batch, timesteps, seed, labels),
+    samplePsnr: async (fp32, int8, opts) => ({ psnr: (await samplePsnr(config, fp32, int8, opts)).psnr, label: `${opts.steps}-step DDIM sample` }),
+    metadata: { prediction: config.prediction, schedule: JSON.stringify(config.schedule) },
+    card: (common) => cardOf(common, { schedule: config.schedule, prediction: config.prediction }),
+  };
+}
+
+/**
+ * A card from the shared fields and a kind's own, in the order model.json has always had: identity,
+ * architecture and classes, then the kind's fields (schedule and prediction, or the process), then data,
+ * training, I/O, files and errors.
+ */
+export function cardOf<K extends object>(common: CommonCardFields, own: K): CommonCardFields & K {
+  const { dataset, training, io, files, exportErrors, ...head } = common;
+  return { ...head, ...own, dataset, training, io, files, exportErrors } as CommonCardFields & K;
 }
 
 /** int8 vs fp32 prediction error per timestep and overall. */

@@ -14,7 +14,7 @@ import { encodeModel, type Graph } from '../model/onnx-graph.ts';
 import type { ParamSource } from '../model/ops-onnx.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { loadIdxDataset, loadImageFolder } from '../train/data.ts';
-import { DEFAULT_UNET } from '../train/options.ts';
+import { DEFAULT_UNET, ddpmRun } from '../train/options.ts';
 import { calibrate } from './calibrate.ts';
 import { defaultKeepFloat, evalTimesteps } from './export.ts';
 import { syntheticImages } from './fixture.ts';
@@ -112,7 +112,7 @@ await new Command()
       return;
     }
     const ck = await loadCheckpoint(o.run);
-    const c = ck.config;
+    const c = ddpmRun(ck.config, 'npm run export:study');
     const u = c.unet;
     const lo = { size: u.imageSize, channels: u.channels, fit: c.data.fit, limit: 0 };
     const ds = c.data.kind === 'idx' ? await loadIdxDataset(c.data.images, c.data.labels, lo) : await loadImageFolder(c.data.images, lo);

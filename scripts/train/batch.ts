@@ -91,9 +91,46 @@ export function lossWeight(abar: number, weighting: LossWeighting, objective: Ob
   return 1;
 }
 
-export class BatchMaker {
+/**
+ * The training images in a seeded order (an epoch-wise permutation from (seed, epoch)), written into batches
+ * as NHWC floats in [-1, 1]. Shared by the DDPM batches here and the Cold Diffusion batches (cold-batch.ts).
+ */
+export class ImageOrder {
   private permEpoch = -1;
   private perm: Uint32Array = new Uint32Array(0);
+
+  constructor(
+    readonly ds: Dataset,
+    private readonly seed: number,
+  ) {}
+
+  /** Dataset index of the global sample position p. */
+  indexAt(p: number): number {
+    const n = this.ds.count;
+    const epoch = Math.floor(p / n);
+    if (epoch !== this.permEpoch) {
+      this.perm = Rng.of('perm', this.seed, epoch).permutation(n);
+      this.permEpoch = epoch;
+    }
+    return this.perm[p % n];
+  }
+
+  /** Image `idx` into `x0` at offset `dst` (NHWC, in [-1, 1]), mirrored left-right when `flip`. */
+  write(idx: number, flip: boolean, x0: Float32Array, dst: number): void {
+    const { size: S, channels: C } = this.ds;
+    const per = S * S * C;
+    const src = this.ds.pixels.subarray(idx * per, (idx + 1) * per);
+    for (let r = 0; r < S; r++) {
+      for (let c = 0; c < S; c++) {
+        const sc = flip ? S - 1 - c : c;
+        for (let ch = 0; ch < C; ch++) x0[dst + (r * S + c) * C + ch] = src[(r * S + sc) * C + ch] / 127.5 - 1;
+      }
+    }
+  }
+}
+
+export class BatchMaker {
+  private readonly order: ImageOrder;
 
   constructor(
     private readonly ds: Dataset,
@@ -101,17 +138,7 @@ export class BatchMaker {
     private readonly spec: BatchSpec,
   ) {
     if (spec.numClasses > 0 && ds.labels === null) throw new Error(`class conditioning needs labels, and ${ds.source} has none`);
-  }
-
-  /** Dataset index of the global sample position p (epoch-wise permutation from (seed, epoch)). */
-  private indexAt(p: number): number {
-    const n = this.ds.count;
-    const epoch = Math.floor(p / n);
-    if (epoch !== this.permEpoch) {
-      this.perm = Rng.of('perm', this.spec.seed, epoch).permutation(n);
-      this.permEpoch = epoch;
-    }
-    return this.perm[p % n];
+    this.order = new ImageOrder(ds, spec.seed);
   }
 
   make(step: number): Batch {
@@ -123,16 +150,8 @@ export class BatchMaker {
     const t = new Int32Array(B);
     const y = this.spec.numClasses > 0 ? new Int32Array(B) : null;
     for (let b = 0; b < B; b++) {
-      const idx = this.indexAt(step * B + b);
-      const src = this.ds.pixels.subarray(idx * per, (idx + 1) * per);
-      const flip = this.spec.hflip && rng.uniform() < 0.5;
-      const dst = b * per;
-      for (let r = 0; r < S; r++) {
-        for (let c = 0; c < S; c++) {
-          const sc = flip ? S - 1 - c : c;
-          for (let ch = 0; ch < C; ch++) x0[dst + (r * S + c) * C + ch] = src[(r * S + sc) * C + ch] / 127.5 - 1;
-        }
-      }
+      const idx = this.order.indexAt(step * B + b);
+      this.order.write(idx, this.spec.hflip && rng.uniform() < 0.5, x0, b * per);
       t[b] = rng.int(this.schedule.T);
       if (y && this.ds.labels) y[b] = rng.uniform() < this.spec.labelDropout ? this.spec.numClasses : this.ds.labels[idx];
     }

@@ -1,6 +1,7 @@
 /** Training options: data, saved in the run's config.json, validated at the boundary. */
 import type { DiffusionModelConfig, UNetConfig } from '../model/config.ts';
 import type { PredictionType } from '../../src/diffusion/types.ts';
+import type { ColdProcess } from '../../src/cold/process.ts';
 
 /** What the loss compares: eps (the paper's simplified loss), v, or x0. */
 export type Objective = 'eps' | 'v' | 'x0';
@@ -79,6 +80,28 @@ export interface RunConfig extends DiffusionModelConfig {
   data: DataSpec;
   /** Class names (index = class id) when the data has labels. */
   classNames?: string[];
+}
+
+/**
+ * config.json of a Cold Diffusion run (src/cold/, scripts/train/cold-batch.ts): the degradation instead of a
+ * noise schedule; the network restores, predicting x0 (`training.objective` x0, `training.loss` l1 as the paper).
+ */
+export interface ColdRunConfig extends Omit<RunConfig, 'schedule' | 'prediction'> {
+  process: ColdProcess;
+  prediction: 'sample';
+}
+
+/** Any run's config.json: DDPM (a noise schedule) or Cold Diffusion (a degradation). */
+export type AnyRunConfig = RunConfig | ColdRunConfig;
+
+export function isColdRun(c: AnyRunConfig): c is ColdRunConfig {
+  return 'process' in c && c.process !== undefined;
+}
+
+/** The config of a DDPM run, or an error naming the tool that does not take Cold Diffusion runs. */
+export function ddpmRun(c: AnyRunConfig, tool: string): RunConfig {
+  if (isColdRun(c)) throw new RangeError(`${tool} takes DDPM runs; this is a ${c.process.kind} run (Cold Diffusion: README "Cold Diffusion")`);
+  return c;
 }
 
 export const DEFAULT_TRAIN: TrainOptions = {

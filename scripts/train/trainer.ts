@@ -12,19 +12,22 @@ import { createScheduler, makeSchedule, sample } from '../../src/diffusion/index
 import { readFlat } from '../model/ops-tfjs.ts';
 import { selectBackend, describeBackend, type BackendRequest } from './backend.ts';
 import { BatchMaker } from './batch.ts';
+import { describeProcess } from '../../src/cold/process.ts';
+import { ColdBatchMaker } from './cold-batch.ts';
+import { writeColdGrid } from './cold-grid.ts';
 import { loadCheckpoint, readRunConfig, saveCheckpoint, writeFileAtomic, writeRunConfig, checkpointDirName, type TrainState } from './checkpoint.ts';
 import { loadIdxDataset, loadImageFolder, type Dataset } from './data.ts';
 import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
 import { createUNet, setWeights, toEpsModel, type TfjsUNet } from './model.ts';
 import { adamStep } from './optim.ts';
-import { lossWeighting, validateTrainOptions, type RunConfig } from './options.ts';
+import { isColdRun, lossWeighting, validateTrainOptions, type AnyRunConfig, type RunConfig } from './options.ts';
 import { gridPng, lossCurvePng } from './plot.ts';
 import { validateUNetConfig } from '../model/unet.ts';
 
 export interface TrainRequest {
   runDir: string;
-  /** A new run's config; omit with `resume`. */
-  config?: RunConfig;
+  /** A new run's config (DDPM or Cold Diffusion); omit with `resume`. */
+  config?: AnyRunConfig;
   resume: boolean;
   backend: BackendRequest;
   /** Change the total step count of a resumed run (training is exact-resumable past the old end). */
@@ -53,7 +56,7 @@ export interface TrainResult {
   engine: string;
 }
 
-export async function loadDataset(cfg: RunConfig): Promise<Dataset> {
+export async function loadDataset(cfg: AnyRunConfig): Promise<Dataset> {
   const opts = { size: cfg.unet.imageSize, channels: cfg.unet.channels, fit: cfg.data.fit, limit: cfg.data.limit };
   return cfg.data.kind === 'idx' ? loadIdxDataset(cfg.data.images, cfg.data.labels, opts) : loadImageFolder(cfg.data.images, opts);
 }
@@ -115,7 +118,7 @@ export async function writeSampleGrid(model: TfjsUNet, cfg: RunConfig, ema: Floa
 export async function train(req: TrainRequest): Promise<TrainResult> {
   const log = req.log ?? ((l: string) => console.log(l));
   const runDir = req.runDir;
-  let cfg: RunConfig;
+  let cfg: AnyRunConfig;
   let resumeFrom: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
   if (req.resume) {
     cfg = await readRunConfig(runDir);
@@ -139,6 +142,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   }
   validateUNetConfig(cfg.unet);
   const o = validateTrainOptions(cfg.training);
+  if (isColdRun(cfg) && (cfg.unet.numClasses > 0 || o.objective !== 'x0')) {
+    throw new Error(`a Cold Diffusion run restores x0 unconditionally (numClasses 0, objective x0; got ${cfg.unet.numClasses}, ${o.objective})`);
+  }
 
   const backend = await selectBackend(req.backend);
   log(describeBackend(backend));
@@ -148,9 +154,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   if (cfg.unet.numClasses > 0 && (ds.classNames?.length ?? 0) > cfg.unet.numClasses) {
     throw new Error(`the data has ${ds.classNames?.length} classes but the model was configured for ${cfg.unet.numClasses}`);
   }
-  const schedule = makeSchedule(cfg.schedule);
   const model = createUNet(cfg.unet, o.seed, convGrad);
   log(`model: ${model.layout.total.toLocaleString('en-US')} parameters, ${JSON.stringify(cfg.unet)}`);
+  if (isColdRun(cfg)) log(`process: ${describeProcess(cfg.process)}; loss ${o.loss} on x0`);
 
   const engine: GradEngine =
     o.workers > 0
@@ -173,17 +179,20 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
 
   const csv = path.join(runDir, 'loss.csv');
   await truncateCsv(csv, state.step);
-  const bm = new BatchMaker(ds, schedule, {
-    seed: o.seed,
-    batchSize: o.batchSize,
-    objective: o.objective,
-    weighting: lossWeighting(o),
-    hflip: cfg.data.hflip,
-    numClasses: cfg.unet.numClasses,
-    labelDropout: o.labelDropout,
-    selfCondition: cfg.unet.selfCondition === true,
-    selfConditionClip: o.selfConditionClip,
-  });
+  // Cold Diffusion runs degrade instead of noising (cold-batch.ts); the batch has the same shape
+  const bm = isColdRun(cfg)
+    ? new ColdBatchMaker(ds, cfg.process, { seed: o.seed, batchSize: o.batchSize, hflip: cfg.data.hflip })
+    : new BatchMaker(ds, makeSchedule(cfg.schedule), {
+        seed: o.seed,
+        batchSize: o.batchSize,
+        objective: o.objective,
+        weighting: lossWeighting(o),
+        hflip: cfg.data.hflip,
+        numClasses: cfg.unet.numClasses,
+        labelDropout: o.labelDropout,
+        selfCondition: cfg.unet.selfCondition === true,
+        selfConditionClip: o.selfConditionClip,
+      });
 
   let stop = false;
   let firstInterrupt = 0;
@@ -236,7 +245,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     await flushCsv();
     const { steps, losses: ls } = await readCsvLosses(csv);
     await writeFileAtomic(path.join(runDir, 'loss.png'), lossCurvePng(steps, ls));
-    await writeSampleGrid(model, cfg, state.ema, path.join(runDir, 'samples', `${checkpointDirName(state.step)}.png`), guidance);
+    const grid = path.join(runDir, 'samples', `${checkpointDirName(state.step)}.png`);
+    if (isColdRun(cfg)) await writeColdGrid(model, cfg, ds, state.ema, grid);
+    else await writeSampleGrid(model, cfg, state.ema, grid, guidance);
   };
   try {
     let batch = state.step < end ? bm.make(state.step) : null;

@@ -10,6 +10,8 @@ export const LIMITS = {
   /** Longest side of a returned PNG, after upscaling. */
   maxOutputSide: 1024,
   maxGuidance: 20,
+  /** Body of POST /v1/restore (a PNG of the model's size; 32x32 RGBA is under 5 KB). */
+  maxRestoreBytes: 65_536,
 } as const;
 
 /** The value of every omitted parameter, unless the model sets its own (ServingDefaults: sampler, steps, guidance). */

@@ -9,7 +9,7 @@
  */
 import * as web from 'onnxruntime-web/wasm';
 import type { ModelInputs } from '../diffusion/types.ts';
-import { graphInputs, type ModelCard, type ModelIo } from '../model-card.ts';
+import { graphInputs, type ModelIo, type NetworkCard } from '../model-card.ts';
 
 web.env.wasm.numThreads = 1; // workerd has no Worker; in Node one thread is what serving gets
 web.env.wasm.proxy = false;
@@ -33,8 +33,8 @@ export interface GraphSpec {
   dims: readonly [channels: number, height: number, width: number];
 }
 
-/** The GraphSpec of a model card. */
-export function graphSpec(card: ModelCard): GraphSpec {
+/** The GraphSpec of a model card (DDPM or Cold Diffusion). */
+export function graphSpec(card: Pick<NetworkCard, 'name' | 'io' | 'channels' | 'imageSize'>): GraphSpec {
   return { name: card.name, io: card.io, dims: [card.channels, card.imageSize, card.imageSize] };
 }
 

@@ -1,7 +1,7 @@
 // The worker's models: one session per model and isolate (src/inference/onnx.ts creates it, configured for
 // workerd; see src/inference/wasm/ort-entry.mjs for how the wasm is handed over), verified first.
 import type { EpsModel } from '../diffusion/index.ts';
-import type { ModelEntry } from '../models/registry.ts';
+import type { NetworkEntry } from '../models/registry.ts';
 import { createEpsModel } from './eps-model.ts';
 import { verifyModel } from './integrity.ts';
 import { createModelSession, graphSpec } from './onnx.ts';
@@ -30,7 +30,7 @@ let coldStart: ColdStart | undefined;
 
 let configuredEntry: string | undefined;
 
-const sessions = new WeakMap<ModelEntry, Promise<EpsModel>>();
+const sessions = new WeakMap<NetworkEntry, Promise<EpsModel>>();
 let runs = 0;
 let runMs = 0;
 
@@ -38,7 +38,7 @@ let runMs = 0;
  * The EpsModel of a model entry: verifies the bytes (sha256 of the card), creates the session once per
  * isolate and shares it; a failed creation is forgotten so the next request retries.
  */
-export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promise<EpsModel> {
+export function loadEpsModel(entry: NetworkEntry, options: RuntimeOptions): Promise<EpsModel> {
   let model = sessions.get(entry);
   if (!model) {
     model = (async function createSession() {

@@ -1,7 +1,8 @@
 import { DEFAULTS, LIMITS, type RequestDefaults } from '../api/limits.ts';
 import { checkGuidanceInterval, DiffusionOptionError, SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../diffusion/index.ts';
 import { workOf } from '../render/params.ts';
-import { isConditional, type ModelCard } from '../model-card.ts';
+import { isConditional, type ModelCard, type NetworkCard } from '../model-card.ts';
+import { createColdRegistry, type ColdEntry, type ColdRegistry } from './cold.ts';
 
 /** What the worker may do with one model per request (see the README's limits). */
 export interface ServingLimits {
@@ -29,10 +30,19 @@ export interface ModelEntry {
   defaults?: ServingDefaults;
 }
 
+/** What the U-Net runtime (src/inference/) needs of any served model, DDPM or Cold Diffusion. */
+export interface NetworkEntry {
+  card: NetworkCard;
+  bytes: ArrayBuffer;
+  limits: ServingLimits;
+}
+
 export interface ModelRegistry {
   readonly defaultName: string;
   list(): readonly ModelEntry[];
   get(name: string): ModelEntry | undefined;
+  /** The Cold Diffusion models (src/models/cold.ts): names distinct from the DDPM models'. */
+  readonly cold: ColdRegistry;
 }
 
 // The card's validator lives with the card (src/model-card.ts); the registry's users get it here too.
@@ -76,8 +86,11 @@ function checkServingDefaults(entry: ModelEntry): void {
   if (work > limits.maxImageSteps) fail('steps', `such that one image fits limits.maxImageSteps = ${limits.maxImageSteps} (steps x 2 at guided steps)`, d.steps);
 }
 
-/** A registry over a list of models; the first is the default unless `defaultName` says otherwise. */
-export function createRegistry(entries: readonly ModelEntry[], defaultName?: string): ModelRegistry {
+/**
+ * A registry over a list of DDPM models (the first is the default unless `defaultName` says otherwise) and
+ * any Cold Diffusion models.
+ */
+export function createRegistry(entries: readonly ModelEntry[], defaultName?: string, coldEntries: readonly ColdEntry[] = []): ModelRegistry {
   if (entries.length === 0) throw new TypeError('the model registry needs at least one model');
   const byName = new Map<string, ModelEntry>();
   for (const entry of entries) {
@@ -88,9 +101,12 @@ export function createRegistry(entries: readonly ModelEntry[], defaultName?: str
   const first = entries[0];
   const chosen = defaultName ?? first.card.name;
   if (!byName.has(chosen)) throw new TypeError(`default model ${chosen} is not in the registry`);
+  const cold = createColdRegistry(coldEntries);
+  for (const entry of coldEntries) if (byName.has(entry.card.name)) throw new TypeError(`duplicate model name ${entry.card.name}`);
   return {
     defaultName: chosen,
     list: () => entries,
     get: (name) => byName.get(name),
+    cold,
   };
 }

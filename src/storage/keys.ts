@@ -18,7 +18,15 @@ export interface ContentKey {
  * forever (a URL cannot: src/api/cache-control.ts) and an ETag can be answered without running the model.
  */
 export async function contentKey(card: ModelCard, kind: RenderKind, seed: number, params: RenderParams): Promise<ContentKey> {
-  const r2Key = `v1/${card.files.int8.sha256}/${kind}/${RENDER_VERSION}/${canonicalParams(kind, params)}/${seed}.png`;
+  return keyOf(card, kind, canonicalParams(kind, params), seed);
+}
+
+/**
+ * The key of any rendered PNG: `v1/<model int8 sha256>/<kind>/<render version>/<canonical params>/<seed>.png`
+ * and its ETag. `kind` tells apart what a model renders (`sample`, `grid`; `cold-sample` for Cold Diffusion).
+ */
+export async function keyOf(card: Pick<ModelCard, 'files'>, kind: string, canonical: string, seed: number): Promise<ContentKey> {
+  const r2Key = `v1/${card.files.int8.sha256}/${kind}/${RENDER_VERSION}/${canonical}/${seed}.png`;
   const etag = `"${(await sha256Hex(r2Key)).slice(0, 40)}"`;
   return { r2Key, etag };
 }

@@ -11,7 +11,7 @@ export const CLIENT_JS = String.raw`(function () {
   var form = $('controls'), image = $('image'), progress = $('progress'), status = $('status'), permalink = $('permalink');
   var modelSelect = $('model'), classSelect = $('class'), samplerSelect = $('sampler'), stepsInput = $('steps'), seedInput = $('seed');
   var live = $('live'), history = $('history'), grid = $('grid');
-  var running = null;
+  var running = { controller: null };
 
   function modelConfig() {
     var name = modelSelect ? modelSelect.value : config.defaultModel;
@@ -87,12 +87,12 @@ export const CLIENT_JS = String.raw`(function () {
     try { var p = await res.json(); return p.detail || p.title || ('HTTP ' + res.status); } catch (e) { return 'HTTP ' + res.status; }
   }
 
-  async function streamSample(s, q, signal) {
-    var res = await fetch('/v1/samples/' + s + '/stream' + q, { signal: signal, headers: { accept: 'text/event-stream' } });
+  /** Reads a server-sent event stream; handle gets each event and returns true at the last one. */
+  async function readEvents(res, handle) {
     if (!res.ok || !res.body) throw new Error(await problemText(res));
     var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    var buffer = '', finished = false;
-    while (!finished) {
+    var buffer = '';
+    for (;;) {
       var chunk = await reader.read();
       if (chunk.done) break;
       buffer += chunk.value.replace(/\r\n?/g, '\n');
@@ -101,29 +101,35 @@ export const CLIENT_JS = String.raw`(function () {
       for (var i = 0; i < blocks.length; i++) {
         if (!blocks[i].trim()) continue;
         var message = parseEvent(blocks[i]);
-        var d = message.data;
-        if (message.event === 'start') {
-          progress.max = d.total; progress.value = 0;
-          setStatus('starting: ' + d.total + ' steps', false);
-        } else if (message.event === 'step') {
-          image.src = d.image;
-          progress.value = d.index + 1;
-          image.dataset.step = String(d.index);
-          setStatus('step ' + (d.index + 1) + ' / ' + d.total + ' (t = ' + d.t + '): predicted x0', false);
-          window.dispatchEvent(new CustomEvent('preview-step', { detail: { index: d.index, total: d.total, t: d.t } }));
-        } else if (message.event === 'done') {
-          image.src = d.image;
-          permalink.href = d.url;
-          progress.value = progress.max;
-          setStatus('done: ' + d.total + ' steps, seed ' + s + ' (' + (d.cache === 'HIT' ? 'already cached' : 'now cached') + ')', false);
-          addToHistory(d.url, s, q);
-          finished = true;
-        } else if (message.event === 'error') {
-          throw new Error(d && (d.detail || d.title) || 'stream failed');
-        }
+        if (message.event === 'error') throw new Error(message.data && (message.data.detail || message.data.title) || 'stream failed');
+        if (handle(message.event, message.data)) return;
       }
     }
-    if (!finished) throw new Error('the stream ended early');
+    throw new Error('the stream ended early');
+  }
+
+  async function streamSample(s, q, signal) {
+    var res = await fetch('/v1/samples/' + s + '/stream' + q, { signal: signal, headers: { accept: 'text/event-stream' } });
+    await readEvents(res, function (event, d) {
+      if (event === 'start') {
+        progress.max = d.total; progress.value = 0;
+        setStatus('starting: ' + d.total + ' steps', false);
+      } else if (event === 'step') {
+        image.src = d.image;
+        progress.value = d.index + 1;
+        image.dataset.step = String(d.index);
+        setStatus('step ' + (d.index + 1) + ' / ' + d.total + ' (t = ' + d.t + '): predicted x0', false);
+        window.dispatchEvent(new CustomEvent('preview-step', { detail: { index: d.index, total: d.total, t: d.t } }));
+      } else if (event === 'done') {
+        image.src = d.image;
+        permalink.href = d.url;
+        progress.value = progress.max;
+        setStatus('done: ' + d.total + ' steps, seed ' + s + ' (' + (d.cache === 'HIT' ? 'already cached' : 'now cached') + ')', false);
+        addToHistory(d.url, s, q);
+        return true;
+      }
+      return false;
+    });
   }
 
   function loadStatic(s, q) {
@@ -136,34 +142,139 @@ export const CLIENT_JS = String.raw`(function () {
     });
   }
 
+  /**
+   * Runs work(signal) as the only run of its slot (starting one aborts the one before), with the element's
+   * data-state running, then done or error (reported); an aborted run reports nothing.
+   */
+  async function exclusive(slot, element, report, work) {
+    if (slot.controller) slot.controller.abort();
+    var controller = new AbortController();
+    slot.controller = controller;
+    element.dataset.state = 'running';
+    try {
+      await work(controller.signal);
+      if (slot.controller === controller) element.dataset.state = 'done';
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      element.dataset.state = 'error';
+      report(error && error.message ? error.message : String(error), true);
+    } finally {
+      if (slot.controller === controller) slot.controller = null;
+    }
+  }
+
   /** Generates with the form's parameters: streamed with a live preview, or as the (cacheable) PNG URL. */
   async function run(event, preferStatic) {
     if (event) event.preventDefault();
     var s = seed();
     if (s === null) { setStatus('seed must be an integer in [0, ' + Number.MAX_SAFE_INTEGER + ']', true); return; }
-    if (running) running.abort();
-    var controller = new AbortController();
-    running = controller;
     var q = query();
-    image.dataset.state = 'running';
-    remember();
-    try {
+    await exclusive(running, image, setStatus, async function (signal) {
+      remember();
       if (live.checked && !preferStatic) {
-        await streamSample(s, q, controller.signal);
+        await streamSample(s, q, signal);
       } else {
         setStatus('generating...', false);
         addToHistory(await loadStatic(s, q), s, q);
         progress.value = progress.max;
         setStatus('done: seed ' + s, false);
       }
-      if (running === controller) image.dataset.state = 'done';
-    } catch (error) {
-      if (controller.signal.aborted) return;
-      image.dataset.state = 'error';
-      setStatus(error && error.message ? error.message : String(error), true);
-    } finally {
-      if (running === controller) running = null;
+    });
+  }
+
+  /**
+   * The restoration section (Cold Diffusion models): the chosen image is drawn at the model's size (grey for a
+   * 1-channel model, opaque), sent as a PNG to POST /v1/restore/stream with input=clean, and the worker's
+   * degraded input, each step's x0 estimate and the result are shown as they arrive.
+   */
+  function coldSection() {
+    var coldModel = $('cold-model'), source = $('cold-source'), file = $('cold-file'), level = $('cold-t'), levelValue = $('cold-t-value');
+    var naive = $('cold-naive'), clean = $('cold-clean'), degraded = $('cold-degraded'), result = $('cold-result');
+    var coldProgress = $('cold-progress'), coldStatus = $('cold-status'), caption = $('cold-caption');
+    var uploaded = null, coldRunning = { controller: null };
+    function cold() { return config.cold.filter(function (m) { return m.name === coldModel.value; })[0] || config.cold[0]; }
+    function say(text, isError) { coldStatus.textContent = text; coldStatus.className = isError ? 'error' : ''; }
+    function showLevel() { levelValue.textContent = level.value; }
+    function loadImage(src) {
+      return new Promise(function (resolve, reject) {
+        var img = new Image();
+        img.onload = function () { resolve(img); };
+        img.onerror = function () { reject(new Error('the image cannot be read')); };
+        img.src = src;
+      });
     }
+    /** The chosen image at the model's size, as the PNG the worker takes. */
+    async function cleanPng(model) {
+      var img = source.value === 'upload' ? uploaded : await loadImage(image.src);
+      if (!img) throw new Error('choose a file first');
+      var canvas = document.createElement('canvas');
+      canvas.width = canvas.height = model.imageSize;
+      var ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, model.imageSize, model.imageSize);
+      ctx.drawImage(img, 0, 0, model.imageSize, model.imageSize);
+      var pixels = ctx.getImageData(0, 0, model.imageSize, model.imageSize);
+      for (var i = 0; i < pixels.data.length; i += 4) {
+        if (model.channels === 1) {
+          var grey = Math.round(0.299 * pixels.data[i] + 0.587 * pixels.data[i + 1] + 0.114 * pixels.data[i + 2]);
+          pixels.data[i] = pixels.data[i + 1] = pixels.data[i + 2] = grey;
+        }
+        pixels.data[i + 3] = 255;
+      }
+      ctx.putImageData(pixels, 0, 0);
+      clean.src = canvas.toDataURL('image/png');
+      return new Promise(function (resolve) { canvas.toBlob(resolve, 'image/png'); });
+    }
+    function restoreRun(event) {
+      event.preventDefault();
+      var model = cold();
+      var q = new URLSearchParams({ model: model.name, t: level.value, input: 'clean' });
+      if (naive.checked) q.set('algorithm', '1');
+      return exclusive(coldRunning, result, say, async function (signal) {
+        var body = await cleanPng(model);
+        say('degrading to t = ' + level.value + '...', false);
+        var res = await fetch('/v1/restore/stream?' + q.toString(), { method: 'POST', body: body, signal: signal, headers: { 'content-type': 'image/png', accept: 'text/event-stream' } });
+        await readEvents(res, function (event, d) {
+          if (event === 'start') {
+            degraded.src = d.degraded;
+            coldProgress.max = d.total; coldProgress.value = 0;
+            caption.textContent = 'restoring';
+          } else if (event === 'step') {
+            result.src = d.image;
+            coldProgress.value = d.index + 1;
+            result.dataset.step = String(d.index);
+            say('step ' + (d.index + 1) + ' / ' + d.total + ' (level ' + d.t + ' to ' + (d.t - 1) + '): estimate of the clean image', false);
+            window.dispatchEvent(new CustomEvent('restore-step', { detail: { index: d.index, total: d.total, t: d.t } }));
+          } else if (event === 'done') {
+            result.src = d.image;
+            coldProgress.value = coldProgress.max;
+            caption.textContent = 'restored';
+            say('restored from t = ' + d.total + ' with Algorithm ' + (q.get('algorithm') === '1' ? '1 (naive)' : '2'), false);
+            return true;
+          }
+          return false;
+        });
+      });
+    }
+    coldModel.addEventListener('change', function () {
+      var m = cold();
+      level.max = String(m.T);
+      if (Number(level.value) > m.T) level.value = String(m.T);
+      showLevel();
+    });
+    level.addEventListener('input', showLevel);
+    source.addEventListener('change', function () {
+      var upload = source.value === 'upload';
+      document.querySelectorAll('.upload').forEach(function (el) { el.hidden = !upload; });
+    });
+    file.addEventListener('change', function () {
+      var f = file.files && file.files[0];
+      if (!f) return;
+      var reader = new FileReader();
+      reader.onload = function () { loadImage(reader.result).then(function (img) { uploaded = img; clean.src = reader.result; say('file loaded: press Degrade and restore', false); }, function (e) { say(e.message, true); }); };
+      reader.readAsDataURL(f);
+    });
+    $('cold-controls').addEventListener('submit', restoreRun);
   }
 
   function randomSeed() {
@@ -205,6 +316,7 @@ export const CLIENT_JS = String.raw`(function () {
     applyDefaults(model);
   });
   form.addEventListener('submit', run);
+  if ($('cold-controls')) coldSection();
   $('random').addEventListener('click', function () { randomSeed(); run(); });
   $('show-grid').addEventListener('click', showGrid);
   if (restore()) run(null, true); // a shared link shows its PNG: a cache hit once generated

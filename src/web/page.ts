@@ -23,9 +23,21 @@ export interface DemoModel {
   initialClass: number | null;
 }
 
+/** A Cold Diffusion model of the page's restoration section. */
+export interface DemoColdModel {
+  name: string;
+  kind: string;
+  /** Levels 1..T of the slider. */
+  T: number;
+  imageSize: number;
+  channels: number;
+}
+
 export interface DemoConfig {
   defaultModel: string;
   models: DemoModel[];
+  /** Cold Diffusion models (restoration section; absent from the page when there are none). */
+  cold: DemoColdModel[];
 }
 
 function demoModel(entry: ModelEntry): DemoModel {
@@ -42,7 +54,41 @@ function demoModel(entry: ModelEntry): DemoModel {
 }
 
 export function demoConfig(registry: ModelRegistry): DemoConfig {
-  return { defaultModel: registry.defaultName, models: registry.list().map(demoModel) };
+  const cold = registry.cold.list().map(({ card }) => ({ name: card.name, kind: card.kind, T: card.process.T, imageSize: card.imageSize, channels: card.channels }));
+  return { defaultModel: registry.defaultName, models: registry.list().map(demoModel), cold };
+}
+
+/**
+ * The restoration section (Cold Diffusion models only): an image (the one shown above, or an upload) is drawn
+ * at the model's size, degraded to t by the worker and restored step by step (POST /v1/restore/stream).
+ */
+function coldSection(cold: readonly DemoColdModel[]): string {
+  const first = cold[0];
+  if (!first) return '';
+  const half = Math.max(1, Math.round(first.T / 2));
+  return `<section class="card cold" aria-label="restore">
+<h2>Restore a degraded image (Cold Diffusion)</h2>
+<p class="lede">Cold Diffusion (Bansal et al. 2022) inverts a degradation other than noise. The worker blurs or masks the image to level
+<i>t</i>, then walks back to level 0 with the restoration network, one step per level (the paper's Algorithm 2).</p>
+<form id="cold-controls">
+<label for="cold-model">Model</label><select id="cold-model">${options(
+    cold.map((m) => ({ value: m.name, label: `${m.name} (${m.kind}, T = ${m.T})` })),
+    first.name,
+  )}</select>
+<label for="cold-source">Image</label><select id="cold-source"><option value="shown" selected>the image shown above</option><option value="upload">a file of yours</option></select>
+<label for="cold-file" class="upload" hidden>File</label><input id="cold-file" class="upload" type="file" accept="image/*" hidden>
+<label for="cold-t">Level t</label><span class="seed"><input id="cold-t" type="range" min="1" max="${first.T}" value="${half}"><output id="cold-t-value" for="cold-t">${half}</output></span>
+<label class="check"><input id="cold-naive" type="checkbox"> the naive Algorithm 1 instead (for comparison)</label>
+<div class="actions"><button class="primary" id="restore" type="submit">Degrade and restore</button></div>
+</form>
+<div class="strip">
+<figure><img id="cold-clean" class="pixels" alt="the image to degrade" width="128" height="128"><figcaption>clean</figcaption></figure>
+<figure><img id="cold-degraded" class="pixels" alt="the degraded image" width="128" height="128"><figcaption>degraded to t</figcaption></figure>
+<figure><img id="cold-result" class="pixels" alt="the restoration" width="128" height="128" data-state="idle"><figcaption id="cold-caption">restored</figcaption></figure>
+</div>
+<progress id="cold-progress" max="${half}" value="0"></progress>
+<span id="cold-status" role="status" aria-live="polite">pick an image and a level</span>
+</section>`;
 }
 
 function options(values: readonly { value: string; label: string }[], selected: string): string {
@@ -111,6 +157,7 @@ ${modelField}
 </form>
 </section>
 </div>
+${coldSection(config.cold)}
 <section class="gallery card" aria-label="gallery">
 <h2>Gallery</h2>
 <div id="history" aria-label="generated this session"></div>

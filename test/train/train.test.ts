@@ -9,7 +9,7 @@ import { listCheckpoints, loadCheckpoint, readRunConfig, CheckpointError } from 
 import { main } from '../../scripts/train/cli.ts';
 import { DEFAULT_TRAIN, type RunConfig, type TrainOptions } from '../../scripts/train/options.ts';
 import { learningRate } from '../../scripts/train/optim.ts';
-import { idxBytes } from './fixtures.ts';
+import { barImages, idxBytes } from './fixtures.ts';
 
 let dir = '';
 let images = '';
@@ -18,17 +18,10 @@ let labels = '';
 /** 64 8x8 images of two classes: a vertical or a horizontal bar at a random position. */
 async function writeFixture(): Promise<void> {
   const n = 64;
-  const px = new Uint8Array(n * 64);
-  const lab = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const cls = i % 2;
-    const pos = 1 + ((i * 5) % 6);
-    lab[i] = cls;
-    for (let k = 0; k < 8; k++) px[i * 64 + (cls === 0 ? k * 8 + pos : pos * 8 + k)] = 255;
-  }
+  const { pixels, labels: lab } = barImages(n);
   images = path.join(dir, 'bars-images-idx3-ubyte.gz');
   labels = path.join(dir, 'bars-labels-idx1-ubyte.gz');
-  await fsp.writeFile(images, gzipSync(idxBytes([n, 8, 8], px)));
+  await fsp.writeFile(images, gzipSync(idxBytes([n, 8, 8], pixels)));
   await fsp.writeFile(labels, gzipSync(idxBytes([n], lab)));
 }
 
