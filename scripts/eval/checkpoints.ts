@@ -14,7 +14,8 @@ import { linePlotPng } from '../lib/plot.ts';
 import { encodeModel } from '../model/onnx-graph.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { buildUNetGraph, weightsSource } from '../export/graph.ts';
-import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
+import { createEpsModel } from '../../src/inference/eps-model.ts';
+import { createModelSession, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
 import type { Interval } from './intervals.ts';
 import { EvalError, SAMPLER_LABEL, disposeReference, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
 
@@ -61,8 +62,8 @@ async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, '
   const c = ck.config;
   try {
     const built = buildUNetGraph({ unet: c.unet }, weightsSource(ck.ema));
-    const session = await createSession(encodeModel(built.graph), { runtime: o.runtime, threads: o.threads });
-    return { session, eps: epsModel(session, built.io, [c.unet.channels, c.unet.imageSize, c.unet.imageSize]) };
+    const session = await createModelSession(encodeModel(built.graph), built.spec, { runtime: o.runtime, threads: o.threads });
+    return { session, spec: built.spec, eps: createEpsModel(session, c.unet.numClasses) };
   } catch (e) {
     if (e instanceof ExportError) throw new EvalError(`${ck.dir}: ${e.message}`, { cause: e });
     throw e;
@@ -111,7 +112,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   if (!/fashion/i.test(cfg.data.images)) o.log(`warning: the run trained on ${cfg.data.images}, not Fashion-MNIST: the distances compare against Fashion-MNIST`);
   const ref = await prepareReference(o, u.imageSize, fit);
   const probed = await emaSession(first, o);
-  const ms = await probe(probed.eps, o.batch, u.channels, u.imageSize, u.numClasses);
+  const ms = await probe(probed.eps, probed.spec, o.batch);
   await probed.session.release();
   const perCheckpoint = (o.samples * o.steps * (o.guidance !== 1 ? 2 : 1) * ms) / 1000;
   o.log(`${steps.length} checkpoints x ${o.samples} samples; one U-Net image-step ${ms.toFixed(2)} ms (${RUNTIME_LABEL[o.runtime]}); estimated ${formatDuration(perCheckpoint * steps.length)}`);

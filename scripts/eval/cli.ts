@@ -14,7 +14,7 @@ import { SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../../sr
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
-import { ORT_RUNTIMES, type OrtRuntime } from '../export/runtime.ts';
+import { ORT_RUNTIMES, type OrtRuntime } from '../../src/inference/onnx.ts';
 import { compareFiles } from './compare.ts';
 import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type DefaultCell, type Precision } from './evaluate.ts';
 

@@ -12,12 +12,12 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import type * as ort from 'onnxruntime-web';
 import { coldSample, makeDegradation, mixtureStart, needsCentres, type ColdAlgorithm, type ColdModelCard, type RestoreModel } from '../../src/cold/index.ts';
 import { deriveSeed } from '../../src/diffusion/index.ts';
 import { quantize8 } from '../../src/image/index.ts';
 import { parseColdCard } from '../../src/models/cold.ts';
-import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
+import { createEpsModel } from '../../src/inference/eps-model.ts';
+import { createModelSession, graphSpec, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
 import { fashionMnistPaths, loadIdxDataset } from '../train/data.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
@@ -216,10 +216,10 @@ export async function evaluateCold(o: ColdEvalOptions): Promise<ColdEvalReport> 
   const bytes = new Uint8Array(await fsp.readFile(path.join(o.modelDir, file.path)));
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== file.sha256) throw new EvalError(`${o.modelDir}/${file.path}: sha256 ${sha} differs from model.json's ${file.sha256}`);
-  const session: ort.InferenceSession = await createSession(bytes, { runtime: o.runtime, threads: o.threads });
+  const session = await createModelSession(bytes, graphSpec(card), { runtime: o.runtime, threads: o.threads });
   const restorer: RestoreModel = (() => {
-    const m = epsModel(session, card.io, [C, S, S]);
-    return (x, t) => m(x, t);
+    const m = createEpsModel(session, card.architecture.numClasses);
+    return (x, t) => m({ x, t });
   })();
   await fsp.mkdir(o.out, { recursive: true });
   o.log(`model ${card.name} ${card.version}: ${card.kind}, T = ${T}, ${S}x${S}x${C}, ${o.precision}; levels ${levels.join(', ')}; ${o.restoreImages} test images`);

@@ -9,11 +9,13 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import cliProgress from 'cli-progress';
-import type * as ort from 'onnxruntime-web';
 import { createScheduler, deriveSeed, guidedAt, makeSchedule, modelEvaluations, sample, SAMPLER_NAMES, type EpsModel, type GuidanceInterval, type PredictionType, type SamplerName, type ScheduleConfig } from '../../src/diffusion/index.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
-import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
+import { createEpsModel } from '../../src/inference/eps-model.ts';
+import { createModelSession, graphSpec, type GraphSpec, type ModelSession, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { readModelCard } from '../lib/model-card.ts';
+import { inputsFor } from '../bench/inputs.ts';
 import { selectBackend, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
@@ -200,11 +202,10 @@ export class EvalError extends Error {
 }
 
 async function readCard(modelDir: string): Promise<ModelCard> {
-  const file = path.join(modelDir, 'model.json');
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as ModelCard;
+    return readModelCard(modelDir);
   } catch (e) {
-    throw new EvalError(`${file}: cannot read the model card (${(e as Error).message})`, { cause: e });
+    throw new EvalError((e as Error).message, { cause: e });
   }
 }
 
@@ -235,21 +236,19 @@ export function cellId(c: Cell): string {
 
 
 /** Milliseconds per image per U-Net call at batch `B` (median of 5 calls after 2 warm-up calls). */
-export async function probe(m: EpsModel, B: number, C: number, S: number, numClasses: number): Promise<number> {
-  const x = new Float32Array(B * C * S * S);
-  const t = new Int32Array(B).fill(500);
-  const y = numClasses > 0 ? new Int32Array(B) : undefined;
-  for (let k = 0; k < 2; k++) await m(x, t, y);
+export async function probe(m: EpsModel, spec: Pick<GraphSpec, 'io' | 'dims'>, B: number): Promise<number> {
+  const inputs = inputsFor(spec, B, 500);
+  for (let k = 0; k < 2; k++) await m(inputs);
   const times: number[] = [];
   for (let k = 0; k < 5; k++) {
     const tp = performance.now();
-    await m(x, t, y);
+    await m(inputs);
     times.push(performance.now() - tp);
   }
   return times.sort((a, b) => a - b)[2] / B;
 }
 
-/** The measured cell at serving's defaults (src/models/bundled.ts), int8 when measured. */
+/** The measured cell at serving's defaults (src/models/served.json), int8 when measured. */
 function defaultCellOf(cells: readonly CellResult[], d: DefaultCell): CellResult | null {
   const match = cells.filter((c) => c.sampler === d.sampler && c.steps === d.steps && c.guidance === d.guidance);
   return match.find((c) => c.precision === 'int8') ?? match[0] ?? null;
@@ -444,16 +443,16 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   if (ref.second) o.log(`second meter (${ref.second.manifest.arch ?? 'cnn3'}, ${ref.second.dir}): floor ${ref.second.floor.distance.toFixed(3)}, accuracy on real test images ${pct(ref.second.realAccuracy)}`);
 
   // sessions and a timing probe (model calls at the batch size) for the up-front estimate
-  const sessions = new Map<Precision, ort.InferenceSession>();
+  const sessions = new Map<Precision, ModelSession>();
   const models = new Map<Precision, EpsModel>();
   const msPerImageStep = new Map<Precision, number>();
   for (const p of o.precisions) {
     if (!cells.some((c) => c.precision === p) || o.worker) continue;
-    const session = await createSession(await readModelFile(o.modelDir, card, p), { runtime: o.runtime, threads: o.threads });
+    const session = await createModelSession(await readModelFile(o.modelDir, card, p), graphSpec(card), { runtime: o.runtime, threads: o.threads });
     sessions.set(p, session);
-    const m = epsModel(session, { x: card.io.x, t: card.io.t, class: numClasses > 0 ? (card.io.class ?? 'class') : undefined, output: card.io.output }, [C, S, S]);
+    const m = createEpsModel(session, numClasses);
     models.set(p, m);
-    msPerImageStep.set(p, await probe(m, o.batch, C, S, numClasses));
+    msPerImageStep.set(p, await probe(m, session.spec, o.batch));
   }
   const work = (c: Cell): number => {
     if (c.guidance === 1 || !o.guidanceInterval) return o.samples * c.steps * (c.guidance !== 1 ? 2 : 1);

@@ -3,7 +3,7 @@
  * per-class table of the default cell, and the plot series. Pure functions of an EvalReport.
  */
 import type { SamplerName } from '../../src/diffusion/index.ts';
-import { RUNTIME_LABEL } from '../export/runtime.ts';
+import { RUNTIME_LABEL } from '../../src/inference/onnx.ts';
 import { FASHION_MNIST_CLASSES } from '../train/data.ts';
 import { PALETTE, type Series } from '../lib/plot.ts';
 import type { Interval } from './intervals.ts';

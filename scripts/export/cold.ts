@@ -12,8 +12,10 @@ import { quantize8 } from '../../src/image/pixels.ts';
 import type { UNetConfig } from '../model/config.ts';
 import type { Dataset } from '../train/data.ts';
 import { Rng } from '../train/rng.ts';
+import type { ModelInputs } from '../../src/diffusion/types.ts';
+import { createEpsModel } from '../../src/inference/eps-model.ts';
+import type { ModelSession } from '../../src/inference/onnx.ts';
 import { cardOf, psnr, type NetworkInputs } from './measure.ts';
-import { epsModel, type ForwardInput } from './runtime.ts';
 
 /** What the exporter needs of a cold model besides weights. */
 export interface ColdExportConfig {
@@ -73,27 +75,30 @@ export function coldInputs(config: ColdExportConfig, evaluationImages: Float32Ar
     const xt = D.apply(x0, C, levels, centres);
     return process.discrete ? quantize8(xt) : xt;
   };
-  const restorer = (m: ReturnType<typeof epsModel>): RestoreModel => (x, t) => m(x, t);
+  const restorer = (session: ModelSession): RestoreModel => {
+    const m = createEpsModel(session, 0);
+    return (x, t) => m({ x, t });
+  };
   return {
     T: process.T,
     inputs(x0, count, batch, timesteps, seed) {
-      const out: ForwardInput[] = [];
+      const out: ModelInputs[] = [];
       for (let start = 0; start < count; start += batch) {
         const b = Math.min(batch, count - start);
-        const t = Array.from({ length: b }, (_, i) => timesteps[(start + i) % timesteps.length]);
+        const t = Int32Array.from({ length: b }, (_, i) => timesteps[(start + i) % timesteps.length]);
         const x = degrade(x0.slice(start * n, (start + b) * n), t.map((v) => v + 1), centresOf(seed, start, b));
-        out.push({ x, t, imageDims: [C, S, S] });
+        out.push({ x, t });
       }
       return out;
     },
-    async samplePsnr(fp32, int8, io, opts) {
+    async samplePsnr(fp32, int8, opts) {
       const count = Math.min(opts.images, evaluationImages.length / n);
       const x0 = evaluationImages.slice(0, count * n);
       const centres = centresOf(opts.seed, 0, count);
       const xt = degrade(x0, new Int32Array(count).fill(process.T), centres);
       const restore = (m: RestoreModel): Promise<Float32Array> => coldSample({ restorer: m, degradation: D, xt, channels: C, t: process.T, centres });
-      const a = await restore(restorer(epsModel(fp32, io, [C, S, S])));
-      const b = await restore(restorer(epsModel(int8, io, [C, S, S])));
+      const a = await restore(restorer(fp32));
+      const b = await restore(restorer(int8));
       return { psnr: psnr(b, a), label: `Algorithm 2 restoration of ${count} images from t = T = ${process.T}` };
     },
     metadata: { prediction: 'sample', process: JSON.stringify(process) },

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InferenceSession } from 'onnxruntime-web';
+import type { ModelInputs } from '../../src/diffusion/types.ts';
+import { createModelSession, type ModelSession } from '../../src/inference/onnx.ts';
 import type { ColdModelCard } from '../../src/cold/card.ts';
 import type { ModelCard, ModelFile } from '../../src/model-card.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
@@ -16,9 +17,8 @@ import { ExportError, type ParamSource } from '../model/ops-onnx.ts';
 import { calibrate } from './calibrate.ts';
 import { buildUNetGraph } from './graph.ts';
 import { coldInputs, isColdExport, type ColdExportConfig } from './cold.ts';
-import { ddpmInputs, predictionErrors, timeForward, type ErrorStats, type NetworkInputs } from './measure.ts';
+import { batchOf, ddpmInputs, predictionErrors, timeForward, type ErrorStats, type NetworkInputs } from './measure.ts';
 import { convLayers, quantizeGraph } from './quantize.ts';
-import { createSession, type ForwardInput, type ModelIo } from './runtime.ts';
 
 export const FILES = { fp32: 'unet.onnx', int8: 'unet.int8.onnx', card: 'model.json' } as const;
 
@@ -42,7 +42,7 @@ export interface ExportInput {
   keepFloat?: (layers: readonly string[]) => Set<string>;
   modelsDir: string;
   /** Extra figures measured against the fp32 session, e.g. tfjs-vs-onnxruntime parity, on inputs made by `inputs`. */
-  extraChecks?: (fp32: InferenceSession, io: ModelIo, inputs: NetworkInputs) => Promise<Record<string, number>>;
+  extraChecks?: (fp32: ModelSession, inputs: NetworkInputs) => Promise<Record<string, number>>;
   /** Steps and images of the sample PSNR check (default 20 steps, 8 images). */
   sampleSteps?: number;
   sampleImages?: number;
@@ -119,7 +119,7 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   const calibCount = input.calibrationImages.length / n;
   const calibT = Array.from({ length: 16 }, (_, k) => Math.floor(((k + 0.5) * T) / 16));
   const calibration = net.inputs(input.calibrationImages, calibCount, 16, calibT, 1, input.calibrationLabels);
-  const ranges = await calibrate(built.graph, built.io, calibration);
+  const ranges = await calibrate(built.graph, built.spec, calibration);
   const layers = convLayers(built.graph);
   const keepFloat = (input.keepFloat ?? defaultKeepFloat)(layers);
   const unknown = [...keepFloat].filter((l) => !layers.includes(l));
@@ -129,26 +129,28 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   log(`int8: ${layers.length - keepFloat.size} of ${layers.length} convs quantized (${calibCount} calibration images), ${int8Bytes.length} bytes`);
 
   // 3. measure
-  const fp32 = await createSession(fp32Bytes);
-  const int8 = await createSession(int8Bytes);
+  // both graphs are checked against the card's io (the inputs the card will list) as the worker checks them
+  const fp32 = await createModelSession(fp32Bytes, built.spec);
+  const int8 = await createModelSession(int8Bytes, built.spec).catch(async (e: unknown) => {
+    await fp32.release();
+    throw e;
+  });
   try {
     const evalCount = input.evaluationImages.length / n;
-    const byT = new Map<number, ForwardInput[]>();
+    const byT = new Map<number, ModelInputs[]>();
     for (const t of evalTimesteps(T)) byT.set(t, net.inputs(input.evaluationImages, evalCount, 16, [t], 2, input.evaluationLabels));
-    const errors = await predictionErrors(fp32, int8, built.io, byT);
-    const sampled = await net.samplePsnr(fp32, int8, built.io, {
+    const errors = await predictionErrors(fp32, int8, byT);
+    const sampled = await net.samplePsnr(fp32, int8, {
       steps: Math.min(input.sampleSteps ?? 20, T),
       images: input.sampleImages ?? 8,
       seed: 1234,
     });
-    const extra = input.extraChecks ? await input.extraChecks(fp32, built.io, net) : {};
+    const extra = input.extraChecks ? await input.extraChecks(fp32, net) : {};
     const timings: ExportReport['timings'] = {};
     for (const b of input.benchmarkBatches ?? []) {
       const [probe] = net.inputs(input.evaluationImages.subarray(0, Math.min(evalCount, b) * n), Math.min(evalCount, b), b, [T >> 1], 3);
-      const x = new Float32Array(b * n);
-      for (let i = 0; i < b; i++) x.set(probe.x.subarray((i % probe.t.length) * n, ((i % probe.t.length) + 1) * n), i * n);
-      const timed: ForwardInput = { ...probe, x, t: Array(b).fill(T >> 1), y: probe.y === undefined ? undefined : Array(b).fill(0) };
-      timings[String(b)] = { fp32: (await timeForward(fp32, built.io, timed)).min, int8: (await timeForward(int8, built.io, timed)).min };
+      const timed = batchOf(probe, b, n);
+      timings[String(b)] = { fp32: (await timeForward(fp32, timed)).min, int8: (await timeForward(int8, timed)).min };
     }
 
     // 4. model card

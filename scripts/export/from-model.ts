@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isColdCard } from '../../src/models/cold.ts';
-import { parseModelCard } from '../../src/models/registry.ts';
+import { parseModelCard } from '../../src/model-card.ts';
+import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
@@ -16,7 +17,6 @@ import { errorStats } from './measure.ts';
 import { weightsFromOnnx } from './onnx-weights.ts';
 import { tfjsOrtParity } from './parity.ts';
 import { exportImageSets, parityTimesteps, type RunExportOptions } from './from-run.ts';
-import { createSession, run } from './runtime.ts';
 
 export interface ModelExportOptions extends Omit<RunExportOptions, 'runDir' | 'step'> {
   modelDir: string;
@@ -77,21 +77,21 @@ export async function exportFromModel(o: ModelExportOptions) {
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
-    extraChecks: async (fp32, io, net) => {
+    extraChecks: async (fp32, net) => {
       const inputs = net.inputs(input.evaluationImages.subarray(0, 8 * n), 8, 4, parityTimesteps(net.T), 4, input.evaluationLabels);
-      const old = await createSession(oldFp32);
+      const old = await createModelSession(oldFp32, graphSpec(card));
       const a: number[] = [];
       const b: number[] = [];
       try {
         for (const x of inputs) {
-          a.push(...((await run(fp32, io, x)).get(io.output) ?? []));
-          b.push(...((await run(old, card.io, x)).get(card.io.output) ?? []));
+          a.push(...(await fp32.run(x)));
+          b.push(...(await old.run(x)));
         }
       } finally {
         await old.release();
       }
       const checks: Record<string, number> = { 'parity.previousGraphMaxAbs': errorStats(Float32Array.from(a), Float32Array.from(b)).maxAbs };
-      if (o.parity) checks['parity.tfjsVsOrtMaxAbs'] = (await tfjsOrtParity(u, source, fp32, io, inputs)).maxAbs;
+      if (o.parity) checks['parity.tfjsVsOrtMaxAbs'] = (await tfjsOrtParity(u, source, fp32, inputs)).maxAbs;
       return checks;
     },
   };

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { loadCheckpoint, CheckpointError } from '../train/checkpoint.ts';
-import { isColdRun } from '../train/options.ts';
+import { isColdRun, lossWeighting } from '../train/options.ts';
 import { describeProcess } from '../../src/cold/process.ts';
 import { DEFAULT_MIXTURE_COMPONENTS, DEFAULT_START_NOISE, fitGeneration } from './cold.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
@@ -103,16 +103,22 @@ export async function exportRun(o: RunExportOptions) {
     params: source,
     classNames,
     dataset: `${isFashion ? 'Fashion-MNIST' : cfg.data.kind === 'idx' ? 'IDX' : 'image folder'}: ${cfg.data.images}`,
-    training: { steps: ck.step, seconds: Math.round(ck.manifest.trainSeconds), batchSize: cfg.training.batchSize },
+    training: {
+      steps: ck.step,
+      seconds: Math.round(ck.manifest.trainSeconds),
+      batchSize: cfg.training.batchSize,
+      ...(isColdRun(cfg) ? {} : { lossWeight: lossWeighting(cfg.training) }),
+      ...(u.selfCondition === true ? { selfConditionClip: cfg.training.selfConditionClip ?? true } : {}),
+    },
     ...exportImageSets(ds, o.calibrationImages, o.evaluationImages),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
     extraChecks: o.parity
-      ? async (fp32, io, net) => {
+      ? async (fp32, net) => {
           const inputs = net.inputs(input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, parityTimesteps(net.T), 4, input.evaluationLabels);
-          const p = await tfjsOrtParity(u, source, fp32, io, inputs);
+          const p = await tfjsOrtParity(u, source, fp32, inputs);
           return { 'parity.tfjsVsOrtMaxAbs': p.maxAbs };
         }
       : undefined,

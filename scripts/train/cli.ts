@@ -3,6 +3,7 @@
  *   npm run train -- --conditional --steps 5000 --run-dir runs/fmnist-a        (Fashion-MNIST, class-conditional)
  *   npm run train -- --resume --run-dir runs/fmnist-a                          (continue exactly)
  *   npm run train -- --data folder --images ./faces --channels 3 --hflip --image-size 32
+ *   npm run train -- --preset tiny --conditional --self-condition --loss-weight p2 --run-dir runs/sc-p2
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'node:path';
@@ -12,8 +13,23 @@ import type { ScheduleKind } from '../../src/diffusion/types.ts';
 import type { UNetConfig } from '../model/config.ts';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from './backend.ts';
 import { DatasetError, fashionMnistPaths } from './data.ts';
-import { CheckpointError } from './checkpoint.ts';
-import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS, LOSS_TYPES, OBJECTIVES, PREDICTION_OF, type AnyRunConfig, type DataSpec, type LossType, type Objective, type TrainOptions } from './options.ts';
+import { CheckpointError, readRunConfig } from './checkpoint.ts';
+import {
+  DEFAULT_TRAIN,
+  DEFAULT_UNET,
+  PRESETS,
+  LOSS_TYPES,
+  LOSS_WEIGHT_KINDS,
+  OBJECTIVES,
+  PREDICTION_OF,
+  lossWeighting,
+  type AnyRunConfig,
+  type DataSpec,
+  type LossType,
+  type LossWeightKind,
+  type Objective,
+  type TrainOptions,
+} from './options.ts';
 import { defaultWorkers, loadDataset, train } from './trainer.ts';
 
 const int = (name: string) => (v: string): number => {
@@ -66,6 +82,11 @@ interface CliOptions {
   objective?: Objective;
   loss?: LossType;
   minSnr: number;
+  lossWeight?: LossWeightKind;
+  p2K: number;
+  p2Gamma: number;
+  selfCondition: boolean;
+  selfConditionClip: boolean;
   steps?: number;
   batchSize: number;
   lr: number;
@@ -131,7 +152,12 @@ export function buildProgram(): Command {
     .option('--no-discrete', 'cold processes: no 8-bit rounding of degraded inputs (and for blur no per-channel mean at T)')
     .addOption(new Option('--objective <o>', `what the network predicts: eps (the paper), v or x0 (default ${d.objective}; cold processes: x0)`).choices([...OBJECTIVES]))
     .addOption(new Option('--loss <l>', `l2 (the paper) or l1 (default ${d.loss}; cold processes: l1, as their paper)`).choices([...LOSS_TYPES]))
-    .option('--min-snr <gamma>', 'min-SNR-gamma loss weighting (0 = off; 5 is typical)', num('--min-snr'), d.minSnrGamma)
+    .option('--min-snr <gamma>', 'min-SNR-gamma loss weighting (0 = off; 5 is typical); the same as --loss-weight min-snr with this gamma', num('--min-snr'), d.minSnrGamma)
+    .addOption(new Option('--loss-weight <w>', 'per-timestep loss weight: none, min-snr (gamma from --min-snr, default 5) or p2 (k + snr)^-gamma (Choi et al. 2022); default none, or min-snr with --min-snr').choices([...LOSS_WEIGHT_KINDS]))
+    .option('--p2-k <k>', 'p2: k (lucidrains: 1)', num('--p2-k'), 1)
+    .option('--p2-gamma <gamma>', 'p2: gamma (lucidrains recommends 1; 0 = weight 1)', num('--p2-gamma'), 1)
+    .option('--self-condition', 'self-conditioning (Chen et al. 2022): half of the steps first predict x0 without gradient and feed it back as extra input channels', false)
+    .option('--no-self-condition-clip', 'self-conditioning: do not clip that x0 estimate to [-1, 1] (the sampler feeds back a clipped one)')
     .option('--steps <n>', `total optimisation steps (default ${d.steps}; with --resume: extend/shorten the run)`, int('--steps'))
     .option('--batch-size <n>', 'images per step (divisible by the worker count)', int('--batch-size'), d.batchSize)
     .option('--lr <x>', 'Adam learning rate', num('--lr'), d.lr)
@@ -155,6 +181,36 @@ export function buildProgram(): Command {
     .option('--log-every <n>', 'steps between loss.csv flushes', int('--log-every'), d.logEvery)
     .option('--no-progress', 'no progress bar')
     .addOption(new Option('--stop-at <step>', 'stop with a checkpoint at this step (testing)').argParser(int('--stop-at')).hideHelp());
+}
+
+/** --loss-weight / --min-snr / --p2-* as training options; --min-snr alone keeps meaning min-SNR. */
+function lossWeightOptions(opts: CliOptions): Pick<TrainOptions, 'minSnrGamma' | 'lossWeight' | 'p2K' | 'p2Gamma'> {
+  const kind = opts.lossWeight ?? (opts.minSnr > 0 ? 'min-snr' : 'none');
+  if (kind === 'min-snr') return { lossWeight: kind, minSnrGamma: opts.minSnr > 0 ? opts.minSnr : 5 };
+  if (opts.minSnr > 0) throw new InvalidArgumentError(`--min-snr ${opts.minSnr} conflicts with --loss-weight ${kind} (min-SNR is --loss-weight min-snr)`);
+  if (kind === 'p2') {
+    if (opts.p2K === 0 && opts.p2Gamma > 0) throw new InvalidArgumentError('--p2-k must be > 0 when --p2-gamma > 0');
+    return { lossWeight: kind, minSnrGamma: 0, p2K: opts.p2K, p2Gamma: opts.p2Gamma };
+  }
+  return { lossWeight: kind, minSnrGamma: 0 };
+}
+
+/**
+ * With --resume the run's own config decides; options that would change what the network is or how the loss
+ * is weighted must agree with it (a clear error instead of silently training something else).
+ */
+function checkResumeOptions(program: Command, opts: CliOptions, cfg: AnyRunConfig): void {
+  const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
+  if (given('selfCondition') && cfg.unet.selfCondition !== true) {
+    throw new InvalidArgumentError('--self-condition: the run was trained without self-conditioning (its U-Net has no self-condition input); start a new run with --self-condition instead of resuming this one');
+  }
+  if (given('lossWeight') || given('minSnr') || given('p2K') || given('p2Gamma')) {
+    const run = lossWeighting(cfg.training);
+    const asked = lossWeighting({ ...cfg.training, ...lossWeightOptions(opts) });
+    if (JSON.stringify(run) !== JSON.stringify(asked)) {
+      throw new InvalidArgumentError(`the run was trained with loss weight ${JSON.stringify(run)}, not ${JSON.stringify(asked)}; a resumed run keeps its loss weight`);
+    }
+  }
 }
 
 /** The degradation of a cold run from the options over the paper's defaults (process.ts). */
@@ -181,6 +237,8 @@ export function configFromOptions(opts: CliOptions, workers: number): AnyRunConf
     ['--mask-initial', opts.maskInitial, 'cold-mask'],
     ['--mask-routine', opts.maskRoutine, 'cold-mask'],
     ['--no-discrete', opts.discrete ? undefined : true, 'cold-blur or cold-mask'],
+    ['--self-condition', opts.selfCondition ? true : undefined, 'ddpm'],
+    ['--loss-weight', opts.lossWeight === undefined || opts.lossWeight === 'none' ? undefined : opts.lossWeight, 'ddpm'],
   ];
   for (const [name, v, appliesTo] of own) {
     if (v !== undefined && !appliesTo.includes(opts.process)) throw new InvalidArgumentError(`${name} applies to --process ${appliesTo} (got --process ${opts.process})`);
@@ -206,6 +264,7 @@ export function configFromOptions(opts: CliOptions, workers: number): AnyRunConf
     channels: opts.channels ?? (opts.data === 'folder' ? 3 : 1),
     dropout: opts.dropout,
     numClasses: 0,
+    selfCondition: opts.selfCondition,
   };
   if (opts.baseChannels !== undefined) unet.baseChannels = opts.baseChannels;
   if (opts.channelMults !== undefined) unet.channelMults = opts.channelMults;
@@ -225,7 +284,8 @@ export function configFromOptions(opts: CliOptions, workers: number): AnyRunConf
     emaWarmup: opts.emaWarmup,
     objective,
     loss: opts.loss ?? (cold ? 'l1' : DEFAULT_TRAIN.loss),
-    minSnrGamma: opts.minSnr,
+    ...lossWeightOptions(opts),
+    ...(opts.selfCondition ? { selfConditionClip: opts.selfConditionClip } : {}),
     labelDropout: opts.conditional ? opts.labelDropout : 0,
     workers,
     checkpointEvery: opts.checkpointEvery,
@@ -248,6 +308,7 @@ export async function main(argv: string[]): Promise<number> {
   const runDir = path.resolve(opts.runDir ?? path.join('runs', `${opts.data}-${stamp}`));
   try {
     let config: AnyRunConfig | undefined;
+    if (opts.resume) checkResumeOptions(program, opts, await readRunConfig(runDir));
     if (!opts.resume) {
       let workers: number;
       if (opts.workers === 'auto') workers = defaultWorkers((await selectBackend(opts.backend)).native);

@@ -27,7 +27,7 @@ function spreadImages(ds: Dataset, n: number): Float32Array {
 /** The network as the sampler's restorer (x0 prediction at timestep level - 1). */
 export function restorerOf(model: TfjsUNet, maxBatch = 40): RestoreModel {
   const eps = toEpsModel(model, maxBatch);
-  return (x, t) => eps(x, t);
+  return (x, t) => eps({ x, t });
 }
 
 export async function writeColdGrid(model: TfjsUNet, cfg: ColdRunConfig, ds: Dataset, ema: Float32Array, file: string): Promise<void> {

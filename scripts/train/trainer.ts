@@ -20,7 +20,7 @@ import { loadIdxDataset, loadImageFolder, type Dataset } from './data.ts';
 import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
 import { createUNet, setWeights, toEpsModel, type TfjsUNet } from './model.ts';
 import { adamStep } from './optim.ts';
-import { isColdRun, validateTrainOptions, type AnyRunConfig, type RunConfig } from './options.ts';
+import { isColdRun, lossWeighting, validateTrainOptions, type AnyRunConfig, type RunConfig } from './options.ts';
 import { gridPng, lossCurvePng } from './plot.ts';
 import { validateUNetConfig } from '../model/unet.ts';
 
@@ -192,10 +192,12 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
         seed: o.seed,
         batchSize: o.batchSize,
         objective: o.objective,
-        minSnrGamma: o.minSnrGamma,
+        weighting: lossWeighting(o),
         hflip: cfg.data.hflip,
         numClasses: cfg.unet.numClasses,
         labelDropout: o.labelDropout,
+        selfCondition: cfg.unet.selfCondition === true,
+        selfConditionClip: o.selfConditionClip,
       });
 
   let stop = false;

@@ -1,10 +1,10 @@
-// The only module that configures onnxruntime-web for workerd and creates sessions (one per model and
-// isolate). See src/inference/wasm/ort-entry.mjs for how the wasm is handed over.
-import { env as ortEnv, InferenceSession } from 'onnxruntime-web/wasm';
+// The worker's models: one session per model and isolate (src/inference/onnx.ts creates it, configured for
+// workerd; see src/inference/wasm/ort-entry.mjs for how the wasm is handed over), verified first.
 import type { EpsModel } from '../diffusion/index.ts';
 import type { NetworkEntry } from '../models/registry.ts';
 import { createEpsModel } from './eps-model.ts';
 import { verifyModel } from './integrity.ts';
+import { createModelSession, graphSpec } from './onnx.ts';
 
 export interface RuntimeOptions {
   /** Specifier of ort-entry.mjs (Env.ORT_WASM_ENTRY). */
@@ -30,16 +30,6 @@ let coldStart: ColdStart | undefined;
 
 let configuredEntry: string | undefined;
 
-function configureOrt(wasmEntry: string): void {
-  if (configuredEntry !== undefined) return;
-  ortEnv.wasm.numThreads = 1; // workerd has no Worker: no threads
-  ortEnv.wasm.proxy = false;
-  ortEnv.wasm.simd = true;
-  ortEnv.wasm.wasmPaths = { mjs: wasmEntry };
-  ortEnv.logLevel = 'error';
-  configuredEntry = wasmEntry;
-}
-
 const sessions = new WeakMap<NetworkEntry, Promise<EpsModel>>();
 let runs = 0;
 let runMs = 0;
@@ -55,17 +45,13 @@ export function loadEpsModel(entry: NetworkEntry, options: RuntimeOptions): Prom
       const t0 = performance.now();
       await verifyModel(entry);
       const t1 = performance.now();
-      configureOrt(options.wasmEntry);
-      const session = await InferenceSession.create(new Uint8Array(entry.bytes), {
-        executionProviders: ['wasm'],
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-      });
+      const session = await createModelSession(new Uint8Array(entry.bytes), graphSpec(entry.card), { wasmEntry: options.wasmEntry });
+      configuredEntry = options.wasmEntry;
       if (coldStart === undefined) {
         const entryModule = (await import(/* @vite-ignore */ options.wasmEntry)) as OrtEntryModule;
         coldStart = { verifyMs: t1 - t0, sessionMs: performance.now() - t1, instantiateMs: entryModule.wasmInstantiateMs() };
       }
-      return createEpsModel(session, entry.card, {
+      return createEpsModel(session, entry.card.architecture.numClasses, {
         maxBatch: entry.limits.maxBatch,
         onRun: () => void runs++,
         onRunTime: (_batch, ms) => void (runMs += ms),

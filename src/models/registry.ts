@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import { DEFAULTS, LIMITS, type RequestDefaults } from '../api/limits.ts';
 import { checkGuidanceInterval, DiffusionOptionError, SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../diffusion/index.ts';
 import { workOf } from '../render/params.ts';
-import type { ModelCard, NetworkCard } from '../model-card.ts';
+import { isConditional, type ModelCard, type NetworkCard } from '../model-card.ts';
 import { createColdRegistry, type ColdEntry, type ColdRegistry } from './cold.ts';
 
 /** What the worker may do with one model per request (docs/api.md, limits). */
@@ -46,43 +45,8 @@ export interface ModelRegistry {
   readonly cold: ColdRegistry;
 }
 
-const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
-
-/** The parts of a model card the worker relies on; other fields pass through unchecked. */
-const servedCard = z.looseObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
-  version: z.string(),
-  imageSize: z.number().int().min(1).max(512),
-  channels: z.union([z.literal(1), z.literal(3)]),
-  classNames: z.array(z.string()).nullable(),
-  architecture: z.looseObject({ numClasses: z.number().int().min(0) }),
-  schedule: z.looseObject({ kind: z.enum(['linear', 'scaled_linear', 'cosine', 'sigmoid']), T: z.number().int().min(1) }),
-  prediction: z.enum(['epsilon', 'sample', 'v_prediction']),
-  io: z.object({ x: z.string(), t: z.string(), class: z.string().optional(), output: z.string() }),
-  files: z.looseObject({ fp32: modelFile, int8: modelFile }),
-});
-
-/** Checks a model.json read from the bundle; throws (at startup) with the offending field. */
-export function parseModelCard(json: unknown): ModelCard {
-  const result = servedCard.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new TypeError(`invalid model card: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unknown'}`);
-  }
-  const card = result.data as unknown as ModelCard;
-  const conditional = card.architecture.numClasses > 0;
-  if (conditional !== (card.io.class !== undefined)) {
-    throw new TypeError(`invalid model card ${card.name}: io.class must be given exactly when numClasses > 0`);
-  }
-  if (conditional && card.classNames !== null && card.classNames.length !== card.architecture.numClasses) {
-    throw new TypeError(`invalid model card ${card.name}: classNames must hold numClasses names`);
-  }
-  return card;
-}
-
-export function isConditional(card: ModelCard): boolean {
-  return card.architecture.numClasses > 0;
-}
+// The card's validator lives with the card (src/model-card.ts); the registry's users get it here too.
+export { isConditional, parseModelCard } from '../model-card.ts';
 
 /** The defaults a request for this model gets: the model's own (ServingDefaults) over the global DEFAULTS. */
 export function servingDefaults(entry: ModelEntry): RequestDefaults {

@@ -37,7 +37,7 @@ export function canonicalColdParams(p: ColdSampleParams): string {
 
 /** The network as the sampler's restorer: x0 at network timestep level - 1 (unconditional). */
 export function restorerOf(model: EpsModel): RestoreModel {
-  return (x, t) => model(x, t);
+  return (x, t) => model({ x, t });
 }
 
 const degradations = new WeakMap<ColdModelCard, Degradation>();

@@ -31,9 +31,9 @@ describe('cold network inputs', () => {
     const net = coldInputs({ unet: UNET, process: DEFAULT_BLUR, generation: null }, x0);
     expect(net.T).toBe(20);
     const [batch] = net.inputs(x0, 6, 6, [0, 9, 19], 1);
-    expect(batch.t).toEqual([0, 9, 19, 0, 9, 19]);
+    expect(Array.from(batch.t)).toEqual([0, 9, 19, 0, 9, 19]);
     expect(Array.from(batch.x)).toEqual(Array.from(quantize8(makeDegradation(DEFAULT_BLUR, 16).apply(x0, 1, [1, 10, 20, 1, 10, 20]))));
-    expect(batch.y).toBeUndefined();
+    expect(batch.classes).toBeUndefined();
   });
 
   it('generation is modelled only where D(x0, T) is the flat per-channel mean (blur, discrete)', () => {

@@ -17,14 +17,14 @@ export async function tempDir(prefix: string): Promise<string> {
  * A run folder whose checkpoint holds seeded random weights (EMA = weights), on Fashion-MNIST t10k: a DDPM
  * run, or a Cold Diffusion one when the config has a `process`.
  */
-export async function fakeRun(config: DiffusionModelConfig | Pick<ColdRunConfig, 'unet' | 'process'>, opts: { seed?: number; unet?: RunConfig['unet'] } = {}): Promise<string> {
+export async function fakeRun(config: DiffusionModelConfig | Pick<ColdRunConfig, 'unet' | 'process'>, opts: { seed?: number; unet?: RunConfig['unet']; training?: Partial<RunConfig['training']> } = {}): Promise<string> {
   const runDir = path.join(await tempDir('run'), 'tiny-run');
   const data = fashionMnistPaths('t10k');
   const common = {
     format: 'ddpm-edge-run',
     version: 1,
     unet: opts.unet ?? config.unet,
-    training: { ...DEFAULT_TRAIN, steps: 10, batchSize: 8 },
+    training: { ...DEFAULT_TRAIN, steps: 10, batchSize: 8, ...opts.training },
     data: { kind: 'idx', images: data.images, labels: data.labels, fit: 'resize', hflip: false, limit: 256 },
     classNames: config.unet.numClasses > 0 ? FASHION_MNIST_CLASSES.slice() : undefined,
   } as const;
