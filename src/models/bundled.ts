@@ -5,6 +5,8 @@ import fmnistSmallCard from '../../models/fmnist-small/model.json';
 import fmnistSmallInt8 from '../../models/fmnist-small/unet.int8.onnx';
 import fmnistTinyCard from '../../models/fmnist-tiny/model.json';
 import fmnistTinyInt8 from '../../models/fmnist-tiny/unet.int8.onnx';
+import fmnistColdBlurCard from '../../models/fmnist-cold-blur/model.json';
+import fmnistColdBlurInt8 from '../../models/fmnist-cold-blur/unet.int8.onnx';
 import fixtureTinyCard from '../../models/fixture-tiny/model.json';
 import fixtureTinyInt8 from '../../models/fixture-tiny/unet.int8.onnx';
 import { isColdCard, parseColdCard, type ColdEntry } from './cold.ts';
@@ -15,6 +17,7 @@ const FILES: Record<string, { card: unknown; bytes: ArrayBuffer }> = {
   'fmnist-small': { card: fmnistSmallCard, bytes: fmnistSmallInt8 },
   'fmnist-tiny': { card: fmnistTinyCard, bytes: fmnistTinyInt8 },
   'fixture-tiny': { card: fixtureTinyCard, bytes: fixtureTinyInt8 },
+  'fmnist-cold-blur': { card: fmnistColdBlurCard, bytes: fmnistColdBlurInt8 },
 };
 
 /** The served models: DDPM cards into the registry's list, Cold Diffusion cards (their `kind`) into its `cold` part. */

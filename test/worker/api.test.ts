@@ -53,6 +53,7 @@ describe('GET /v1/models', () => {
       ['fmnist-small', true, 32],
       ['fmnist-tiny', true, 32],
       ['fixture-tiny', true, 16],
+      ['fmnist-cold-blur', true, 32],
     ]);
   });
 
