@@ -7,8 +7,8 @@
  *   dx = conv(dy, flip_hw(w) with cin/cout swapped, the padding mirrored: (k - 1 - before, k - 1 - after))
  *   dw[kh, kw, ci, co] = sum_{b,i,j} xpad[b, i + kh, j + kw, ci] dy[b, i, j, co]
  *      = conv(x^T [Cin, H, W, B] padded as x, dy^T [Ho, Wo, B, Cout], valid) -> [Cin, kh, kw, Cout]
- * (the images become the channels the product sums over). Stride 2 convolves a zero-dilated dy for dx and
- * uses dilation 2 for dw.
+ * (the images become the channels the product sums over). Stride 2: dx by output phases at dy's resolution
+ * (stride2InputGrad), dw with dilation 2.
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelSums } from './groupnorm-tfjs.ts';
@@ -24,19 +24,42 @@ export const PAD1: Pad4 = [
   [0, 0],
 ];
 
-/** [B, h, w, C] -> [B, 2h, 2w, C] with the input at even positions and zeros elsewhere. */
-function dilate2(dy: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = dy.shape;
-  const r = tf.reshape(dy, [b, h, 1, w, 1, c]);
-  const p = tf.pad(r, [
-    [0, 0],
-    [0, 0],
-    [0, 1],
-    [0, 0],
-    [0, 1],
-    [0, 0],
-  ]);
-  return tf.reshape(p, [b, 2 * h, 2 * w, c]);
+/**
+ * dx of a stride-2 3x3 convolution (pad 1) at the resolution of dy. Output row 2a reads dy row a through
+ * kernel row 1; row 2a + 1 reads dy row a through kernel row 2 and row a + 1 through kernel row 0 (columns
+ * alike). So each output-row phase p is a convolution of dy with [1 + p, 2] taps whose 2 Cin output channels
+ * are the two column phases, and the phases interleave row by row: 12 multiply-adds per dy pixel and
+ * channel pair instead of 36 for the convolution of a zero-dilated dy (the same sums up to rounding).
+ * dy [B, h, w, Cout], w [3, 3, Cin, Cout] as a flat array -> dx [B, 2h, 2w, Cin].
+ */
+function stride2InputGrad(dy: tf.Tensor4D, w: Float32Array, cin: number): tf.Tensor4D {
+  const [n, h, wd, cout] = dy.shape;
+  // taps of phase p: kernel row for each tap row offset (0, +1); kernel column for column phase q and offset
+  const rowOf = [[1], [2, 0]];
+  const colOf = [
+    [1, -1],
+    [2, 0],
+  ];
+  const phases = [0, 1].map((p) => {
+    const rows = rowOf[p].length;
+    const k = new Float32Array(rows * 2 * cout * 2 * cin); // [rows, 2, Cout, (q, Cin)]
+    for (let a = 0; a < rows; a++) {
+      for (let s = 0; s < 2; s++) {
+        for (let q = 0; q < 2; q++) {
+          const kc = colOf[q][s];
+          if (kc < 0) continue;
+          const kr = rowOf[p][a];
+          for (let co = 0; co < cout; co++) {
+            for (let ci = 0; ci < cin; ci++) k[(((a * 2 + s) * cout + co) * 2 + q) * cin + ci] = w[((kr * 3 + kc) * cin + ci) * cout + co];
+          }
+        }
+      }
+    }
+    const pads: Pad4 = [[0, 0], [0, rows - 1], [0, 1], [0, 0]];
+    const z = tf.conv2d(dy, tf.tensor4d(k, [rows, 2, cout, 2 * cin]), 1, pads); // [B, h, w, 2 Cin]
+    return tf.reshape(z, [n, h, 1, wd * 2 * cin]);
+  });
+  return tf.reshape(tf.concat(phases, 2), [n, 2 * h, 2 * wd, cin]) as tf.Tensor4D;
 }
 
 /** dw of conv(x, w, stride, pads) from a forward convolution of the transposed tensors: [kh, kw, Cin, Cout]. */
@@ -55,9 +78,12 @@ const imagesLast = (x: tf.Tensor4D): tf.Tensor4D => tf.transpose(x, [3, 1, 2, 0]
  * (no pad kernel); stride 2 reads xpad rows 0..H (pad 1 before, 0 after).
  */
 export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: 1 | 2): [tf.Tensor4D, tf.Tensor4D] {
+  if (stride === 2 && (x.shape[1] % 2 !== 0 || x.shape[2] % 2 !== 0)) throw new Error(`stride-2 convolution gradients need an even input size (got ${x.shape[1]}x${x.shape[2]})`);
   return tf.tidy(() => {
-    const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    const dx = tf.conv2d(stride === 2 ? dilate2(dy) : dy, wFlip, 1, PAD1);
+    const dx =
+      stride === 2
+        ? stride2InputGrad(dy, w.dataSync() as Float32Array, w.shape[2])
+        : tf.conv2d(dy, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, PAD1);
     const after = stride === 2 ? 0 : 1;
     const dw = kernelGrad(imagesLast(x), dy, [[0, 0], [1, after], [1, after], [0, 0]], stride);
     return [dx, dw];
