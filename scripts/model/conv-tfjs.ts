@@ -72,6 +72,19 @@ function kernelGrad(xT: tf.Tensor4D, dy: tf.Tensor4D, pads: Pad4, stride: 1 | 2)
 /** x [B, H, W, Cin] -> [Cin, H, W, B], the input of kernelGrad. */
 const imagesLast = (x: tf.Tensor4D): tf.Tensor4D => tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
 
+/** flip_hw(k) with cin/cout swapped, for a [kh, kw, cin, cout] kernel held as a flat array. */
+function flipKernel(k: Float32Array, kh: number, kw: number, cin: number, cout: number): tf.Tensor4D {
+  const out = new Float32Array(k.length);
+  for (let a = 0; a < kh; a++) {
+    for (let s = 0; s < kw; s++) {
+      for (let ci = 0; ci < cin; ci++) {
+        for (let co = 0; co < cout; co++) out[(((kh - 1 - a) * kw + (kw - 1 - s)) * cout + co) * cin + ci] = k[((a * kw + s) * cin + ci) * cout + co];
+      }
+    }
+  }
+  return tf.tensor4d(out, [kh, kw, cout, cin]);
+}
+
 /**
  * Gradients of y = conv2d(x, w, stride, pad 1) for a 3x3 kernel, from forward convolutions only.
  * x [B, H, W, Cin], w [3, 3, Cin, Cout], dy [B, H/s, W/s, Cout]. The padding of x is the convolution's own
@@ -83,7 +96,7 @@ export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, st
     const dx =
       stride === 2
         ? stride2InputGrad(dy, w.dataSync() as Float32Array, w.shape[2])
-        : tf.conv2d(dy, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, PAD1);
+        : tf.conv2d(dy, flipKernel(w.dataSync() as Float32Array, 3, 3, w.shape[2], w.shape[3]), 1, PAD1);
     const after = stride === 2 ? 0 : 1;
     const dw = kernelGrad(imagesLast(x), dy, [[0, 0], [1, after], [1, after], [0, 0]], stride);
     return [dx, dw];
@@ -225,18 +238,6 @@ const phasePads = (p: number): Pad4 => [
   [0, 0],
 ];
 
-/** flip_hw(k) with cin/cout swapped, for a [kh, kw, cin, cout] kernel held as a flat array. */
-function flipKernel(k: Float32Array, kh: number, kw: number, cin: number, cout: number): tf.Tensor4D {
-  const out = new Float32Array(k.length);
-  for (let a = 0; a < kh; a++) {
-    for (let s = 0; s < kw; s++) {
-      for (let ci = 0; ci < cin; ci++) {
-        for (let co = 0; co < cout; co++) out[(((kh - 1 - a) * kw + (kw - 1 - s)) * cout + co) * cin + ci] = k[((a * kw + s) * cin + ci) * cout + co];
-      }
-    }
-  }
-  return tf.tensor4d(out, [kh, kw, cout, cin]);
-}
 
 /**
  * y = conv3x3(upsample_nearest_2x(x), w) + b, computed at the source resolution: each output-row phase p
