@@ -3,14 +3,16 @@
  * for a [16, 1, 32, 32] batch, against one U-Net call of the shipped model measured in the same run
  * (onnxruntime-web, one thread, batch 16), to show the core's share of a sampling step.
  *
- *   npm run bench:core [-- --model models/<name> --iterations 200]
+ *   npm run bench core [-- --model models/<name> --iterations 200]
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { createScheduler, gaussianNoise, makeSchedule, type SamplerName } from '../src/diffusion/index.ts';
-import type { ModelCard } from '../src/model-card.ts';
-import { createSession, epsModel } from './export/runtime.ts';
+import { createEpsModel } from '../src/inference/eps-model.ts';
+import { createModelSession, graphSpec } from '../src/inference/onnx.ts';
+import { readModelCard } from './lib/model-card.ts';
+import { forwardInputs } from './bench/inputs.ts';
 
 const program = new Command()
   .name('bench:core')
@@ -78,15 +80,12 @@ const dir = pickModel();
 let unetMs: number | undefined;
 let unetLabel = 'U-Net call';
 if (dir) {
-  const card = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ModelCard;
+  const card = readModelCard(dir);
   const file = card.files.int8 ?? card.files.fp32;
-  const session = await createSession(readFileSync(join(dir, file.path)));
-  const dims = [card.channels, card.imageSize, card.imageSize] as const;
-  const model = epsModel(session, card.io, dims);
-  const xin = gaussianNoise(3, 0, new Float32Array(B * dims[0] * dims[1] * dims[2]));
-  const t = new Int32Array(B).fill(500);
-  const cls = card.io.class ? new Int32Array(B) : undefined;
-  unetMs = await time(Math.min(opts.iterations, 30), () => model(xin, t, cls));
+  const session = await createModelSession(readFileSync(join(dir, file.path)), graphSpec(card));
+  const model = createEpsModel(session, card.architecture.numClasses);
+  const inputs = forwardInputs(card, B);
+  unetMs = await time(Math.min(opts.iterations, 30), () => model(inputs));
   unetLabel = `U-Net call (${card.name} int8, batch ${B}, ${card.imageSize}x${card.imageSize})`;
   rows.push([unetLabel, unetMs]);
 }

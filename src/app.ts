@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { createRestoreRoutes } from './api/cold.ts';
 import { notFoundProblem, problemResponse } from './api/problem.ts';
 import { createRoutes } from './api/routes.ts';
 import { createStreamRoutes } from './api/stream.ts';
@@ -18,6 +19,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/batches', createBatchRoutes(deps.registry));
   // Demo page and OpenAPI (issue 7): GET /v1/samples/{seed}/stream, /, /docs, /openapi.json, /assets/*.
   app.route('/v1', createStreamRoutes(deps.registry));
+  // Cold Diffusion restoration (issue 19): POST /v1/restore, /v1/restore/stream
+  app.route('/v1', createRestoreRoutes(deps.registry));
   app.route('/', createWebRoutes(deps.registry));
   app.notFound(notFoundProblem);
   app.onError(problemResponse);

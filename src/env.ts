@@ -11,7 +11,7 @@ export interface Env {
    */
   ORT_WASM_ENTRY: string;
 
-  // Batches (issue 6: src/batches/, src/webhooks/; README "## Batches and webhooks").
+  // Batches (issue 6: src/batches/, src/webhooks/; docs/batches-and-webhooks.md).
   /** One Durable Object per batch job: its record and transitions. */
   BATCH_JOBS: DurableObjectNamespace<BatchJobObject>;
   /** Chunk work (one message per chunk) and callback deliveries. */

@@ -74,7 +74,7 @@ function parseDefaults(v: string): ServingDefaults {
 const program = new Command()
   .name('bench')
   .description('U-Net forward latency (onnxruntime-web in Node and in workerd vs onnxruntime-node), end-to-end latency, throughput, memory and request-path overhead')
-  .option('--model <name|dir>', 'model under models/ or a folder with model.json (default: the registry default of src/models/bundled.ts)')
+  .option('--model <name|dir>', 'model under models/ or a folder with model.json, or several, comma-separated, benched one after the other (default: the first model of src/models/served.json)')
   .option('--probe <preset>', 'also bench random-weight probes exported at 28x28x1 with these training presets (comma-separated: tiny, small, base), or none', 'small')
   .option('--quick', 'fewer requests and shorter timings', false)
   .option('--batches <list>', 'forward batch sizes', '1,4,16')
@@ -107,11 +107,12 @@ let defaults: ServingDefaults | undefined;
 let params: RenderParams = DEFAULT_PARAMS;
 const started = Date.now();
 
-function resolveModel(): BenchModel {
-  const name = o.model ?? registryDefaultModel();
-  const dir = existsSync(join(name, 'model.json')) ? resolve(name) : join(ROOT, 'models', name);
-  if (!existsSync(join(dir, 'model.json'))) throw new InvalidArgumentError(`no model.json under ${dir}`);
-  return loadModel(dir, o.model ? `${name}` : `${name} (registry default)`);
+function resolveModels(): BenchModel[] {
+  return (o.model ?? registryDefaultModel()).split(',').map((name) => {
+    const dir = existsSync(join(name, 'model.json')) ? resolve(name) : join(ROOT, 'models', name);
+    if (!existsSync(join(dir, 'model.json'))) throw new InvalidArgumentError(`no model.json under ${dir}`);
+    return loadModel(dir, o.model ? `${name}` : `${name} (registry default)`);
+  });
 }
 
 interface ModelResult {
@@ -362,7 +363,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
     }
     report.table(['precision', 'after session creation', ...batches.map((b) => `after batch ${b} (of 128 MiB)`)], rowsH);
     report.text(
-      `Session creation in workerd: int8 ${ms(r.createMs.int8)} ms, fp32 ${ms(r.createMs.fp32)} ms. The app serves with maxBatch ${limits.maxBatch} (src/models/bundled.ts); heap of the app's isolate after all its requests: ${mib(r.appHeap)}.`,
+      `Session creation in workerd: int8 ${ms(r.createMs.int8)} ms, fp32 ${ms(r.createMs.fp32)} ms. The app serves with maxBatch ${limits.maxBatch} (src/models/served.json); heap of the app's isolate after all its requests: ${mib(r.appHeap)}.`,
     );
   }
 
@@ -425,7 +426,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
 
 async function main(): Promise<void> {
   mkdirSync(o.out, { recursive: true });
-  const models = [resolveModel()];
+  const models = resolveModels();
   const served = servedSettings(models[0].card.name);
   limits = served.limits;
   defaults = o.defaults ?? served.defaults;
@@ -437,7 +438,7 @@ async function main(): Promise<void> {
   const report = new Report();
   const when = new Date(started).toISOString().replace(/\.\d+Z$/, 'Z');
   report.heading(2, 'Edge sampling benchmark').text(
-    `Measured by \`npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` on ${when} in ${((Date.now() - started) / 60000).toFixed(1)} min: ` +
+    `Measured by \`npm run bench edge${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` on ${when} in ${((Date.now() - started) / 60000).toFixed(1)} min: ` +
       `Node ${process.version}, ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. ` +
       'The machine is shared with other work: absolute figures are noisy, ratios measured in the same run less so. ' +
       `Models: ${models.map((m) => m.label).join('; ')}. Grid: ${LIMITS.maxGridImages} images. ` +

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gaussianNoise } from '../../src/diffusion/noise.ts';
 import type { ModelCard } from '../../src/model-card.ts';
+import { readModelCard } from '../lib/model-card.ts';
 import type { DiffusionModelConfig, UNetConfig } from '../model/config.ts';
 import { exportModel } from '../export/export.ts';
 import { syntheticImages } from '../export/fixture.ts';
@@ -23,7 +24,7 @@ export interface BenchModel {
 }
 
 export function loadModel(dir: string, label: string): BenchModel {
-  const card = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ModelCard;
+  const card = readModelCard(dir);
   return { label, dir, card, fp32: readFileSync(join(dir, card.files.fp32.path)), int8: readFileSync(join(dir, card.files.int8.path)) };
 }
 

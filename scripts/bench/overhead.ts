@@ -4,9 +4,10 @@
  * onnxruntime adapter (src/inference/eps-model.ts: input copies, int64 conversion, output copy) over a session
  * that answers at once, pixels + grid + PNG encoding, and the content key (sha256).
  */
-import { Tensor, type InferenceSession } from 'onnxruntime-web/wasm';
 import { createScheduler, gaussianNoise, makeSchedule, sample, type EpsModel } from '../../src/diffusion/index.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
+import { graphInputs } from '../../src/model-card.ts';
+import { graphSpec, modelSession, type ModelSession, type TensorLike } from '../../src/inference/onnx.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { encodePng, makeGrid, toImages, upscale } from '../../src/image/index.ts';
 import type { RenderParams } from '../../src/render/params.ts';
@@ -22,17 +23,20 @@ export interface OverheadRow {
 
 export const DEFAULT_PARAMS: RenderParams = { sampler: 'dpmpp2m', steps: 20, eta: 0, clip: true, classId: null, guidance: 1, scale: 1, n: 1 };
 
-function instantSession(card: ModelCard): InferenceSession {
+/** The model's session (src/inference/onnx.ts, onnxruntime-web tensors) over a runtime that answers at once. */
+function instantSession(card: ModelCard): ModelSession {
   const n = card.channels * card.imageSize * card.imageSize;
   const fake = {
-    inputNames: [card.io.x, card.io.t, ...(card.io.class === undefined ? [] : [card.io.class])],
+    inputNames: graphInputs(card.io),
     outputNames: [card.io.output],
-    async run(feeds: Record<string, Tensor>) {
+    async run(feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> {
       const b = feeds[card.io.x].dims[0];
-      return { [card.io.output]: new Tensor('float32', new Float32Array(b * n), [b, card.channels, card.imageSize, card.imageSize]) };
+      return { [card.io.output]: { type: 'float32', data: new Float32Array(b * n), dims: [b, card.channels, card.imageSize, card.imageSize], dispose() {} } };
     },
+    endProfiling() {},
+    async release() {},
   };
-  return fake as unknown as InferenceSession;
+  return modelSession(fake, graphSpec(card));
 }
 
 /** Overhead parts of one request of `images` images (1: /v1/samples, 16: /v1/grids) at `params`. */
@@ -43,7 +47,7 @@ export async function measureOverhead(card: ModelCard, images: number, params: R
   const n = card.channels * card.imageSize * card.imageSize;
   const seeds = seedsFor(kind, 42, images);
   const schedule = makeSchedule(card.schedule);
-  const zero: EpsModel = async (x) => new Float32Array(x.length);
+  const zero: EpsModel = Object.assign(async ({ x }: { x: Float32Array }) => new Float32Array(x.length), { selfCondition: card.io.selfCond !== undefined });
   const loop = (model: EpsModel) => () =>
     sample({
       model,
@@ -64,7 +68,7 @@ export async function measureOverhead(card: ModelCard, images: number, params: R
     for (let b = 0; b < images; b++) gaussianNoise(seeds[b], 1, noise.subarray(b * n, (b + 1) * n));
   }, timing, now);
   rows.push({ part: `  of which noise, one draw for ${images} image(s) (x ${p.sampler === 'ddpm' || (p.sampler === 'ddim' && p.eta > 0) ? p.steps + 1 : 1} per request)`, msPerRequest: noiseT.medianMs });
-  const adapter = createEpsModel(instantSession(card), card, { maxBatch });
+  const adapter = createEpsModel(instantSession(card), card.architecture.numClasses, { maxBatch });
   const withAdapter = await timeRuns(loop(adapter), timing, now);
   rows.push({ part: `onnxruntime adapter (eps-model.ts: copies, int64 feeds, output copy; maxBatch ${maxBatch})`, msPerRequest: Math.max(0, withAdapter.medianMs - sampler.medianMs) });
   const x = gaussianNoise(7, 0, new Float32Array(images * n)).map((v) => Math.tanh(v));

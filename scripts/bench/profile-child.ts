@@ -4,30 +4,21 @@
  *   node --import tsx scripts/bench/profile-child.ts <model.json dir> <onnx file> <batch> <warmup runs> <profiled runs>
  */
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import * as ort from 'onnxruntime-web';
-import { parseModelCard } from '../../src/models/registry.ts';
+import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
+import { readModelCard } from '../lib/model-card.ts';
 import { forwardInputs } from './inputs.ts';
 
-ort.env.wasm.numThreads = 1;
-ort.env.wasm.proxy = false;
-
 const [dir, file, batchArg, warmArg, runsArg] = process.argv.slice(2);
-const card = parseModelCard(JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')));
-const batch = Number(batchArg);
-const { x, t, y } = forwardInputs(card, batch);
-const feeds: Record<string, ort.Tensor> = {
-  [card.io.x]: new ort.Tensor('float32', x, [batch, card.channels, card.imageSize, card.imageSize]),
-  [card.io.t]: new ort.Tensor('int64', t, [batch]),
-};
-if (card.io.class !== undefined && y) feeds[card.io.class] = new ort.Tensor('int64', y, [batch]);
-const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
+const card = readModelCard(dir);
+const inputs = forwardInputs(card, Number(batchArg));
 // warm up an unprofiled session first (V8 tiers the runtime wasm up), then profile a second one
-const warm = await ort.InferenceSession.create(readFileSync(file), opts);
-for (let i = 0; i < Number(warmArg); i++) await warm.run(feeds);
+const warm = await createModelSession(readFileSync(file), graphSpec(card));
+const warmFeeds = warm.feeds(inputs);
+for (let i = 0; i < Number(warmArg); i++) await warm.runFeeds(warmFeeds);
 await warm.release();
-const session = await ort.InferenceSession.create(readFileSync(file), { ...opts, enableProfiling: true });
-for (let i = 0; i < Number(runsArg); i++) await session.run(feeds);
+const session = await createModelSession(readFileSync(file), graphSpec(card), { profile: true });
+const feeds = session.feeds(inputs);
+for (let i = 0; i < Number(runsArg); i++) await session.runFeeds(feeds);
 session.endProfiling();
 await session.release();
 // the runtime keeps the event loop alive: exit once stdout (a pipe, written asynchronously) has drained

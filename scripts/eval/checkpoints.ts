@@ -9,13 +9,15 @@ import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { SamplerName } from '../../src/diffusion/index.ts';
 import { listCheckpoints, loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import { ddpmRun } from '../train/options.ts';
 import { linePlotPng } from '../lib/plot.ts';
 import { encodeModel } from '../model/onnx-graph.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { buildUNetGraph, weightsSource } from '../export/graph.ts';
-import { createSession, epsModel, RUNTIME_LABEL, type OrtRuntime } from '../export/runtime.ts';
-import { disposeClassifier } from './classifier.ts';
-import { EvalError, SAMPLER_LABEL, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
+import { createEpsModel } from '../../src/inference/eps-model.ts';
+import { createModelSession, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
+import type { Interval } from './intervals.ts';
+import { EvalError, SAMPLER_LABEL, disposeReference, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
 
 export interface CheckpointEvalOptions
   extends Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'runtime' | 'threads' | 'grids' | 'progress' | 'log' | 'out'> {
@@ -31,10 +33,17 @@ export interface CheckpointResult {
   step: number;
   trainSeconds: number;
   distance: number;
+  /** 95% jackknife interval. */
+  distanceCi?: Interval;
   meanTerm: number;
   covTerm: number;
   accuracy: number | null;
+  /** 95% Wilson interval. */
+  accuracyCi?: Interval | null;
   relativeAccuracy: number | null;
+  /** The second meter's distance and interval (absent when not used). */
+  secondDistance?: number;
+  secondDistanceCi?: Interval;
   seconds: number;
   grid?: string;
 }
@@ -43,7 +52,7 @@ export interface CheckpointReport {
   createdAt: string;
   runDir: string;
   cell: { sampler: SamplerName; steps: number; guidance: number; samples: number; weights: 'EMA fp32'; runtime: OrtRuntime };
-  reference: { testImages: number; realAccuracy: number; floor: { samples: number; distance: number } };
+  reference: { testImages: number; realAccuracy: number; floor: { samples: number; distance: number }; secondFloor?: number };
   classifier: { sha256: string; testAccuracy: number };
   checkpoints: CheckpointResult[];
 }
@@ -52,9 +61,9 @@ export interface CheckpointReport {
 async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, 'runtime' | 'threads'>) {
   const c = ck.config;
   try {
-    const built = buildUNetGraph({ unet: c.unet, schedule: c.schedule, prediction: c.prediction }, weightsSource(ck.ema));
-    const session = await createSession(encodeModel(built.graph), { runtime: o.runtime, threads: o.threads });
-    return { session, eps: epsModel(session, built.io, [c.unet.channels, c.unet.imageSize, c.unet.imageSize]) };
+    const built = buildUNetGraph({ unet: c.unet }, weightsSource(ck.ema));
+    const session = await createModelSession(encodeModel(built.graph), built.spec, { runtime: o.runtime, threads: o.threads });
+    return { session, spec: built.spec, eps: createEpsModel(session, c.unet.numClasses) };
   } catch (e) {
     if (e instanceof ExportError) throw new EvalError(`${ck.dir}: ${e.message}`, { cause: e });
     throw e;
@@ -62,6 +71,7 @@ async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, '
 }
 
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+const ci = (i: Interval | undefined, digits: number): string => (i ? ` [${i[0].toFixed(digits)}, ${i[1].toFixed(digits)}]` : '');
 
 export function checkpointTable(r: CheckpointReport): string {
   const lines = [
@@ -69,9 +79,14 @@ export function checkpointTable(r: CheckpointReport): string {
       `Floor ${r.reference.floor.distance.toFixed(3)} (${r.reference.floor.samples} training images vs ${r.reference.testImages} test images); ` +
       `classifier accuracy on real test images at the model's size ${pct(r.reference.realAccuracy)}.`,
     '',
-    '| checkpoint step | training time | distance | accuracy (requested class) | vs real |',
-    '|---:|---:|---:|---:|---:|',
-    ...r.checkpoints.map((c) => `| ${c.step} | ${formatDuration(c.trainSeconds)} | ${c.distance.toFixed(3)} | ${pct(c.accuracy)} | ${pct(c.relativeAccuracy)} |`),
+    `Intervals: 95% (jackknife for distances, Wilson for accuracy); two checkpoints differ when their intervals do not overlap${r.reference.secondFloor !== undefined ? ` on both meters. Second meter (cnn-gap) floor ${r.reference.secondFloor.toFixed(3)}` : ''}.`,
+    '',
+    '| checkpoint step | training time | distance [95%] | second meter [95%] | accuracy (requested class) [95%] | vs real |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...r.checkpoints.map(
+      (c) =>
+        `| ${c.step} | ${formatDuration(c.trainSeconds)} | ${c.distance.toFixed(3)}${ci(c.distanceCi, 2)} | ${c.secondDistance === undefined ? 'n/a' : `${c.secondDistance.toFixed(3)}${ci(c.secondDistanceCi, 2)}`} | ${pct(c.accuracy)}${c.accuracyCi ? ` [${pct(c.accuracyCi[0])}, ${pct(c.accuracyCi[1])}]` : ''} | ${pct(c.relativeAccuracy)} |`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -84,7 +99,12 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   if (missing.length > 0) throw new EvalError(`${o.runDir}: no checkpoint at step ${missing.join(', ')} (kept: ${kept.join(', ')})`);
 
   const first = await loadCheckpoint(o.runDir, { step: steps[0] });
-  const cfg = first.config;
+  let cfg;
+  try {
+    cfg = ddpmRun(first.config, 'npm run eval -- --run');
+  } catch (e) {
+    throw new EvalError(`${o.runDir}: ${(e as Error).message}`, { cause: e });
+  }
   const u = cfg.unet;
   if (u.numClasses === 0 && o.guidance !== 1) throw new EvalError('the run is unconditional: only guidance 1 applies');
   const space: SampleSpace = { imageSize: u.imageSize, channels: u.channels, numClasses: u.numClasses, schedule: cfg.schedule, prediction: cfg.prediction };
@@ -92,7 +112,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   if (!/fashion/i.test(cfg.data.images)) o.log(`warning: the run trained on ${cfg.data.images}, not Fashion-MNIST: the distances compare against Fashion-MNIST`);
   const ref = await prepareReference(o, u.imageSize, fit);
   const probed = await emaSession(first, o);
-  const ms = await probe(probed.eps, o.batch, u.channels, u.imageSize, u.numClasses);
+  const ms = await probe(probed.eps, probed.spec, o.batch);
   await probed.session.release();
   const perCheckpoint = (o.samples * o.steps * (o.guidance !== 1 ? 2 : 1) * ms) / 1000;
   o.log(`${steps.length} checkpoints x ${o.samples} samples; one U-Net image-step ${ms.toFixed(2)} ms (${RUNTIME_LABEL[o.runtime]}); estimated ${formatDuration(perCheckpoint * steps.length)}`);
@@ -114,11 +134,14 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
     const r: CheckpointResult = {
       step,
       trainSeconds: ck.state.trainSeconds,
-      distance: sc.distance,
-      meanTerm: sc.meanTerm,
-      covTerm: sc.covTerm,
-      accuracy: sc.accuracy,
-      relativeAccuracy: sc.relativeAccuracy,
+      distance: sc.primary.distance,
+      distanceCi: sc.primary.distanceCi,
+      meanTerm: sc.primary.meanTerm,
+      covTerm: sc.primary.covTerm,
+      accuracy: sc.primary.accuracy,
+      accuracyCi: sc.primary.accuracyCi,
+      relativeAccuracy: sc.primary.relativeAccuracy,
+      ...(sc.second ? { secondDistance: sc.second.distance, secondDistanceCi: sc.second.distanceCi } : {}),
       seconds: sc.seconds,
     };
     if (o.grids && sc.firstImages.length > 0) {
@@ -129,14 +152,14 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
     if (!bar) o.log(`checkpoint ${step}: distance ${r.distance.toFixed(3)}, accuracy ${pct(r.accuracy)}`);
   }
   bar?.stop();
-  disposeClassifier(ref.clf);
+  disposeReference(ref);
 
   const report: CheckpointReport = {
     createdAt: new Date().toISOString(),
     runDir: o.runDir,
     cell: { sampler: o.sampler, steps: o.steps, guidance: o.guidance, samples: o.samples, weights: 'EMA fp32', runtime: o.runtime },
-    reference: { testImages: ref.testCount, realAccuracy: ref.realAccuracy, floor: { samples: ref.floor.samples, distance: ref.floor.distance } },
-    classifier: { sha256: ref.manifest.sha256, testAccuracy: ref.manifest.testAccuracy },
+    reference: { testImages: ref.primary.testCount, realAccuracy: ref.primary.realAccuracy, floor: { samples: ref.primary.floor.samples, distance: ref.primary.floor.distance }, ...(ref.second ? { secondFloor: ref.second.floor.distance } : {}) },
+    classifier: { sha256: ref.primary.manifest.sha256, testAccuracy: ref.primary.manifest.testAccuracy },
     checkpoints: results,
   };
   await fsp.writeFile(path.join(o.out, 'checkpoints.md'), checkpointTable(report));
@@ -145,7 +168,7 @@ export async function evaluateCheckpoints(o: CheckpointEvalOptions): Promise<Che
   const png = linePlotPng(
     [
       { name: `${SAMPLER_LABEL[o.sampler]}, ${o.steps} steps`, points: results.map((c) => [c.step, c.distance] as const) },
-      { name: 'floor (train vs test)', points: [[Math.min(...xs), ref.floor.distance], [Math.max(...xs), ref.floor.distance]], color: [150, 150, 150] },
+      { name: 'floor (train vs test)', points: [[Math.min(...xs), ref.primary.floor.distance], [Math.max(...xs), ref.primary.floor.distance]], color: [150, 150, 150] },
     ],
     { title: `distance vs training step (n=${o.samples})`, xLabel: 'training step', yLabel: 'Frechet distance (classifier features)', yZero: true },
   );

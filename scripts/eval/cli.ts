@@ -1,16 +1,21 @@
 /**
  * `npm run eval -- --model models/<name> [--samples 1000] [--samplers ddpm,ddim,dpmpp2m] [--steps 5,10,20,50]
  *   [--guidance 1,3] [--guidance-interval lo,hi] [--precision fp32,int8] [--out <dir>]`
- * See scripts/eval/evaluate.ts and the README's "Evaluation" section.
+ * See scripts/eval/evaluate.ts and docs/evaluation.md.
  */
+import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import type { ColdAlgorithm } from '../../src/cold/index.ts';
+import { isColdCard } from '../../src/models/cold.ts';
+import { coldMarkdown, evaluateCold } from './cold.ts';
 import { servedModel } from '../../src/models/served.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../../src/diffusion/index.ts';
 import { BACKEND_REQUESTS, type BackendRequest } from '../train/backend.ts';
 import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
-import { ORT_RUNTIMES, type OrtRuntime } from '../export/runtime.ts';
+import { ORT_RUNTIMES, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { compareFiles } from './compare.ts';
 import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type DefaultCell, type Precision } from './evaluate.ts';
 
 function intIn(min: number, max: number): (v: string) => number {
@@ -76,6 +81,10 @@ interface CliOptions {
   clip: boolean;
   out?: string;
   classifier?: string;
+  secondClassifier?: string;
+  compare?: string[];
+  worker?: string;
+  workerConcurrency: number;
   backend: BackendRequest;
   runtime: OrtRuntime;
   threads: number;
@@ -86,6 +95,9 @@ interface CliOptions {
   progress: boolean;
   testImages: number;
   cache: boolean;
+  restoreImages: number;
+  levels?: number[];
+  algorithms: ColdAlgorithm[];
 }
 
 export function buildProgram(): Command {
@@ -94,7 +106,7 @@ export function buildProgram(): Command {
     .name('eval')
     .description(
       'Evaluate an exported model: Fréchet distance in the evaluation classifier\'s feature space against the Fashion-MNIST test set, ' +
-        'and the classifier\'s accuracy on samples of the requested class, for each sampler x steps x precision x guidance; ' +
+        'and the classifier\'s accuracy on samples of the requested class, on two meters (classifiers of different architecture and seed) with 95% intervals and a per-class table, for each sampler x steps x precision x guidance; ' +
         'plus the reference floor (a training subset of the same size vs the test set). Writes table.md, results.json, distance-vs-steps.png and grids/.',
     )
     .option('--model <dir>', 'model folder (models/<name>, with model.json)')
@@ -113,6 +125,10 @@ export function buildProgram(): Command {
     .option('--no-clip', 'sample without clipSample (serving clips by default)')
     .option('--out <dir>', 'output folder (default: eval-results/<model name>)')
     .option('--classifier <dir>', 'evaluation classifier folder (default: scripts/eval/classifier)')
+    .option('--compare <a,b>', 'compare two results.json files cell by cell with the decision rule (intervals, both meters); samples nothing', (v) => v.split(','))
+    .option('--worker <url>', 'request every sample from a running worker (npm run dev: http://127.0.0.1:8787) instead of sampling in-process; int8 only')
+    .option('--worker-concurrency <n>', 'with --worker: requests in flight', intIn(1, 16), 2)
+    .option('--second-classifier <dir>', 'the second meter: a classifier of another architecture and seed, or "none" (default: scripts/eval/classifier-gap)')
     .option('--backend <name>', `tfjs backend for the classifier: ${BACKEND_REQUESTS.join(', ')}`, oneOf(BACKEND_REQUESTS), d.backend)
     .option('--runtime <name>', `onnxruntime that samples: node (native, about 5x faster) or web (wasm, as served); the same graph`, oneOf(ORT_RUNTIMES), d.runtime)
     .option('--threads <n>', 'onnxruntime-node intra-op threads', intIn(1, 64), d.threads)
@@ -127,12 +143,19 @@ export function buildProgram(): Command {
     .option('--no-cache', `recompute the reference statistics (cached in ${DEFAULT_CACHE_DIR})`)
     .option('--no-grids', 'do not write sample grids')
     .option('--no-progress', 'no progress bar (one line per cell)')
+    .option('--restore-images <n>', 'Cold Diffusion models: test images restored at each level', intIn(2, 10_000), 1000)
+    .option('--levels <list>', 'Cold Diffusion models: degradation levels t to restore from (default T/4, T/2, 3T/4, T)', listOf(intIn(1, 1000)))
+    .option('--algorithms <list>', "Cold Diffusion models: 2 (the paper's Algorithm 2) and/or 1 (its naive Algorithm 1)", listOf((v) => Number(oneOf(['1', '2'])(v)) as ColdAlgorithm), [2, 1])
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  npm run eval -- --model models/fixture-tiny --samples 200 --steps 5,10 --ddpm-reference 0\n' +
         '  npm run eval -- --model models/fmnist-small --samples 1000 --samplers unipc,dpmpp2m --steps 10,20 --guidance 1,1.75 --precision int8\n' +
-        '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n',
+        '  npm run eval -- --run runs/fmnist-small --samples 500      # DPM-Solver++(2M), 20 steps, at every kept checkpoint\n' +
+        '  npm run eval -- --model models/fmnist-small --worker http://127.0.0.1:8787 --samples 500 --samplers unipc --steps 10 --guidance 1.75 \\\n' +
+        '      --guidance-interval 0,600 --precision int8 --ddpm-reference 0   # the served images, from npm run dev, on both meters\n' +
+        '  npm run eval -- --compare eval-results/a/results.json,eval-results/b/results.json   # which cells differ, by the decision rule\n' +
+        '  npm run eval -- --model models/<cold model> --restore-images 1000 --samples 1000   # Cold Diffusion: restoration by t, generation\n',
     );
 }
 
@@ -140,13 +163,20 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const program = buildProgram();
   program.parse(argv);
   const a = program.opts<CliOptions>();
-  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir> or --run <dir>');
+  if (a.compare !== undefined) {
+    if (a.compare.length !== 2 || a.compare.some((f) => f === '')) program.error('error: --compare takes two results.json files: --compare a/results.json,b/results.json');
+    console.log(await compareFiles(a.compare[0], a.compare[1]));
+    return;
+  }
+  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir>, --run <dir> or --compare <a,b>');
   const common = {
     samples: a.samples,
     batch: a.batch,
     seed: a.seed,
     clip: a.clip,
     classifierDir: a.classifier,
+    ...(a.worker !== undefined ? { worker: a.worker, workerConcurrency: a.workerConcurrency } : {}),
+    ...(a.secondClassifier !== undefined ? { secondClassifierDir: a.secondClassifier === 'none' ? null : a.secondClassifier } : {}),
     testImages: a.testImages,
     cacheDir: a.cache ? DEFAULT_CACHE_DIR : null,
     backend: a.backend,
@@ -175,6 +205,29 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   }
   const modelDir = a.model ?? '';
   const name = modelDir.replace(/\/+$/, '').split('/').pop() ?? 'model';
+  if (isColdCard(await readJson(`${modelDir}/model.json`))) {
+    // Cold Diffusion (scripts/eval/cold.ts): restoration by t and generation; the DDPM cells' options do not apply
+    const given = (option: string): boolean => program.getOptionValueSource(option) === 'cli';
+    const ddpmOnly = ['samplers', 'steps', 'ddpmReference', 'guidance', 'guidanceInterval', 'defaultCell', 'include', 'mergeOnly', 'clip', 'worker'].filter(given);
+    if (ddpmOnly.length > 0) program.error(`error: ${ddpmOnly.join(', ')} apply to DDPM models; ${modelDir} is a Cold Diffusion model`);
+    if (given('precision') && a.precision.length !== 1) program.error('error: a Cold Diffusion evaluation takes one --precision (fp32 or int8)');
+    const report = await evaluateCold({
+      ...common,
+      modelDir,
+      restoreImages: a.restoreImages,
+      ...(a.levels ? { levels: a.levels } : {}),
+      samples: a.samples,
+      algorithms: a.algorithms,
+      precision: given('precision') ? a.precision[0] : 'int8',
+      fit: a.fit,
+      out: a.out ?? `eval-results/${name}`,
+    });
+    console.log(`\n${coldMarkdown(report)}`);
+    return;
+  }
+  for (const [option, value] of [['restoreImages', '--restore-images'], ['levels', '--levels'], ['algorithms', '--algorithms']] as const) {
+    if (program.getOptionValueSource(option) === 'cli') program.error(`error: ${value} applies to Cold Diffusion models; ${modelDir} is a DDPM model`);
+  }
   const report = await evaluate({
     ...common,
     modelDir,
@@ -190,6 +243,15 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     out: a.out ?? `eval-results/${name}`,
   });
   console.log(`\n${markdownTable(report)}`);
+}
+
+/** A JSON file, or null when it cannot be read (the evaluation itself then says why). */
+async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** The served defaults of a model (src/models/served.json) as the eval's default cell: a requested class gets the default guidance. */

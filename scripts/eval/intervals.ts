@@ -7,7 +7,7 @@
  *     resamples with repeated rows shrink the covariance and moved the distance up by about its own size
  *     (4.1 -> 4.0-7.3 at n = 1,000), which no interval built on it survives;
  *   - accuracy: the Wilson score interval of a binomial proportion.
- * The decision rule the README states: two cells differ when their intervals do not overlap.
+ * The decision rule docs/evaluation.md states: two cells differ when their intervals do not overlap.
  */
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
 
@@ -54,4 +54,17 @@ export function wilsonInterval(successes: number, n: number, z = 1.96): Interval
 /** The decision rule: two figures differ when their intervals do not overlap. */
 export function resolved(a: Interval, b: Interval): boolean {
   return a[1] < b[0] || b[1] < a[0];
+}
+
+/** The mean of per-image figures and its normal interval: mean +- z standard errors (95%: z = 1.96). */
+export function meanInterval(values: ArrayLike<number>, z = 1.96): { mean: number; interval: Interval } {
+  const n = values.length;
+  if (n < 2) throw new RangeError(`a mean's interval needs at least 2 values (got ${n})`);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i];
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i] - mean) ** 2;
+  const se = Math.sqrt(ss / (n - 1) / n);
+  return { mean, interval: [mean - z * se, mean + z * se] };
 }

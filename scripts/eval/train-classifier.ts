@@ -9,8 +9,10 @@ import { selectBackend, describeBackend, BACKEND_REQUESTS, type BackendRequest }
 import { fashionMnistPaths, loadIdxDataset } from '../train/data.ts';
 import { Rng } from '../train/rng.ts';
 import {
+  CLASSIFIER_ARCHS,
   CLASSIFIER_SIZE,
   DEFAULT_CLASSIFIER_DIR,
+  SECOND_CLASSIFIER_DIR,
   NUM_CLASSES,
   accuracy,
   classifierForward,
@@ -18,11 +20,13 @@ import {
   initClassifier,
   saveClassifier,
   toInput,
+  type ClassifierArch,
   type ClassifierManifest,
   type ClassifierParams,
 } from './classifier.ts';
 
 export interface TrainClassifierOptions {
+  arch: ClassifierArch;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -38,6 +42,7 @@ export interface TrainClassifierOptions {
 }
 
 export const DEFAULT_TRAIN_CLASSIFIER: Omit<TrainClassifierOptions, 'log'> = {
+  arch: 'cnn3',
   epochs: 3,
   batchSize: 128,
   lr: 2e-3,
@@ -68,10 +73,10 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<{ mani
   const ts = await loadIdxDataset(test.images, test.labels, { ...opts, limit: o.testLimit });
   if (ds.labels === null || ts.labels === null) throw new Error('Fashion-MNIST labels are missing');
   const trainLabels = ds.labels;
-  o.log(`training on ${ds.count} images, testing on ${ts.count}; ${o.epochs} epochs of batch ${o.batchSize}, Adam lr ${o.lr} (cosine decay)`);
+  o.log(`training ${o.arch} on ${ds.count} images, testing on ${ts.count}; ${o.epochs} epochs of batch ${o.batchSize}, Adam lr ${o.lr} (cosine decay)`);
 
-  const params = initClassifier(o.seed);
-  const vars = [...params.values()];
+  const params = initClassifier(o.seed, o.arch);
+  const vars = [...params.vars.values()];
   const stepsPerEpoch = Math.ceil(ds.count / o.batchSize);
   const totalSteps = stepsPerEpoch * o.epochs;
   const optimizer = new ScheduledAdam(o.lr, 0.9, 0.999, 1e-7);
@@ -140,6 +145,10 @@ async function main(): Promise<void> {
   const program = new Command()
     .name('eval:classifier')
     .description('Train the Fashion-MNIST classifier whose features the evaluation uses (npm run eval)')
+    .option('--arch <name>', `architecture: ${CLASSIFIER_ARCHS.join(', ')} (the second meter)`, (v) => {
+      if (!(CLASSIFIER_ARCHS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${CLASSIFIER_ARCHS.join(', ')}`);
+      return v as ClassifierArch;
+    }, d.arch)
     .option('--epochs <n>', 'training epochs', intArg(1), d.epochs)
     .option('--batch-size <n>', 'batch size', intArg(1), d.batchSize)
     .option('--lr <x>', 'peak Adam learning rate (cosine decay)', (v) => {
@@ -149,15 +158,16 @@ async function main(): Promise<void> {
     }, d.lr)
     .option('--seed <n>', 'initialisation, shuffling and dropout seed', intArg(0), d.seed)
     .option('--limit <n>', 'use at most n training images (0 = all)', intArg(0), d.limit)
-    .option('--out <dir>', 'where to write manifest.json and weights.bin', d.out)
+    .option('--out <dir>', 'where to write manifest.json and weights.bin (default: scripts/eval/classifier for cnn3, scripts/eval/classifier-gap for cnn-gap)')
     .option('--backend <name>', `tfjs backend: ${BACKEND_REQUESTS.join(', ')}`, (v) => {
       if (!(BACKEND_REQUESTS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${BACKEND_REQUESTS.join(', ')}`);
       return v as BackendRequest;
     }, d.backend)
     .option('--no-progress', 'no progress bar (one line per epoch)');
   program.parse();
-  const a = program.opts<{ epochs: number; batchSize: number; lr: number; seed: number; limit: number; out: string; backend: BackendRequest; progress: boolean }>();
-  await trainClassifier({ ...d, ...a, progress: a.progress && process.stderr.isTTY === true, log: (l) => console.log(l) });
+  const a = program.opts<{ arch: ClassifierArch; out?: string; epochs: number; batchSize: number; lr: number; seed: number; limit: number; backend: BackendRequest; progress: boolean }>();
+  const out = a.out ?? (a.arch === 'cnn3' ? DEFAULT_CLASSIFIER_DIR : SECOND_CLASSIFIER_DIR);
+  await trainClassifier({ ...d, ...a, out, progress: a.progress && process.stderr.isTTY === true, log: (l) => console.log(l) });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {

@@ -2,17 +2,18 @@
  * Calibration: runs the fp32 graph (onnxruntime-web) on batches of noised images and records, for every
  * activation a QDQ pass quantizes, the min and max seen.
  */
+import type { ModelInputs } from '../../src/diffusion/types.ts';
+import { createModelSession, type GraphSpec } from '../../src/inference/onnx.ts';
 import { encodeModel, type Graph } from '../model/onnx-graph.ts';
 import { activationTensors, withExtraOutputs, type Range } from './quantize.ts';
-import { createSession, run, type ForwardInput, type ModelIo } from './runtime.ts';
 
-export async function calibrate(graph: Graph, io: ModelIo, batches: readonly ForwardInput[]): Promise<Map<string, Range>> {
+export async function calibrate(graph: Graph, spec: GraphSpec, batches: readonly ModelInputs[]): Promise<Map<string, Range>> {
   const names = activationTensors(graph);
-  const session = await createSession(encodeModel(withExtraOutputs(graph, names)));
+  const session = await createModelSession(encodeModel(withExtraOutputs(graph, names)), spec);
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
   try {
     for (const batch of batches) {
-      const out = await run(session, io, batch, names);
+      const out = await session.runFeeds(session.feeds(batch), names);
       for (const [name, data] of out) {
         const r = ranges.get(name);
         if (r === undefined) continue;

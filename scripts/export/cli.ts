@@ -11,6 +11,7 @@ import { ExportError } from '../model/ops-onnx.ts';
 import { formatReport } from './export.ts';
 import { exportFromModel } from './from-model.ts';
 import { exportRun } from './from-run.ts';
+import { DEFAULT_MIXTURE_COMPONENTS, DEFAULT_START_NOISE } from './cold.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -18,6 +19,12 @@ function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
   return n;
+}
+
+function nonNegative(v: string): number {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x > 1) throw new InvalidArgumentError(`expected a number in [0, 1], got ${v}`);
+  return x;
 }
 
 function intList(v: string): number[] {
@@ -40,6 +47,8 @@ const program = new Command()
   .option('--keep-float <layers>', 'comma-separated conv layers kept in float (default: first and last conv, down.0.downsample, up.0.res.*/skip)')
   .option('--no-parity', 'skip the tfjs vs onnxruntime-web parity check')
   .option('--bench <batches>', 'time fp32 and int8 forwards at these batch sizes, e.g. 1,4,16', intList)
+  .option('--mixture-components <n>', `cold-blur runs: components of the Gaussian mixture of the fully blurred start (default ${DEFAULT_MIXTURE_COMPONENTS}, the paper's --gmm_cluster)`, positiveInt)
+  .option('--start-noise <x>', `cold-blur runs: std of the noise added to the generation start (default ${DEFAULT_START_NOISE}, the paper's --noise)`, nonNegative)
   .action(async (opts: {
     run?: string;
     fromModel?: string;
@@ -54,10 +63,13 @@ const program = new Command()
     keepFloat?: string;
     parity: boolean;
     bench?: number[];
+    mixtureComponents?: number;
+    startNoise?: number;
   }) => {
     if ((opts.run === undefined) === (opts.fromModel === undefined)) program.error('export: give exactly one of --run <dir> and --from-model <dir>');
     if (opts.fromModel === undefined && (opts.images !== undefined || opts.labels !== undefined)) program.error('export: --images and --labels go with --from-model');
     if (opts.fromModel !== undefined && opts.step !== undefined) program.error('export: --step goes with --run');
+    if (opts.fromModel !== undefined && (opts.mixtureComponents !== undefined || opts.startNoise !== undefined)) program.error('export: --mixture-components and --start-noise go with --run (a cold-blur run)');
     const common = {
       name: opts.name,
       version: opts.modelVersion,
@@ -72,7 +84,7 @@ const program = new Command()
     const { dir, report } =
       opts.fromModel !== undefined
         ? await exportFromModel({ ...common, modelDir: opts.fromModel, images: opts.images, labels: opts.labels })
-        : await exportRun({ ...common, runDir: opts.run as string, step: opts.step });
+        : await exportRun({ ...common, runDir: opts.run as string, step: opts.step, mixtureComponents: opts.mixtureComponents, startNoise: opts.startNoise });
     console.log(formatReport(report, dir));
   });
 

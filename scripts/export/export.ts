@@ -7,23 +7,26 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InferenceSession } from 'onnxruntime-web';
+import type { ModelInputs } from '../../src/diffusion/types.ts';
+import { createModelSession, type ModelSession } from '../../src/inference/onnx.ts';
+import type { ColdModelCard } from '../../src/cold/card.ts';
 import type { ModelCard, ModelFile } from '../../src/model-card.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { encodeModel } from '../model/onnx-graph.ts';
 import { ExportError, type ParamSource } from '../model/ops-onnx.ts';
 import { calibrate } from './calibrate.ts';
 import { buildUNetGraph } from './graph.ts';
-import { noisedBatches, predictionErrors, samplePsnr, timeForward, type ErrorStats } from './measure.ts';
+import { coldInputs, isColdExport, type ColdExportConfig } from './cold.ts';
+import { batchOf, ddpmInputs, predictionErrors, timeForward, type ErrorStats, type NetworkInputs } from './measure.ts';
 import { convLayers, quantizeGraph } from './quantize.ts';
-import { createSession, type ForwardInput, type ModelIo } from './runtime.ts';
 
 export const FILES = { fp32: 'unet.onnx', int8: 'unet.int8.onnx', card: 'model.json' } as const;
 
 export interface ExportInput {
   name: string;
   version: string;
-  config: DiffusionModelConfig;
+  /** A DDPM model (noise schedule) or a Cold Diffusion one (cold.ts: its degradation and generation start). */
+  config: DiffusionModelConfig | ColdExportConfig;
   /** EMA weights in the canonical layouts; `unused` (optional) lists checkpoint entries the graph never read. */
   params: ParamSource & { unused?: () => string[] };
   classNames: string[] | null;
@@ -38,8 +41,8 @@ export interface ExportInput {
   /** Conv layers kept in float in the int8 model (default: defaultKeepFloat). */
   keepFloat?: (layers: readonly string[]) => Set<string>;
   modelsDir: string;
-  /** Extra figures measured against the fp32 session, e.g. tfjs-vs-onnxruntime parity. */
-  extraChecks?: (fp32: InferenceSession, io: ModelIo) => Promise<Record<string, number>>;
+  /** Extra figures measured against the fp32 session, e.g. tfjs-vs-onnxruntime parity, on inputs made by `inputs`. */
+  extraChecks?: (fp32: ModelSession, inputs: NetworkInputs) => Promise<Record<string, number>>;
   /** Steps and images of the sample PSNR check (default 20 steps, 8 images). */
   sampleSteps?: number;
   sampleImages?: number;
@@ -56,13 +59,15 @@ export interface ExportReport {
   int8ByT: Record<string, ErrorStats>;
   int8Overall: ErrorStats;
   samplePsnrDb: number;
+  /** What samplePsnrDb compares, e.g. `20-step DDIM sample`. */
+  sampleLabel: string;
   extra: Record<string, number>;
   /** batch -> ms per forward (fastest of 20 after warm-up) */
   timings: Record<string, { fp32: number; int8: number }>;
 }
 
 /**
- * Layers kept in float, from `npm run export:study` on a trained Fashion-MNIST model (README, "Export and
+ * Layers kept in float, from `npm run export:study` on a trained Fashion-MNIST model (docs/export.md, "Export and
  * quantization"; rel rms error of the prediction at t = 20 when only that conv is int8):
  *   - the first conv (12.3%): its input x_t is quantized per tensor over the range of every t; at small t
  *     the uint8 step (about 0.035) is as large as the noise the network has to find;
@@ -87,7 +92,7 @@ function fileEntry(path: string, bytes: Uint8Array): ModelFile {
 
 const round = (v: number, digits = 6): number => (Number.isFinite(v) ? Number(v.toPrecision(digits)) : v);
 
-export async function exportModel(input: ExportInput): Promise<{ dir: string; card: ModelCard; report: ExportReport }> {
+export async function exportModel(input: ExportInput): Promise<{ dir: string; card: ModelCard | ColdModelCard; report: ExportReport }> {
   const log = input.log ?? (() => {});
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(input.name)) throw new ExportError(`model name ${JSON.stringify(input.name)} must match [a-z0-9][a-z0-9._-]*`);
   const { config } = input;
@@ -102,17 +107,19 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   if (unused.length > 0) {
     throw new ExportError(`the checkpoint holds parameters the architecture does not use (${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''})`);
   }
-  built.graph.metadata = { prediction: config.prediction, schedule: JSON.stringify(config.schedule), architecture: JSON.stringify(u) };
+  // how clean images become network inputs (noised or degraded), and how int8 is checked end to end
+  const net = isColdExport(config) ? coldInputs(config, input.evaluationImages) : ddpmInputs(config);
+  built.graph.metadata = { ...net.metadata, architecture: JSON.stringify(u) };
   const fp32Bytes = encodeModel(built.graph);
   log(`graph: ${built.graph.nodes.length} nodes, ${built.parameterCount} parameters, fp32 ${fp32Bytes.length} bytes`);
 
-  // 2. calibrate on noised images across t, quantize
-  const T = config.schedule.T;
+  // 2. calibrate on noised (degraded) images across t, quantize
+  const T = net.T;
   const n = u.channels * u.imageSize * u.imageSize;
   const calibCount = input.calibrationImages.length / n;
   const calibT = Array.from({ length: 16 }, (_, k) => Math.floor(((k + 0.5) * T) / 16));
-  const calibration = noisedBatches(config, input.calibrationImages, calibCount, 16, calibT, 1, input.calibrationLabels);
-  const ranges = await calibrate(built.graph, built.io, calibration);
+  const calibration = net.inputs(input.calibrationImages, calibCount, 16, calibT, 1, input.calibrationLabels);
+  const ranges = await calibrate(built.graph, built.spec, calibration);
   const layers = convLayers(built.graph);
   const keepFloat = (input.keepFloat ?? defaultKeepFloat)(layers);
   const unknown = [...keepFloat].filter((l) => !layers.includes(l));
@@ -122,26 +129,28 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
   log(`int8: ${layers.length - keepFloat.size} of ${layers.length} convs quantized (${calibCount} calibration images), ${int8Bytes.length} bytes`);
 
   // 3. measure
-  const fp32 = await createSession(fp32Bytes);
-  const int8 = await createSession(int8Bytes);
+  // both graphs are checked against the card's io (the inputs the card will list) as the worker checks them
+  const fp32 = await createModelSession(fp32Bytes, built.spec);
+  const int8 = await createModelSession(int8Bytes, built.spec).catch(async (e: unknown) => {
+    await fp32.release();
+    throw e;
+  });
   try {
     const evalCount = input.evaluationImages.length / n;
-    const byT = new Map<number, ForwardInput[]>();
-    for (const t of evalTimesteps(T)) byT.set(t, noisedBatches(config, input.evaluationImages, evalCount, 16, [t], 2, input.evaluationLabels));
-    const errors = await predictionErrors(fp32, int8, built.io, byT);
-    const sampled = await samplePsnr(config, fp32, int8, built.io, {
+    const byT = new Map<number, ModelInputs[]>();
+    for (const t of evalTimesteps(T)) byT.set(t, net.inputs(input.evaluationImages, evalCount, 16, [t], 2, input.evaluationLabels));
+    const errors = await predictionErrors(fp32, int8, byT);
+    const sampled = await net.samplePsnr(fp32, int8, {
       steps: Math.min(input.sampleSteps ?? 20, T),
       images: input.sampleImages ?? 8,
       seed: 1234,
     });
-    const extra = input.extraChecks ? await input.extraChecks(fp32, built.io) : {};
+    const extra = input.extraChecks ? await input.extraChecks(fp32, net) : {};
     const timings: ExportReport['timings'] = {};
     for (const b of input.benchmarkBatches ?? []) {
-      const [probe] = noisedBatches(config, input.evaluationImages.subarray(0, Math.min(evalCount, b) * n), Math.min(evalCount, b), b, [T >> 1], 3);
-      const x = new Float32Array(b * n);
-      for (let i = 0; i < b; i++) x.set(probe.x.subarray((i % probe.t.length) * n, ((i % probe.t.length) + 1) * n), i * n);
-      const timed: ForwardInput = { ...probe, x, t: Array(b).fill(T >> 1), y: probe.y === undefined ? undefined : Array(b).fill(0) };
-      timings[String(b)] = { fp32: (await timeForward(fp32, built.io, timed)).min, int8: (await timeForward(int8, built.io, timed)).min };
+      const [probe] = net.inputs(input.evaluationImages.subarray(0, Math.min(evalCount, b) * n), Math.min(evalCount, b), b, [T >> 1], 3);
+      const timed = batchOf(probe, b, n);
+      timings[String(b)] = { fp32: (await timeForward(fp32, timed)).min, int8: (await timeForward(int8, timed)).min };
     }
 
     // 4. model card
@@ -155,21 +164,19 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
       'int8.samplePsnrDb': round(samplePsnrDb, 4),
       ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, round(v)])),
     };
-    const card: ModelCard = {
+    const card = net.card({
       name: input.name,
       version: input.version,
       architecture: { ...u, channelMults: [...u.channelMults], attentionResolutions: [...u.attentionResolutions], parameters: built.parameterCount },
       imageSize: u.imageSize,
       channels: u.channels,
       classNames: u.numClasses > 0 ? input.classNames : null,
-      schedule: config.schedule,
-      prediction: config.prediction,
       dataset: input.dataset,
       training: input.training,
       io: built.io,
       files,
       exportErrors,
-    };
+    });
 
     // 5. write atomically: temp folder, then rename
     const dir = join(input.modelsDir, input.name);
@@ -203,6 +210,7 @@ export async function exportModel(input: ExportInput): Promise<{ dir: string; ca
       int8ByT: errors.byT,
       int8Overall: errors.overall,
       samplePsnrDb,
+      sampleLabel: sampled.label,
       extra,
       timings,
     };
@@ -221,10 +229,10 @@ export function formatReport(r: ExportReport, dir: string): string {
     `  ${FILES.fp32}: ${r.files.fp32.bytes} bytes, sha256 ${r.files.fp32.sha256}`,
     `  ${FILES.int8}: ${r.files.int8.bytes} bytes, sha256 ${r.files.int8.sha256}`,
     `parameters: ${r.parameters}; int8: ${r.quantizedConvs} convs quantized, kept in float: ${r.keptFloat.join(', ') || 'none'}`,
-    'int8 vs fp32 prediction on noised images:',
+    'int8 vs fp32 prediction on noised (DDPM) or degraded (Cold Diffusion) images, by network timestep:',
     ...Object.entries(r.int8ByT).map(([t, e]) => `  t=${t.padStart(4)}: max abs ${f(e.maxAbs)}, rms ${f(e.rms)}, rel rms ${(100 * e.relRms).toFixed(2)}%`),
     `  all   : max abs ${f(r.int8Overall.maxAbs)}, rms ${f(r.int8Overall.rms)}, rel rms ${(100 * r.int8Overall.relRms).toFixed(2)}%`,
-    `20-step DDIM sample, int8 vs fp32 (same seeds): PSNR ${r.samplePsnrDb.toFixed(2)} dB`,
+    `${r.sampleLabel}, int8 vs fp32 (same seeds): PSNR ${r.samplePsnrDb.toFixed(2)} dB`,
     ...Object.entries(r.extra).map(([k, v]) => `${k}: ${f(v)}`),
     ...Object.entries(r.timings).map(
       ([b, t]) => `onnxruntime-web (Node, 1 thread), batch ${b}: fp32 ${t.fp32.toFixed(1)} ms, int8 ${t.int8.toFixed(1)} ms (${(t.fp32 / t.int8).toFixed(2)}x)`,

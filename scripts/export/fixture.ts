@@ -1,13 +1,16 @@
 /**
  * `npm run export:fixture`: models/fixture-tiny/, a tiny class-conditional U-Net with seeded random
- * weights, exported through the real path (shared definition -> ONNX emitter -> calibration -> int8).
+ * weights, exported through the real path (shared definition -> ONNX emitter -> calibration -> int8), and
+ * test/fixtures/cold-blur-tiny/, the same for a Cold Diffusion (blur) model, which no served list names.
  * Deterministic: the same bytes on every run. For worker tests (guidance, batching, hashes), not images.
  */
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { gaussianNoise } from '../../src/diffusion/noise.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
+import { DEFAULT_BLUR, fitGaussianMixture } from '../../src/cold/index.ts';
 import { exportModel, formatReport } from './export.ts';
+import type { ColdExportConfig } from './cold.ts';
 import { randomParams } from './random-weights.ts';
 
 export const FIXTURE_NAME = 'fixture-tiny';
@@ -68,8 +71,44 @@ export async function exportFixture(modelsDir: string, log: (line: string) => vo
   });
 }
 
+export const COLD_FIXTURE_NAME = 'cold-blur-tiny';
+
+/** The cold fixture: the paper's default blur over 16x16 images, unconditional, the fixture's small U-Net. */
+export function coldFixtureConfig(images: Float32Array): ColdExportConfig {
+  const size = FIXTURE_CONFIG.unet.imageSize;
+  const count = images.length / (size * size);
+  const means = Float64Array.from({ length: count }, (_, k) => images.subarray(k * size * size, (k + 1) * size * size).reduce((a, v) => a + v, 0) / (size * size));
+  const { mixture, iterations } = fitGaussianMixture(means, count, 1, { components: 2 });
+  return {
+    unet: { ...FIXTURE_CONFIG.unet, numClasses: 0 },
+    process: DEFAULT_BLUR,
+    generation: { mixture, noise: 0.002, fittedOn: `per-channel means of ${count} synthetic blob images, 2 components (${iterations} EM iterations)` },
+  };
+}
+
+export async function exportColdFixture(dir: string, log: (line: string) => void = () => {}) {
+  const size = FIXTURE_CONFIG.unet.imageSize;
+  const calibration = syntheticImages(64, size, 1);
+  return exportModel({
+    name: COLD_FIXTURE_NAME,
+    version: '1.0.0',
+    config: coldFixtureConfig(calibration),
+    params: randomParams(20261130),
+    classNames: null,
+    dataset: 'none: random weights, calibrated on synthetic blob images (test fixture)',
+    training: { steps: 0, seconds: 0 },
+    calibrationImages: calibration,
+    evaluationImages: syntheticImages(32, size, 2),
+    sampleImages: 4,
+    modelsDir: dir,
+    log,
+  });
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const modelsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
-  const { dir, report } = await exportFixture(modelsDir, (l) => console.log(l));
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const { dir, report } = await exportFixture(join(root, 'models'), (l) => console.log(l));
   console.log(formatReport(report, dir));
+  const cold = await exportColdFixture(join(root, 'test', 'fixtures'), (l) => console.log(l));
+  console.log(formatReport(cold.report, cold.dir));
 }

@@ -5,17 +5,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseModelCard } from '../../src/models/registry.ts';
+import { isColdCard } from '../../src/models/cold.ts';
+import { parseModelCard } from '../../src/model-card.ts';
+import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
 import { exportModel, type ExportInput } from './export.ts';
 import { weightsSource } from './graph.ts';
-import { errorStats, noisedBatches } from './measure.ts';
+import { errorStats } from './measure.ts';
 import { weightsFromOnnx } from './onnx-weights.ts';
 import { tfjsOrtParity } from './parity.ts';
-import { exportImageSets, type RunExportOptions } from './from-run.ts';
-import { createSession, run } from './runtime.ts';
+import { exportImageSets, parityTimesteps, type RunExportOptions } from './from-run.ts';
 
 export interface ModelExportOptions extends Omit<RunExportOptions, 'runDir' | 'step'> {
   modelDir: string;
@@ -39,7 +40,9 @@ export function labelsBeside(images: string): string | undefined {
 export async function exportFromModel(o: ModelExportOptions) {
   let card;
   try {
-    card = parseModelCard(JSON.parse(await readFile(path.join(o.modelDir, 'model.json'), 'utf8')));
+    const json: unknown = JSON.parse(await readFile(path.join(o.modelDir, 'model.json'), 'utf8'));
+    if (isColdCard(json)) throw new Error(`it is a Cold Diffusion model (${(json as { kind: string }).kind}); --from-model re-exports DDPM models: export it from its run (--run)`);
+    card = parseModelCard(json);
   } catch (e) {
     throw new ExportError(`cannot read the model card in ${o.modelDir}: ${(e as Error).message}`, { cause: e });
   }
@@ -74,21 +77,21 @@ export async function exportFromModel(o: ModelExportOptions) {
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
-    extraChecks: async (fp32, io) => {
-      const inputs = noisedBatches(config, input.evaluationImages.subarray(0, 8 * n), 8, 4, [10, 500, 990], 4, input.evaluationLabels);
-      const old = await createSession(oldFp32);
+    extraChecks: async (fp32, net) => {
+      const inputs = net.inputs(input.evaluationImages.subarray(0, 8 * n), 8, 4, parityTimesteps(net.T), 4, input.evaluationLabels);
+      const old = await createModelSession(oldFp32, graphSpec(card));
       const a: number[] = [];
       const b: number[] = [];
       try {
         for (const x of inputs) {
-          a.push(...((await run(fp32, io, x)).get(io.output) ?? []));
-          b.push(...((await run(old, card.io, x)).get(card.io.output) ?? []));
+          a.push(...(await fp32.run(x)));
+          b.push(...(await old.run(x)));
         }
       } finally {
         await old.release();
       }
       const checks: Record<string, number> = { 'parity.previousGraphMaxAbs': errorStats(Float32Array.from(a), Float32Array.from(b)).maxAbs };
-      if (o.parity) checks['parity.tfjsVsOrtMaxAbs'] = (await tfjsOrtParity(u, source, fp32, io, inputs)).maxAbs;
+      if (o.parity) checks['parity.tfjsVsOrtMaxAbs'] = (await tfjsOrtParity(u, source, fp32, inputs)).maxAbs;
       return checks;
     },
   };

@@ -4,15 +4,20 @@
  */
 import * as path from 'node:path';
 import { loadCheckpoint, CheckpointError } from '../train/checkpoint.ts';
+import { isColdRun, lossWeighting } from '../train/options.ts';
+import { describeProcess } from '../../src/cold/process.ts';
+import { DEFAULT_MIXTURE_COMPONENTS, DEFAULT_START_NOISE, fitGeneration } from './cold.ts';
 import { FASHION_MNIST_CLASSES, loadIdxDataset, loadImageFolder, type Dataset } from '../train/data.ts';
 import { ExportError } from '../model/ops-onnx.ts';
 import { exportModel, type ExportInput } from './export.ts';
 import { weightsSource } from './graph.ts';
 import { tfjsOrtParity } from './parity.ts';
-import { noisedBatches } from './measure.ts';
 
 export interface RunExportOptions {
   runDir: string;
+  /** Cold Diffusion runs: components of the generation start's Gaussian mixture, and the start noise (cold.ts). */
+  mixtureComponents?: number;
+  startNoise?: number;
   step?: number;
   name?: string;
   version: string;
@@ -23,6 +28,11 @@ export interface RunExportOptions {
   parity: boolean;
   benchmarkBatches: number[];
   log: (line: string) => void;
+}
+
+/** Timesteps of the tfjs-vs-onnxruntime parity check: 1%, 50% and 99% of T (10, 500, 990 for T = 1000). */
+export function parityTimesteps(T: number): number[] {
+  return [0.01, 0.5, 0.99].map((f) => Math.floor(f * T));
 }
 
 /** Pixels [N, S, S, C] uint8 of images `indices` -> [n, C, S, S] float32 in [-1, 1]. */
@@ -74,25 +84,41 @@ export async function exportRun(o: RunExportOptions) {
     throw new ExportError(`cannot read the run's training images (${cfg.data.images}) for calibration: ${(e as Error).message}`, { cause: e });
   }
   const classNames = u.numClasses > 0 ? (cfg.classNames ?? ds.classNames ?? Array.from({ length: u.numClasses }, (_, i) => String(i))) : null;
-  const isFashion = classNames !== null && classNames.join() === FASHION_MNIST_CLASSES.join();
+  const isFashion = (classNames ?? ds.classNames)?.join() === FASHION_MNIST_CLASSES.join();
   const source = weightsSource(ck.ema);
+  let config: ExportInput['config'];
+  if (isColdRun(cfg)) {
+    o.log(`process: ${describeProcess(cfg.process)}`);
+    const { generation, note } = fitGeneration(ds, cfg.process, o.mixtureComponents ?? DEFAULT_MIXTURE_COMPONENTS, o.startNoise ?? DEFAULT_START_NOISE);
+    o.log(note);
+    config = { unet: u, process: cfg.process, generation };
+  } else {
+    if (o.mixtureComponents !== undefined || o.startNoise !== undefined) throw new ExportError('--mixture-components and --start-noise apply to Cold Diffusion runs (cold-blur)');
+    config = { unet: u, schedule: cfg.schedule, prediction: cfg.prediction };
+  }
   const input: ExportInput = {
     name: o.name ?? path.basename(path.resolve(o.runDir)).toLowerCase().replace(/[^a-z0-9._-]/g, '-'),
     version: o.version,
-    config: { unet: u, schedule: cfg.schedule, prediction: cfg.prediction },
+    config,
     params: source,
     classNames,
     dataset: `${isFashion ? 'Fashion-MNIST' : cfg.data.kind === 'idx' ? 'IDX' : 'image folder'}: ${cfg.data.images}`,
-    training: { steps: ck.step, seconds: Math.round(ck.manifest.trainSeconds), batchSize: cfg.training.batchSize },
+    training: {
+      steps: ck.step,
+      seconds: Math.round(ck.manifest.trainSeconds),
+      batchSize: cfg.training.batchSize,
+      ...(isColdRun(cfg) ? {} : { lossWeight: lossWeighting(cfg.training) }),
+      ...(u.selfCondition === true ? { selfConditionClip: cfg.training.selfConditionClip ?? true } : {}),
+    },
     ...exportImageSets(ds, o.calibrationImages, o.evaluationImages),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
     log: o.log,
     extraChecks: o.parity
-      ? async (fp32, io) => {
-          const inputs = noisedBatches(input.config, input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, [10, 500, 990], 4, input.evaluationLabels);
-          const p = await tfjsOrtParity(u, source, fp32, io, inputs);
+      ? async (fp32, net) => {
+          const inputs = net.inputs(input.evaluationImages.subarray(0, 8 * u.channels * u.imageSize * u.imageSize), 8, 4, parityTimesteps(net.T), 4, input.evaluationLabels);
+          const p = await tfjsOrtParity(u, source, fp32, inputs);
           return { 'parity.tfjsVsOrtMaxAbs': p.maxAbs };
         }
       : undefined,

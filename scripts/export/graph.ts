@@ -1,24 +1,30 @@
 /**
  * The U-Net as an ONNX graph: the shared definition (scripts/model/unet.ts) run over the ONNX emitter.
- * Inputs x [batch, C, H, W] float32, t [batch] int64, class [batch] int64 (conditional models only);
- * output `out` [batch, C, H, W] float32.
+ * Inputs x [batch, C, H, W] float32, t [batch] int64, class [batch] int64 (conditional models only),
+ * self_cond [batch, C, H, W] float32 (self-conditioned models only); output `out` [batch, C, H, W] float32.
  */
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { GraphBuilder, type Graph } from '../model/onnx-graph.ts';
 import { DEFAULT_EMIT, ExportError, OnnxOps, type EmitOptions, type ParamSource } from '../model/ops-onnx.ts';
 import { unet, validateUNetConfig } from '../model/unet.ts';
-import { DEFAULT_IO, type ModelIo } from './runtime.ts';
+import type { ModelIo } from '../../src/model-card.ts';
+import type { GraphSpec } from '../../src/inference/onnx.ts';
+
+/** The exporter's graph I/O names (a model card's `io` lists those its graph takes). */
+export const DEFAULT_IO: Required<ModelIo> = { x: 'x', t: 't', class: 'class', selfCond: 'self_cond', output: 'out' };
 
 export interface BuiltGraph {
   graph: Graph;
   io: ModelIo;
+  /** What a session of this graph needs to know (src/inference/onnx.ts). */
+  spec: GraphSpec;
   /** Canonical parameter names and shapes, as the definition declared them. */
   params: { name: string; shape: number[] }[];
   parameterCount: number;
 }
 
 /** Builds the fp32 graph; every parameter comes from `source` (ExportError when the architecture cannot be expressed). */
-export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource, name = 'ddpm_unet', emit: EmitOptions = DEFAULT_EMIT): BuiltGraph {
+export function buildUNetGraph(config: Pick<DiffusionModelConfig, 'unet'>, source: ParamSource, name = 'ddpm_unet', emit: EmitOptions = DEFAULT_EMIT): BuiltGraph {
   const u = config.unet;
   try {
     validateUNetConfig(u);
@@ -26,13 +32,18 @@ export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource
     throw new ExportError(`the architecture cannot be exported: ${(e as Error).message}`, { cause: e });
   }
   const b = new GraphBuilder(name);
-  const io: ModelIo =
-    u.numClasses > 0
-      ? { x: DEFAULT_IO.x, t: DEFAULT_IO.t, class: DEFAULT_IO.class, output: DEFAULT_IO.output }
-      : { x: DEFAULT_IO.x, t: DEFAULT_IO.t, output: DEFAULT_IO.output };
-  b.graph.inputs.push({ name: io.x, type: 'float32', dims: ['batch', u.channels, u.imageSize, u.imageSize] });
+  const io: ModelIo = {
+    x: DEFAULT_IO.x,
+    t: DEFAULT_IO.t,
+    ...(u.numClasses > 0 ? { class: DEFAULT_IO.class } : {}),
+    ...(u.selfCondition === true ? { selfCond: DEFAULT_IO.selfCond } : {}),
+    output: DEFAULT_IO.output,
+  };
+  const image = ['batch', u.channels, u.imageSize, u.imageSize];
+  b.graph.inputs.push({ name: io.x, type: 'float32', dims: image });
   b.graph.inputs.push({ name: io.t, type: 'int64', dims: ['batch'] });
   if (io.class !== undefined) b.graph.inputs.push({ name: io.class, type: 'int64', dims: ['batch'] });
+  if (io.selfCond !== undefined) b.graph.inputs.push({ name: io.selfCond, type: 'float32', dims: image });
   const ops = new OnnxOps(b, source, emit);
   let out;
   try {
@@ -40,6 +51,7 @@ export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource
       x: { name: io.x, dims: [u.channels, u.imageSize, u.imageSize] },
       t: { name: io.t, dims: [] },
       y: io.class === undefined ? undefined : { name: io.class, dims: [] },
+      selfCond: io.selfCond === undefined ? undefined : { name: io.selfCond, dims: [u.channels, u.imageSize, u.imageSize] },
     });
   } catch (e) {
     if (e instanceof ExportError) throw e;
@@ -54,7 +66,7 @@ export function buildUNetGraph(config: DiffusionModelConfig, source: ParamSource
   last.outputs = last.outputs.map((o) => (o === out.name ? io.output : o));
   b.graph.outputs.push({ name: io.output, type: 'float32', dims: ['batch', u.channels, u.imageSize, u.imageSize] });
   const parameterCount = ops.params.reduce((s, p) => s + p.shape.reduce((a, c) => a * c, 1), 0);
-  return { graph: b.graph, io, params: ops.params, parameterCount };
+  return { graph: b.graph, io, spec: { name, io, dims: [u.channels, u.imageSize, u.imageSize] }, params: ops.params, parameterCount };
 }
 
 /** A ParamSource over a checkpoint's weights; `unused()` lists the weights the graph never asked for. */

@@ -1,5 +1,5 @@
 /**
- * `npm run export:study -- --run <dir>`: the measurements behind the keep-float policy and the README
+ * `npm run export:study -- --run <dir>`: the measurements behind the keep-float policy and docs/export.md
  * figures. For a run's EMA weights and training images it prints
  *   - per-layer sensitivity: the int8-vs-fp32 prediction error (rel rms) when only that conv is quantized;
  *   - policies (all convs int8; first+last float; first+last+attention float): error per t, 20-step
@@ -7,25 +7,25 @@
  * Without --run it uses random weights of the given architecture on synthetic images (timing only).
  */
 import { Command } from 'commander';
-import type { InferenceSession } from 'onnxruntime-web';
+import type { ModelInputs } from '../../src/diffusion/types.ts';
+import { createModelSession, type ModelSession } from '../../src/inference/onnx.ts';
 import type { DiffusionModelConfig } from '../model/config.ts';
 import { encodeModel, type Graph } from '../model/onnx-graph.ts';
 import type { ParamSource } from '../model/ops-onnx.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { loadIdxDataset, loadImageFolder } from '../train/data.ts';
-import { DEFAULT_UNET } from '../train/options.ts';
+import { DEFAULT_UNET, ddpmRun } from '../train/options.ts';
 import { calibrate } from './calibrate.ts';
 import { defaultKeepFloat, evalTimesteps } from './export.ts';
 import { syntheticImages } from './fixture.ts';
 import { buildUNetGraph, weightsSource } from './graph.ts';
-import { errorStats, noisedBatches, samplePsnr, timeForward } from './measure.ts';
+import { batchOf, errorStats, noisedBatches, samplePsnr, timeForward } from './measure.ts';
 import { convLayers, quantizeGraph, type Range } from './quantize.ts';
 import { randomParams } from './random-weights.ts';
-import { createSession, run, type ForwardInput, type ModelIo } from './runtime.ts';
 
-async function outputs(s: InferenceSession, io: ModelIo, inputs: readonly ForwardInput[]): Promise<Float32Array> {
+async function outputs(s: ModelSession, inputs: readonly ModelInputs[]): Promise<Float32Array> {
   const parts: number[] = [];
-  for (const input of inputs) parts.push(...((await run(s, io, input)).get(io.output) ?? []));
+  for (const input of inputs) parts.push(...(await s.run(input)));
   return Float32Array.from(parts);
 }
 
@@ -33,21 +33,21 @@ async function study(config: DiffusionModelConfig, params: ParamSource, calib: F
   const u = config.unet;
   const n = u.channels * u.imageSize * u.imageSize;
   const built = buildUNetGraph(config, params);
-  const io = built.io;
+  const spec = built.spec;
   const T = config.schedule.T;
   const calibT = Array.from({ length: 16 }, (_, k) => Math.floor(((k + 0.5) * T) / 16));
-  const ranges: Map<string, Range> = await calibrate(built.graph, io, noisedBatches(config, calib, calib.length / n, 16, calibT, 1));
+  const ranges: Map<string, Range> = await calibrate(built.graph, spec, noisedBatches(config, calib, calib.length / n, 16, calibT, 1));
   const fp32Bytes = encodeModel(built.graph);
-  const fp32 = await createSession(fp32Bytes);
+  const fp32 = await createModelSession(fp32Bytes, spec);
   const evalByT = evalTimesteps(T).map((t) => ({ t, inputs: noisedBatches(config, evalImgs, evalImgs.length / n, 16, [t], 2) }));
-  const refs = await Promise.all(evalByT.map(({ inputs }) => outputs(fp32, io, inputs)));
+  const refs = await Promise.all(evalByT.map(({ inputs }) => outputs(fp32, inputs)));
   const layers = convLayers(built.graph);
   console.log(`${layers.length} convs, ${built.parameterCount} parameters, fp32 ${fp32Bytes.length} bytes`);
 
   const errorsOf = async (g: Graph): Promise<number[]> => {
-    const s = await createSession(encodeModel(g));
+    const s = await createModelSession(encodeModel(g), spec);
     const errs: number[] = [];
-    for (const [i, { inputs }] of evalByT.entries()) errs.push(errorStats(await outputs(s, io, inputs), refs[i]).relRms);
+    for (const [i, { inputs }] of evalByT.entries()) errs.push(errorStats(await outputs(s, inputs), refs[i]).relRms);
     await s.release();
     return errs;
   };
@@ -71,30 +71,20 @@ async function study(config: DiffusionModelConfig, params: ParamSource, calib: F
   ];
   console.log('\n| policy | convs int8 | rel rms % at t = ' + evalByT.map((e) => e.t).join(' / ') + ' | sample PSNR dB | bytes | ' + opts.batches.map((b) => `ms B=${b}`).join(' | ') + ' |');
   const times: Record<number, number> = {};
-  for (const b of opts.batches) times[b] = (await timeForward(fp32, io, batchOf(evalByT[2].inputs, b, n))).min;
+  for (const b of opts.batches) times[b] = (await timeForward(fp32, batchOf(evalByT[2].inputs[0], b, n))).min;
   console.log(`| fp32 | 0 | - | - | ${fp32Bytes.length} | ${opts.batches.map((b) => times[b].toFixed(1)).join(' | ')} |`);
   for (const [label, keep] of policies) {
     const g = quantizeGraph(built.graph, ranges, { keepFloat: keep });
     const bytes = encodeModel(g);
     const errs = await errorsOf(g);
-    const s = await createSession(bytes);
-    const ps = await samplePsnr(config, fp32, s, io, { steps: 20, images: 8, seed: 1234 });
+    const s = await createModelSession(bytes, spec);
+    const ps = await samplePsnr(config, fp32, s, { steps: 20, images: 8, seed: 1234 });
     const ms = [];
-    for (const b of opts.batches) ms.push((await timeForward(s, io, batchOf(evalByT[2].inputs, b, n))).min);
+    for (const b of opts.batches) ms.push((await timeForward(s, batchOf(evalByT[2].inputs[0], b, n))).min);
     await s.release();
     console.log(`| ${label} | ${layers.length - keep.size} | ${errs.map((e) => (100 * e).toFixed(2)).join(' / ')} | ${ps.psnr.toFixed(1)} | ${bytes.length} | ${ms.map((m, i) => `${m.toFixed(1)} (${(times[opts.batches[i]] / m).toFixed(2)}x)`).join(' | ')} |`);
   }
   await fp32.release();
-}
-
-/** A batch of b images built by repeating the first input's images. */
-function batchOf(inputs: readonly ForwardInput[], b: number, n: number): ForwardInput {
-  const first = inputs[0];
-  const k = first.t.length;
-  const x = new Float32Array(b * n);
-  for (let i = 0; i < b; i++) x.set(first.x.subarray((i % k) * n, ((i % k) + 1) * n), i * n);
-  const pick = (a: ArrayLike<number>): number[] => Array.from({ length: b }, (_, i) => a[i % k]);
-  return { ...first, x, t: pick(first.t), y: first.y === undefined ? undefined : pick(first.y) };
 }
 
 function toNchw(pixels: Uint8Array, count: number, S: number, C: number, start: number, step: number): Float32Array {
@@ -122,7 +112,7 @@ await new Command()
       return;
     }
     const ck = await loadCheckpoint(o.run);
-    const c = ck.config;
+    const c = ddpmRun(ck.config, 'npm run export:study');
     const u = c.unet;
     const lo = { size: u.imageSize, channels: u.channels, fit: c.data.fit, limit: 0 };
     const ds = c.data.kind === 'idx' ? await loadIdxDataset(c.data.images, c.data.labels, lo) : await loadImageFolder(c.data.images, lo);

@@ -1,18 +1,11 @@
 import type { PredictionType, ScheduleConfig } from '../../src/diffusion/types.ts';
+import type { ModelArchitecture } from '../../src/model-card.ts';
 
-/** Architecture of the DDPM U-Net: data, saved with every checkpoint and in model.json. */
-export interface UNetConfig {
-  imageSize: number; // H = W
-  channels: number; // 1 (grayscale) or 3 (RGB)
-  baseChannels: number; // width of the first level
-  channelMults: number[]; // one per resolution level, e.g. [1, 2, 2]
-  numResBlocks: number; // ResNet blocks per level
-  attentionResolutions: number[]; // resolutions (e.g. 8) that get self-attention
-  dropout: number;
-  groups: number; // GroupNorm groups (must divide every width)
-  /** 0 for an unconditional model; else the number of classes (row numClasses of the table is the null class). */
-  numClasses: number;
-}
+/**
+ * Architecture of the DDPM U-Net: data, saved with every checkpoint and in model.json (defined once, with the
+ * card: src/model-card.ts ModelArchitecture).
+ */
+export type UNetConfig = ModelArchitecture;
 
 /** Everything serving needs besides weights. */
 export interface DiffusionModelConfig {

@@ -16,6 +16,7 @@
  * ResizeNearestNeighborGrad is wrong for some shapes, on wasm and on cpu).
  */
 import * as tf from '@tensorflow/tfjs';
+import '../lib/tfjs-quiet.ts';
 import { timestepFrequencies, type Ops, type ParamInit } from './ops.ts';
 import { Rng } from '../train/rng.ts';
 import { attentionCore, attentionPlain } from './attention-tfjs.ts';

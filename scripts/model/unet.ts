@@ -32,6 +32,8 @@ export interface UNetInputs<T> {
   t: T;
   /** Class ids [B] (numClasses = the null class); required when numClasses > 0, ignored otherwise. */
   y?: T;
+  /** Self-condition, an x0 estimate shaped like x (zeros when there is none); required when cfg.selfCondition. */
+  selfCond?: T;
 }
 
 /** Throws a RangeError naming the first invalid field of an architecture. */
@@ -47,6 +49,9 @@ export function validateUNetConfig(cfg: UNetConfig): UNetConfig {
   int('numResBlocks', cfg.numResBlocks, 1, 8);
   int('groups', cfg.groups, 1, 1024);
   int('numClasses', cfg.numClasses, 0, 100_000);
+  if (cfg.selfCondition !== undefined && typeof cfg.selfCondition !== 'boolean') {
+    throw new RangeError(`unet.selfCondition must be true or false (got ${JSON.stringify(cfg.selfCondition)})`);
+  }
   if (!Array.isArray(cfg.channelMults) || cfg.channelMults.length < 1 || cfg.channelMults.length > 8) {
     throw new RangeError(`unet.channelMults must list 1 to 8 multipliers (got ${JSON.stringify(cfg.channelMults)})`);
   }
@@ -111,8 +116,15 @@ export function unet<T>(ops: Ops<T>, cfg: UNetConfig, inputs: UNetInputs<T>): T 
     return ops.add(x, ops.conv2d(a, `${name}/proj`, c, 1, 1, 'zero'));
   };
 
+  // Self-conditioning: [selfCond | x] along channels (lucidrains' order), so in/conv sees 2 x channels.
+  let input = inputs.x;
+  if (cfg.selfCondition === true) {
+    if (inputs.selfCond === undefined) throw new Error('unet: the self-condition input is required for a self-conditioned model');
+    input = ops.concatChannels(inputs.selfCond, inputs.x);
+  }
+
   // Down path; `skips` holds every activation the up path concatenates, with its width.
-  let h = ops.conv2d(inputs.x, 'in/conv', C, 3);
+  let h = ops.conv2d(input, 'in/conv', C, 3);
   let ch = C;
   const skips: { h: T; ch: number }[] = [{ h, ch }];
   for (let i = 0; i < levels; i++) {

@@ -5,6 +5,7 @@
  * try/catch, so a missing or broken install only costs a line in the log.
  */
 import * as tf from '@tensorflow/tfjs';
+import '../lib/tfjs-quiet.ts';
 
 export type BackendRequest = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];

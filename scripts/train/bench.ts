@@ -1,11 +1,14 @@
 /**
- * `npm run bench:train -- [options]`: training speed per backend, model size and batch size.
+ * `npm run bench train -- [options]`: training speed per backend, model size and batch size.
  * Each cell times full optimisation steps (batch drawing, gradients on the engine, Adam + EMA) after a
  * warm-up, and prints ms/step, images/s, steps/hour and CPU seconds per step (all threads of the process;
  * on a shared machine wall time inflates, CPU time much less: with W workers and an idle machine,
  * ms/step ~ CPU s/step / W).
  * With a Python that imports torch (peer.ts), each model/batch cell is also timed in plain PyTorch on all cores
  * (peer/unet_torch.py, same config, batch and step) and a last table prints ours / PyTorch; --no-pytorch skips it.
+ * --variants plain,self-cond,p2,self-cond+p2: the training variants timed per cell (default plain): self-conditioning
+ * (issue 16: half of the steps, by the run's per-step coin, add a forward pass without gradient; the row says
+ * how many of its timed steps did) and p2 loss weighting; the PyTorch peer times the plain variant only.
  * --profile: after each cell's timed steps, as many profiled steps on the same engine (phase table: batch,
  * shard/post, workers' forward/backward, gradient exchange, clipping, Adam, EMA), then tf.profile() of one
  * in-process gradient computation of the same batch (kernel table by name, split into forward and backward).
@@ -27,9 +30,21 @@ import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
 import { findTorchPython, formatPeerTable, PEER_SKIPPED, runPeer, type PeerResult, type PeerRow } from './peer.ts';
 
+/** Training variants bench:train times: self-conditioning and the p2 loss weight on or off. */
+const VARIANTS = { plain: { selfCondition: false, p2: false }, 'self-cond': { selfCondition: true, p2: false }, p2: { selfCondition: false, p2: true }, 'self-cond+p2': { selfCondition: true, p2: true } } as const;
+type Variant = keyof typeof VARIANTS;
+
 interface Row {
   backend: string;
   model: string;
+  variant: Variant;
+  /**
+   * Self-conditioned variants: timed steps that ran the first (no-gradient) pass, and the mean CPU seconds (all threads)
+   * of those steps and of the others (CPU time, since wall time on a shared machine moves with the load).
+   */
+  firstPassSteps: number;
+  cpuWithFirstPass: number | null;
+  cpuWithoutFirstPass: number | null;
   params: number;
   size: number;
   batch: number;
@@ -76,7 +91,18 @@ async function kernelProfile(cfg: UNetConfig, convGrad: 'forward' | 'autodiff', 
   return { records, wallMs, scopes };
 }
 
-async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, batch: number, workers: number, steps: number, warmup: number, profile = false): Promise<Omit<Row, 'backend' | 'model'>> {
+async function benchCell(
+  ds: Dataset,
+  base: UNetConfig,
+  variant: Variant,
+  backend: BackendRequest,
+  batch: number,
+  workers: number,
+  steps: number,
+  warmup: number,
+  profile = false,
+): Promise<Omit<Row, 'backend' | 'model' | 'variant'>> {
+  const cfg: UNetConfig = { ...base, selfCondition: VARIANTS[variant].selfCondition };
   const choice = await selectBackend(backend);
   const model = createUNet(cfg, 1, choice.native ? 'autodiff' : 'forward');
   const total = model.layout.total;
@@ -84,18 +110,32 @@ async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, 
     workers > 0 ? await WorkerPoolEngine.start(workers, cfg, total, choice.name === 'cpu' ? 'cpu' : 'wasm', choice.native ? 'autodiff' : 'forward', 'l2') : new InProcessEngine(cfg, choice.native ? 'autodiff' : 'forward', 'l2', choice.name);
   const state = { weights: engine.weights, ema: new Float32Array(total), adamM: new Float32Array(total), adamV: new Float32Array(total) };
   engine.weights.set(readFlat(model.params, model.layout));
-  const bm = new BatchMaker(ds, makeSchedule({ kind: 'linear', T: 1000 }), { seed: 0, batchSize: batch, objective: 'eps', minSnrGamma: 0, hflip: false, numClasses: cfg.numClasses, labelDropout: 0.1 });
+  const bm = new BatchMaker(ds, makeSchedule({ kind: 'linear', T: 1000 }), {
+    seed: 0,
+    batchSize: batch,
+    objective: 'eps',
+    weighting: VARIANTS[variant].p2 ? { kind: 'p2', k: 1, gamma: 1 } : { kind: 'none' },
+    hflip: false,
+    numClasses: cfg.numClasses,
+    labelDropout: 0.1,
+    selfCondition: cfg.selfCondition,
+  });
   const opts = { ...DEFAULT_TRAIN, batchSize: batch };
   let t0 = 0;
   let c0 = process.cpuUsage();
+  const stepCpu = { with: [] as number[], without: [] as number[] };
   try {
     for (let s = 0; s < warmup + steps; s++) {
       if (s === warmup) {
         t0 = performance.now();
         c0 = process.cpuUsage();
       }
-      const r = await engine.compute(bm.make(s));
+      const a = process.cpuUsage();
+      const b = bm.make(s);
+      const r = await engine.compute(b);
       adamStep(state, r.grads, opts, s);
+      const used = process.cpuUsage(a);
+      if (s >= warmup) (b.selfCond ? stepCpu.with : stepCpu.without).push((used.user + used.system) / 1e6);
     }
   } finally {
     if (!profile) await engine.close();
@@ -136,7 +176,11 @@ async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, 
     );
     out.push(formatKernelTable(rows, 15));
   }
+  const mean = (a: number[]): number | null => (a.length > 0 ? a.reduce((x, y) => x + y, 0) / a.length : null);
   return {
+    firstPassSteps: stepCpu.with.length,
+    cpuWithFirstPass: mean(stepCpu.with),
+    cpuWithoutFirstPass: mean(stepCpu.without),
     params: total,
     size: cfg.imageSize,
     batch,
@@ -150,6 +194,13 @@ async function benchCell(ds: Dataset, cfg: UNetConfig, backend: BackendRequest, 
   };
 }
 
+/** "k/n, CPU s/step with A, without B, at 1/2: C" (C: the expected step of a run, where half of the steps have the pass). */
+function firstPassText(r: Row, steps: number): string {
+  const f = (v: number | null): string => (v === null ? '-' : v.toFixed(2));
+  const half = r.cpuWithFirstPass !== null && r.cpuWithoutFirstPass !== null ? (r.cpuWithFirstPass + r.cpuWithoutFirstPass) / 2 : null;
+  return `${r.firstPassSteps}/${steps}, CPU s/step with ${f(r.cpuWithFirstPass)}, without ${f(r.cpuWithoutFirstPass)}, at 1/2: ${f(half)}`;
+}
+
 async function main(): Promise<void> {
   const program = new Command('bench:train')
     .description('Training speed per backend, model size and batch size (ms/step, images/s).')
@@ -161,6 +212,7 @@ async function main(): Promise<void> {
     .option('--warmup <n>', 'untimed steps per cell', '3')
     .option('--image-size <n>', 'resolution', '32')
     .option('--conditional', 'with a 10-class embedding', false)
+    .option('--variants <list>', `training variants per cell: ${Object.keys(VARIANTS).join(', ')}`, 'plain')
     .option('--cpu-max-batch <n>', 'largest batch tried on the slow pure-JS cpu backend', '16')
     .addOption(new Option('--data <kind>', 'synthetic or fashion-mnist images').choices(['synthetic', 'fashion-mnist']).default('synthetic'))
     .option('--no-pytorch', 'skip the PyTorch CPU peer (on by default when a python with torch is found)')
@@ -168,7 +220,9 @@ async function main(): Promise<void> {
     .option('--profile', 'after each cell, a per-phase table of a step and a per-kernel table of one gradient computation', false)
     .option('--json', 'print the rows as JSON too', false);
   program.parse(process.argv);
-  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string }>();
+  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; variants: string; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string }>();
+  const variants = o.variants.split(',') as Variant[];
+  for (const v of variants) if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}; variants: ${Object.keys(VARIANTS).join(', ')}`);
   const S = Number(o.imageSize);
   const ds = o.data === 'fashion-mnist' ? await loadIdxDataset(fashionMnistPaths().images, fashionMnistPaths().labels, { size: S, channels: 1, fit: 'pad', limit: 4096 }) : syntheticDataset(S);
   const rows: Row[] = [];
@@ -180,7 +234,7 @@ async function main(): Promise<void> {
   else console.log(`PyTorch peer: ${peer.python} (torch ${peer.torch}), ${threads} threads`);
   const peerCache = new Map<string, PeerResult | null>();
   const peerRows: PeerRow[] = [];
-  console.log('backend        model  params    batch workers  ms/step  images/s  steps/h  CPU s/step  load');
+  console.log('backend        model  variant       params    batch workers  ms/step  images/s  steps/h  CPU s/step  load  first passes');
   for (const backend of o.backends.split(',') as BackendRequest[]) {
     let choice;
     try {
@@ -200,29 +254,31 @@ async function main(): Promise<void> {
         if (workers > 1 && batch % workers !== 0) continue;
         const steps = choice.name === 'cpu' ? Math.min(2, Number(o.steps)) : Number(o.steps);
         const warm = choice.name === 'cpu' ? 1 : Number(o.warmup);
-        const r = await benchCell(ds, cfg, backend, batch, workers, steps, warm, o.profile);
-        const row: Row = { backend: choice.name, model: size, ...r };
-        rows.push(row);
-        if (peer) {
-          const key = `${size}/${batch}`;
-          if (!peerCache.has(key)) {
-            try {
-              peerCache.set(key, await runPeer(peer.python, cfg, { batch, steps, warmup: warm, threads, timeoutMs: Number(o.pytorchTimeout) * 1000 }));
-            } catch (e) {
-              console.log(`  ${(e as Error).message}`);
-              peerCache.set(key, null);
+        for (const variant of variants) {
+          const r = await benchCell(ds, cfg, variant, backend, batch, workers, steps, warm, o.profile);
+          const row: Row = { backend: choice.name, model: size, variant, ...r };
+          rows.push(row);
+          if (peer && variant === 'plain') {
+            const key = `${size}/${batch}`;
+            if (!peerCache.has(key)) {
+              try {
+                peerCache.set(key, await runPeer(peer.python, cfg, { batch, steps, warmup: warm, threads, timeoutMs: Number(o.pytorchTimeout) * 1000 }));
+              } catch (e) {
+                console.log(`  ${(e as Error).message}`);
+                peerCache.set(key, null);
+              }
+            }
+            const p = peerCache.get(key);
+            if (p) {
+              row.pytorch = p;
+              peerRows.push({ backend: row.backend, model: size, batch, params: row.params, peerParams: p.params, imagesPerSec: row.imagesPerSec, peerImagesPerSec: p.imagesPerSec });
             }
           }
-          const p = peerCache.get(key);
-          if (p) {
-            row.pytorch = p;
-            peerRows.push({ backend: row.backend, model: size, batch, params: row.params, peerParams: p.params, imagesPerSec: row.imagesPerSec, peerImagesPerSec: p.imagesPerSec });
-          }
+          console.log(
+            `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${variant.padEnd(13)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}  ${VARIANTS[variant].selfCondition ? firstPassText(row, steps) : '-'}`,
+          );
+          if (row.profileText) console.log(`${row.profileText}\n`);
         }
-        console.log(
-          `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}`,
-        );
-        if (row.profileText) console.log(`${row.profileText}\n`);
       }
     }
   }

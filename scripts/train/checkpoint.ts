@@ -2,8 +2,9 @@
  * Run directories and checkpoints.
  *
  * A run directory holds:
- *   config.json              RunConfig (options.ts): { format: 'ddpm-edge-run', version: 1, unet, schedule,
- *                            prediction, training, data, classNames? } -- a DiffusionModelConfig plus options
+ *   config.json              AnyRunConfig (options.ts): { format: 'ddpm-edge-run', version: 1, unet, schedule,
+ *                            prediction, training, data, classNames? } -- a DiffusionModelConfig plus options;
+ *                            Cold Diffusion runs have `process` (the degradation) instead of `schedule`
  *   latest.json              { step, dir } -- the newest complete checkpoint (replaced atomically)
  *   checkpoints/step-<8 digits>/
  *     manifest.json          CheckpointManifest (below): step, seed, parameter list, file sizes and sha256
@@ -26,7 +27,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { RunConfig } from './options.ts';
+import { validateProcess } from '../../src/cold/process.ts';
+import type { AnyRunConfig, ColdRunConfig, RunConfig } from './options.ts';
 
 export const CHECKPOINT_FORMAT = 'ddpm-edge-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -75,7 +77,7 @@ export interface NamedTensor {
 }
 
 export interface LoadedCheckpoint {
-  config: RunConfig;
+  config: AnyRunConfig;
   step: number;
   /** Checkpoint folder that was read. */
   dir: string;
@@ -121,12 +123,12 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   await fsp.rename(tmp, file);
 }
 
-export async function writeRunConfig(runDir: string, config: RunConfig): Promise<void> {
+export async function writeRunConfig(runDir: string, config: AnyRunConfig): Promise<void> {
   await fsp.mkdir(runDir, { recursive: true });
   await writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 }
 
-export async function readRunConfig(runDir: string): Promise<RunConfig> {
+export async function readRunConfig(runDir: string): Promise<AnyRunConfig> {
   const file = path.join(runDir, 'config.json');
   let text: string;
   try {
@@ -141,10 +143,18 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
     throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const c = cfg as Partial<RunConfig> | null;
-  if (c === null || typeof c !== 'object' || c.format !== 'ddpm-edge-run' || typeof c.unet !== 'object' || typeof c.schedule !== 'object' || typeof c.training !== 'object') {
-    throw new CheckpointError(`${file}: expected a ddpm-edge run config (format "ddpm-edge-run" with unet, schedule, training), found ${text.slice(0, 120)}`);
+  const process = (c as Partial<ColdRunConfig> | null)?.process;
+  if (c === null || typeof c !== 'object' || c.format !== 'ddpm-edge-run' || typeof c.unet !== 'object' || (typeof c.schedule !== 'object' && typeof process !== 'object') || typeof c.training !== 'object') {
+    throw new CheckpointError(`${file}: expected a ddpm-edge run config (format "ddpm-edge-run" with unet, schedule or process, training), found ${text.slice(0, 120)}`);
   }
-  return c as RunConfig;
+  if (process !== undefined) {
+    try {
+      validateProcess(process);
+    } catch (e) {
+      throw new CheckpointError(`${file}: ${(e as Error).message}`);
+    }
+  }
+  return c as AnyRunConfig;
 }
 
 /**

@@ -24,7 +24,23 @@ export interface GradResult {
   grads: Float32Array;
 }
 
-/** loss = mean_b w_b * mean_pixels |f(x_t, t, y) - target|^p, p = 2 (l2) or 1 (l1). */
+/**
+ * The self-condition of a shard [B, S, S, C], or undefined for a model without self-conditioning.
+ * With the step's first pass (lucidrains' p_losses): x0_hat = a x_t + b f(x_t, t, y, 0) from a forward
+ * pass in training mode (its own dropout masks) that is not taped, so no gradient flows into it; then
+ * clipped to [-1, 1] if asked. Without it: zeros.
+ */
+export function selfCondition(model: TfjsUNet, shard: Batch, xt: tf.Tensor4D, t: tf.Tensor, y: tf.Tensor | undefined): tf.Tensor | undefined {
+  if (model.cfg.selfCondition !== true) return undefined;
+  const pass = shard.selfCond;
+  if (pass === undefined) return tf.zerosLike(xt);
+  const B = shard.t.length;
+  const out = forward(model, xt, t, y, { training: true, dropoutSeed: pass.dropoutSeed }, tf.zerosLike(xt));
+  const x0 = tf.add(tf.mul(xt, tf.tensor4d(pass.a, [B, 1, 1, 1])), tf.mul(out, tf.tensor4d(pass.b, [B, 1, 1, 1])));
+  return pass.clip ? tf.clipByValue(x0, -1, 1) : x0;
+}
+
+/** loss = mean_b w_b * mean_pixels |f(x_t, t, y, selfCond) - target|^p, p = 2 (l2) or 1 (l1). */
 export function lossAndGrads(model: TfjsUNet, shard: Batch, loss: LossType, hooks?: GradHooks): GradResult {
   const { imageSize: S, channels: C } = model.cfg;
   const B = shard.t.length;
@@ -44,8 +60,9 @@ export function lossAndGrads(model: TfjsUNet, shard: Batch, loss: LossType, hook
     const tm = hooks?.timing;
     const t0 = tm ? performance.now() : 0;
     let t1 = 0;
+    const sc = selfCondition(model, shard, xt, t, y);
     const { value, grads } = tf.variableGrads(() => {
-      const pred = forward(model, xt, t, y, { training: true, dropoutSeed: shard.dropoutSeed });
+      const pred = forward(model, xt, t, y, { training: true, dropoutSeed: shard.dropoutSeed }, sc);
       const diff = tf.sub(pred, target);
       const per = loss === 'l1' ? tf.abs(diff) : tf.square(diff);
       const l = tf.mean(tf.mul(per, w)) as tf.Scalar;

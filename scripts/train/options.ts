@@ -1,6 +1,7 @@
 /** Training options: data, saved in the run's config.json, validated at the boundary. */
 import type { DiffusionModelConfig, UNetConfig } from '../model/config.ts';
 import type { PredictionType } from '../../src/diffusion/types.ts';
+import type { ColdProcess } from '../../src/cold/process.ts';
 
 /** What the loss compares: eps (the paper's simplified loss), v, or x0. */
 export type Objective = 'eps' | 'v' | 'x0';
@@ -9,6 +10,11 @@ export const PREDICTION_OF: Record<Objective, PredictionType> = { eps: 'epsilon'
 
 export type LossType = 'l2' | 'l1';
 export const LOSS_TYPES: readonly LossType[] = ['l2', 'l1'];
+
+/** Per-timestep loss weighting: none, min-SNR-gamma (Hang et al. 2023) or P2 (Choi et al. 2022). */
+export type LossWeightKind = 'none' | 'min-snr' | 'p2';
+export const LOSS_WEIGHT_KINDS: readonly LossWeightKind[] = ['none', 'min-snr', 'p2'];
+export type LossWeighting = { kind: 'none' } | { kind: 'min-snr'; gamma: number } | { kind: 'p2'; k: number; gamma: number };
 
 /** How source images become imageSize x imageSize: pad (centered, background -1) or resize + center-crop. */
 export type FitMode = 'pad' | 'resize';
@@ -44,8 +50,15 @@ export interface TrainOptions {
   emaWarmup: boolean;
   objective: Objective;
   loss: LossType;
-  /** Min-SNR-gamma loss weighting (Hang et al. 2023); 0 = off. */
+  /** Min-SNR-gamma loss weighting (Hang et al. 2023); 0 = off. The gamma of lossWeight 'min-snr'. */
   minSnrGamma: number;
+  /** The loss weighting (absent in older runs: 'min-snr' when minSnrGamma > 0, else 'none'). */
+  lossWeight?: LossWeightKind;
+  /** P2 weighting (Choi et al. 2022) (k + snr)^-gamma; lossWeight 'p2' only (lucidrains' defaults k = 1, gamma = 1). */
+  p2K?: number;
+  p2Gamma?: number;
+  /** Self-conditioned models (unet.selfCondition): clip the first pass' x0 estimate to [-1, 1] (absent: true). */
+  selfConditionClip?: boolean;
   /** Probability that a label is replaced by the null class (classifier-free guidance training). */
   labelDropout: number;
   /** Gradient workers (worker_threads, one wasm instance each); 0 = in the main thread. */
@@ -67,6 +80,28 @@ export interface RunConfig extends DiffusionModelConfig {
   data: DataSpec;
   /** Class names (index = class id) when the data has labels. */
   classNames?: string[];
+}
+
+/**
+ * config.json of a Cold Diffusion run (src/cold/, scripts/train/cold-batch.ts): the degradation instead of a
+ * noise schedule; the network restores, predicting x0 (`training.objective` x0, `training.loss` l1 as the paper).
+ */
+export interface ColdRunConfig extends Omit<RunConfig, 'schedule' | 'prediction'> {
+  process: ColdProcess;
+  prediction: 'sample';
+}
+
+/** Any run's config.json: DDPM (a noise schedule) or Cold Diffusion (a degradation). */
+export type AnyRunConfig = RunConfig | ColdRunConfig;
+
+export function isColdRun(c: AnyRunConfig): c is ColdRunConfig {
+  return 'process' in c && c.process !== undefined;
+}
+
+/** The config of a DDPM run, or an error naming the tool that does not take Cold Diffusion runs. */
+export function ddpmRun(c: AnyRunConfig, tool: string): RunConfig {
+  if (isColdRun(c)) throw new RangeError(`${tool} takes DDPM runs; this is a ${c.process.kind} run (Cold Diffusion: docs/cold-diffusion.md)`);
+  return c;
 }
 
 export const DEFAULT_TRAIN: TrainOptions = {
@@ -142,10 +177,31 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   int('logEvery', 1, 1e9);
   if (!OBJECTIVES.includes(o.objective)) throw new RangeError(`training.objective must be one of ${OBJECTIVES.join(', ')} (got ${o.objective})`);
   if (!LOSS_TYPES.includes(o.loss)) throw new RangeError(`training.loss must be one of ${LOSS_TYPES.join(', ')} (got ${o.loss})`);
+  if (o.lossWeight !== undefined && !LOSS_WEIGHT_KINDS.includes(o.lossWeight)) {
+    throw new RangeError(`training.lossWeight must be one of ${LOSS_WEIGHT_KINDS.join(', ')} (got ${String(o.lossWeight)})`);
+  }
+  if (o.lossWeight === 'min-snr' && !(o.minSnrGamma > 0)) throw new RangeError('training.lossWeight min-snr needs minSnrGamma > 0');
+  if ((o.lossWeight === 'none' || o.lossWeight === 'p2') && o.minSnrGamma !== 0) {
+    throw new RangeError(`training.lossWeight ${o.lossWeight} excludes min-SNR (minSnrGamma must be 0, got ${o.minSnrGamma})`);
+  }
+  if (o.lossWeight === 'p2') {
+    num('p2K', 0, 1e6);
+    num('p2Gamma', 0, 1e6);
+    if (o.p2K === 0 && o.p2Gamma !== 0) throw new RangeError('training.p2K must be > 0 when p2Gamma > 0 (the weight (k + snr)^-gamma diverges as snr -> 0)');
+  }
+  if (o.selfConditionClip !== undefined && typeof o.selfConditionClip !== 'boolean') throw new RangeError(`training.selfConditionClip must be true or false (got ${String(o.selfConditionClip)})`);
   if (o.workers > 1 && o.batchSize % o.workers !== 0) {
     throw new RangeError(`training.batchSize ${o.batchSize} must be divisible by workers ${o.workers}`);
   }
   return o;
+}
+
+/** The loss weighting of validated options (older runs: from minSnrGamma alone). */
+export function lossWeighting(o: TrainOptions): LossWeighting {
+  const kind = o.lossWeight ?? (o.minSnrGamma > 0 ? 'min-snr' : 'none');
+  if (kind === 'min-snr') return { kind, gamma: o.minSnrGamma };
+  if (kind === 'p2') return { kind, k: o.p2K ?? 1, gamma: o.p2Gamma ?? 1 };
+  return { kind };
 }
 
 /** Architecture presets (parameter counts for 32x32x1, unconditional). */

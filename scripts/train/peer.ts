@@ -1,5 +1,5 @@
 /**
- * The PyTorch CPU peer of `npm run bench:train` (issue #21): peer/unet_torch.py builds the same U-Net from the
+ * The PyTorch CPU peer of `npm run bench train` (issue #21): peer/unet_torch.py builds the same U-Net from the
  * run's UNetConfig and times the same training step (q_sample, eps MSE, backward, clipping, Adam, EMA) in plain
  * PyTorch, so the benchmark can print ours / PyTorch on the same cores. Optional at run time: without a Python
  * that imports torch the benchmark prints PEER_SKIPPED and goes on. Never run by `npm test`.

@@ -1,5 +1,5 @@
 /**
- * Profile of one training step (`npm run bench:train -- --profile`): timing records filled by optional hooks
+ * Profile of one training step (`npm run bench train -- --profile`): timing records filled by optional hooks
  * (engine.ts, grad.ts, optim.ts; absent = no timing work), and pure helpers that average them per phase and
  * group tf.profile() kernel records by kernel name. Formatting only; the bench does the measuring.
  */

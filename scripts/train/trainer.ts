@@ -12,19 +12,22 @@ import { createScheduler, makeSchedule, sample } from '../../src/diffusion/index
 import { readFlat } from '../model/ops-tfjs.ts';
 import { selectBackend, describeBackend, type BackendRequest } from './backend.ts';
 import { BatchMaker } from './batch.ts';
+import { describeProcess } from '../../src/cold/process.ts';
+import { ColdBatchMaker } from './cold-batch.ts';
+import { writeColdGrid } from './cold-grid.ts';
 import { loadCheckpoint, readRunConfig, saveCheckpoint, writeFileAtomic, writeRunConfig, checkpointDirName, type TrainState } from './checkpoint.ts';
 import { loadIdxDataset, loadImageFolder, type Dataset } from './data.ts';
 import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
 import { createUNet, setWeights, toEpsModel, type TfjsUNet } from './model.ts';
 import { adamStep } from './optim.ts';
-import { validateTrainOptions, type RunConfig } from './options.ts';
+import { isColdRun, lossWeighting, validateTrainOptions, type AnyRunConfig, type RunConfig } from './options.ts';
 import { gridPng, lossCurvePng } from './plot.ts';
 import { validateUNetConfig } from '../model/unet.ts';
 
 export interface TrainRequest {
   runDir: string;
-  /** A new run's config; omit with `resume`. */
-  config?: RunConfig;
+  /** A new run's config (DDPM or Cold Diffusion); omit with `resume`. */
+  config?: AnyRunConfig;
   resume: boolean;
   backend: BackendRequest;
   /** Change the total step count of a resumed run (training is exact-resumable past the old end). */
@@ -47,13 +50,19 @@ export interface TrainResult {
   /** Mean loss of the first and last 10% of the steps run in this call. */
   firstLosses: number;
   lastLosses: number;
+  /**
+   * Throughput of the optimisation steps alone (batch, gradients, Adam), as the progress bar and loss.csv show it:
+   * checkpoints, loss plots and sample grids are not in it; they are in wallSeconds.
+   */
   imagesPerSecond: number;
   msPerStep: number;
+  /** Wall time of this call: the steps, checkpoints, loss plots and sample grids. */
+  wallSeconds: number;
   interrupted: boolean;
   engine: string;
 }
 
-export async function loadDataset(cfg: RunConfig): Promise<Dataset> {
+export async function loadDataset(cfg: AnyRunConfig): Promise<Dataset> {
   const opts = { size: cfg.unet.imageSize, channels: cfg.unet.channels, fit: cfg.data.fit, limit: cfg.data.limit };
   return cfg.data.kind === 'idx' ? loadIdxDataset(cfg.data.images, cfg.data.labels, opts) : loadImageFolder(cfg.data.images, opts);
 }
@@ -115,7 +124,7 @@ export async function writeSampleGrid(model: TfjsUNet, cfg: RunConfig, ema: Floa
 export async function train(req: TrainRequest): Promise<TrainResult> {
   const log = req.log ?? ((l: string) => console.log(l));
   const runDir = req.runDir;
-  let cfg: RunConfig;
+  let cfg: AnyRunConfig;
   let resumeFrom: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
   if (req.resume) {
     cfg = await readRunConfig(runDir);
@@ -139,6 +148,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   }
   validateUNetConfig(cfg.unet);
   const o = validateTrainOptions(cfg.training);
+  if (isColdRun(cfg) && (cfg.unet.numClasses > 0 || o.objective !== 'x0')) {
+    throw new Error(`a Cold Diffusion run restores x0 unconditionally (numClasses 0, objective x0; got ${cfg.unet.numClasses}, ${o.objective})`);
+  }
 
   const backend = await selectBackend(req.backend);
   log(describeBackend(backend));
@@ -148,9 +160,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   if (cfg.unet.numClasses > 0 && (ds.classNames?.length ?? 0) > cfg.unet.numClasses) {
     throw new Error(`the data has ${ds.classNames?.length} classes but the model was configured for ${cfg.unet.numClasses}`);
   }
-  const schedule = makeSchedule(cfg.schedule);
   const model = createUNet(cfg.unet, o.seed, convGrad);
   log(`model: ${model.layout.total.toLocaleString('en-US')} parameters, ${JSON.stringify(cfg.unet)}`);
+  if (isColdRun(cfg)) log(`process: ${describeProcess(cfg.process)}; loss ${o.loss} on x0`);
 
   const engine: GradEngine =
     o.workers > 0
@@ -173,15 +185,20 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
 
   const csv = path.join(runDir, 'loss.csv');
   await truncateCsv(csv, state.step);
-  const bm = new BatchMaker(ds, schedule, {
-    seed: o.seed,
-    batchSize: o.batchSize,
-    objective: o.objective,
-    minSnrGamma: o.minSnrGamma,
-    hflip: cfg.data.hflip,
-    numClasses: cfg.unet.numClasses,
-    labelDropout: o.labelDropout,
-  });
+  // Cold Diffusion runs degrade instead of noising (cold-batch.ts); the batch has the same shape
+  const bm = isColdRun(cfg)
+    ? new ColdBatchMaker(ds, cfg.process, { seed: o.seed, batchSize: o.batchSize, hflip: cfg.data.hflip })
+    : new BatchMaker(ds, makeSchedule(cfg.schedule), {
+        seed: o.seed,
+        batchSize: o.batchSize,
+        objective: o.objective,
+        weighting: lossWeighting(o),
+        hflip: cfg.data.hflip,
+        numClasses: cfg.unet.numClasses,
+        labelDropout: o.labelDropout,
+        selfCondition: cfg.unet.selfCondition === true,
+        selfConditionClip: o.selfConditionClip,
+      });
 
   let stop = false;
   let firstInterrupt = 0;
@@ -217,9 +234,13 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const losses: number[] = [];
   const t0 = performance.now();
   const startStep = state.step;
+  const startTrainSeconds = state.trainSeconds;
   let csvRows = '';
+  // the progress bar's images/s: steps over their own time in a window of about 5 s of wall time (a checkpoint or
+  // a sample grid in the window does not lower it), as the summary's
   let windowStart = performance.now();
   let windowSteps = 0;
+  let windowStepSeconds = 0;
   let ips = 0;
   const guidance = req.sampleGuidance ?? 2;
   const flushCsv = async (): Promise<void> => {
@@ -234,7 +255,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     await flushCsv();
     const { steps, losses: ls } = await readCsvLosses(csv);
     await writeFileAtomic(path.join(runDir, 'loss.png'), lossCurvePng(steps, ls));
-    await writeSampleGrid(model, cfg, state.ema, path.join(runDir, 'samples', `${checkpointDirName(state.step)}.png`), guidance);
+    const grid = path.join(runDir, 'samples', `${checkpointDirName(state.step)}.png`);
+    if (isColdRun(cfg)) await writeColdGrid(model, cfg, ds, state.ema, grid);
+    else await writeSampleGrid(model, cfg, state.ema, grid, guidance);
   };
   try {
     let batch = state.step < end ? bm.make(state.step) : null;
@@ -249,14 +272,17 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
       const info = adamStep(state, r.grads, o, state.step);
       state.step++;
       state.imagesSeen += o.batchSize;
-      state.trainSeconds += (performance.now() - stepStart) / 1000;
+      const stepSeconds = (performance.now() - stepStart) / 1000;
+      state.trainSeconds += stepSeconds;
       losses.push(r.loss);
       windowSteps++;
+      windowStepSeconds += stepSeconds;
       const now = performance.now();
       if (now - windowStart > 5000 || state.step === end) {
-        ips = (windowSteps * o.batchSize) / ((now - windowStart) / 1000);
+        ips = (windowSteps * o.batchSize) / windowStepSeconds;
         windowStart = now;
         windowSteps = 0;
+        windowStepSeconds = 0;
       }
       csvRows += `${state.step},${r.loss.toPrecision(6)},${info.lr.toPrecision(4)},${info.gradNorm.toPrecision(4)},${ips.toFixed(1)},${state.trainSeconds.toFixed(1)}\n`;
       if (state.step % o.logEvery === 0) await flushCsv();
@@ -275,13 +301,15 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const tenth = Math.max(1, Math.floor(ran / 10));
   const mean = (a: number[]): number => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN);
   const elapsed = (performance.now() - t0) / 1000;
+  const stepSeconds = state.trainSeconds - startTrainSeconds;
   const result: TrainResult = {
     step: state.step,
     lastLoss: losses[ran - 1] ?? NaN,
     firstLosses: mean(losses.slice(0, tenth)),
     lastLosses: mean(losses.slice(ran - tenth)),
-    imagesPerSecond: ran > 0 ? ((state.step - startStep) * o.batchSize) / elapsed : 0,
-    msPerStep: ran > 0 ? (elapsed * 1000) / ran : 0,
+    imagesPerSecond: ran > 0 && stepSeconds > 0 ? ((state.step - startStep) * o.batchSize) / stepSeconds : 0,
+    msPerStep: ran > 0 ? (stepSeconds * 1000) / ran : 0,
+    wallSeconds: elapsed,
     interrupted: stop,
     engine: engine.description,
   };

@@ -1,4 +1,4 @@
-// The documented request limits and the global defaults (README "## API"). A leaf module: the registry checks
+// The documented request limits and the global defaults (docs/api.md). A leaf module: the registry checks
 // each model's serving defaults against these when it is created, and query parsing applies them.
 import type { GuidanceInterval, SamplerName } from '../diffusion/index.ts';
 
@@ -10,6 +10,8 @@ export const LIMITS = {
   /** Longest side of a returned PNG, after upscaling. */
   maxOutputSide: 1024,
   maxGuidance: 20,
+  /** Body of POST /v1/restore (a PNG of the model's size; 32x32 RGBA is under 5 KB). */
+  maxRestoreBytes: 65_536,
 } as const;
 
 /** The value of every omitted parameter, unless the model sets its own (ServingDefaults: sampler, steps, guidance). */

@@ -8,6 +8,7 @@ import { servingDefaults, type ModelRegistry } from '../models/registry.ts';
 import { GENERATED_PNG_CACHE } from './cache-control.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
 import { querySchema } from './query.ts';
+import { coldSampleQuerySchema, restoreQuerySchema } from './cold-query.ts';
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
 export type JsonSchema = Record<string, unknown>;
@@ -98,18 +99,42 @@ function parameterDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ descripti
   return docs;
 }
 
-const EXAMPLES: Partial<Record<QueryKey, string>> = { sampler: 'ddim', steps: '20', class: '3', guidance: '2', guidance_interval: '200,800', scale: '4', clip: 'true', eta: '0', n: '9' };
+const EXAMPLES: Record<string, string> = { sampler: 'ddim', steps: '20', class: '3', guidance: '2', guidance_interval: '200,800', scale: '4', clip: 'true', eta: '0', n: '9' };
 
 /** One query parameter per property of querySchema, as z.toJSONSchema describes what it accepts. */
 function queryParameters(registry: ModelRegistry, exclude: readonly QueryKey[]): OpenApiParameter[] {
-  const schema = z.toJSONSchema(querySchema, { io: 'input', target: 'draft-2020-12', metadata: parameterDocs(registry), unrepresentable: 'any' });
+  return schemaParameters(querySchema, parameterDocs(registry), EXAMPLES, exclude);
+}
+
+/** Descriptions of the Cold Diffusion query parameters (cold-query.ts), attached to their validating schemas. */
+function coldDocs(registry: ModelRegistry): z.core.$ZodRegistry<{ description: string }> {
+  const docs = z.registry<{ description: string }>();
+  const cold = registry.cold.list().map((e) => `${e.card.name} (${e.card.kind}, T = ${e.card.process.T}, ${e.card.imageSize}x${e.card.imageSize}x${e.card.channels})`);
+  const served = cold.length > 0 ? cold.join('; ') : 'none is served now';
+  const algorithm = "2 (default): the paper's Algorithm 2, x_{s-1} = x_s - D(x0^, s) + D(x0^, s - 1); 1: its naive Algorithm 1, x_{s-1} = D(x0^, s - 1), for comparison.";
+  const c = coldSampleQuerySchema.shape;
+  docs.add(c.algorithm, { description: `Cold Diffusion models only: ${algorithm}` });
+  docs.add(c.noise, { description: "Cold Diffusion models only: std of the Gaussian noise added to the generation start (a draw of the model's mixture of fully degraded images), in [0, 1]; default the model's generation.noise (GET /v1/models)." });
+  const r = restoreQuerySchema.shape;
+  docs.add(r.model, { description: `A Cold Diffusion model (${served}); default the first.` });
+  docs.add(r.t, { description: "Required. The degradation level of the image (input=degraded), or the level the worker degrades it to first (input=clean): an integer in [1, T], T the model's process.T. The restoration takes t network calls." });
+  docs.add(r.algorithm, { description: algorithm });
+  docs.add(r.input, { description: 'degraded (default): the body is x_t, already degraded to level t; clean: the worker applies D(image, t) first (rounded to 8 bits, as a PNG would hold it).' });
+  docs.add(r.centre, { description: 'Random-mask models only (process.routine random-incremental): the mask centre `row,column`, each in [-1, S - 1]; default the centre of the image.' });
+  docs.add(r.scale, { description: `Integer upscaling of the returned PNG in [1, ${LIMITS.maxScale}]; default 1.` });
+  return docs;
+}
+
+/** One query parameter per property of a validating zod object schema, as z.toJSONSchema describes what it accepts. */
+function schemaParameters(zodSchema: z.ZodObject, docs: z.core.$ZodRegistry<{ description: string }>, examples: Record<string, string>, exclude: readonly string[]): OpenApiParameter[] {
+  const schema = z.toJSONSchema(zodSchema, { io: 'input', target: 'draft-2020-12', metadata: docs, unrepresentable: 'any' });
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set(schema.required ?? []);
   return Object.entries(properties)
-    .filter(([name]) => !(exclude as readonly string[]).includes(name))
+    .filter(([name]) => !exclude.includes(name))
     .map(([name, property]) => {
       const { description, ...rest } = property;
-      const example = EXAMPLES[name as QueryKey];
+      const example = examples[name];
       return {
         name,
         in: 'query' as const,
@@ -213,7 +238,12 @@ function pngOperation(kind: 'sample' | 'grid', registry: ModelRegistry): OpenApi
       ? 'Image k of the grid uses a seed derived from (seed, k). Deterministic and cached like single samples.'
       : 'Runs the sampler (or answers from R2 / the edge cache). Deterministic: stored once generated; the ETag is known without a model run.',
     tags: ['images'],
-    parameters: [seedParameter, ...queryParameters(registry, grid ? [] : ['n'])],
+    parameters: [
+      seedParameter,
+      ...queryParameters(registry, grid ? [] : ['n']),
+      // a cold model's sample takes model and scale as above, and these (src/api/cold-query.ts)
+      ...(grid ? [] : schemaParameters(coldSampleQuerySchema, coldDocs(registry), { algorithm: '2', noise: '0.002' }, ['model', 'scale'])),
+    ],
     responses: {
       '200': { description: 'The PNG.', headers: pngHeaders, content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } },
       '304': notModified,
@@ -238,7 +268,7 @@ const batchPng = (description: string): OpenApiResponse => ({
   content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } },
 });
 
-/** Batches (src/batches/, README "## Batches and webhooks"); the body schema is the one that validates requests. */
+/** Batches (src/batches/, docs/batches-and-webhooks.md); the body schema is the one that validates requests. */
 function batchPaths(): OpenApiDocument['paths'] {
   return {
     '/v1/batches': {
@@ -290,6 +320,69 @@ function batchPaths(): OpenApiDocument['paths'] {
         tags: ['batches'],
         parameters: [jobParameter],
         responses: { '200': batchPng('The PNG.'), '304': notModified, '404': problemOnly('No such job.'), '409': problemOnly('The job has not succeeded (yet); `batchStatus` says its status.') },
+      },
+    },
+  };
+}
+
+const restoreEvents = {
+  RestoreStartEvent: z.object({
+    model: z.string(),
+    total: z.number().int().meta({ description: 'Levels walked back (t); step events carry index 0 .. total - 1.' }),
+    t: z.number().int(),
+    algorithm: z.number().int(),
+    degraded: z.string().meta({ description: 'The restoration input x_t (for input=clean, the image the worker degraded) as a PNG data URL.' }),
+  }),
+  RestoreStepEvent: z.object({
+    index: z.number().int(),
+    total: z.number().int(),
+    t: z.number().int().meta({ description: 'The level the step started from (t .. 1).' }),
+    image: z.string().meta({ description: "The network's estimate of the clean image at this step, a PNG data URL." }),
+    xt: z.string().meta({ description: 'x_{t-1} after the step, a PNG data URL.' }),
+  }),
+  RestoreDoneEvent: z.object({ total: z.number().int(), image: z.string().meta({ description: 'The restored PNG (with scale), the bytes POST /v1/restore returns.' }) }),
+};
+
+/** POST /v1/restore and /v1/restore/stream (Cold Diffusion, src/api/cold.ts). */
+function restorePaths(registry: ModelRegistry): OpenApiDocument['paths'] {
+  const parameters = schemaParameters(restoreQuerySchema, coldDocs(registry), { t: '10', input: 'clean', algorithm: '2', centre: '15,15', scale: '4' }, []);
+  const requestBody = {
+    required: true,
+    description: `The image: a PNG (Content-Type: image/png) of exactly the model's size, 8-bit, gray or RGB as the model (a 1-channel model also takes RGB whose channels are equal), opaque; indexed colours are accepted. At most ${LIMITS.maxRestoreBytes} bytes.`,
+    content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } },
+  };
+  const refusals: Record<string, OpenApiResponse> = {
+    '400': problemOnly('An invalid parameter (`param` names it: an unknown or DDPM model, t out of range, ...), or a body that is not a PNG (`reason`: not-png).'),
+    '413': problemOnly(`The body is larger than ${LIMITS.maxRestoreBytes} bytes.`),
+    '415': problemOnly('The body is not declared as image/png.'),
+    '422': problemOnly("A PNG the model cannot take; `reason`: size (not the model's size), channels, depth (not 8-bit) or transparency."),
+    '503': problemOnly('The model failed its integrity check and is not served.'),
+  };
+  const description = 'Cold Diffusion (Bansal et al. 2022): walks the image back from level t to 0 with the restoration network, one network call per level. Not cached (the input is the body).';
+  return {
+    '/v1/restore': {
+      post: {
+        operationId: 'restore',
+        summary: 'Restore a degraded image (Cold Diffusion models)',
+        description,
+        tags: ['images'],
+        parameters,
+        requestBody,
+        responses: { '200': { description: 'The restored PNG; Cache-Control: no-store.', content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } }, ...refusals },
+      },
+    },
+    '/v1/restore/stream': {
+      post: {
+        operationId: 'streamRestore',
+        summary: 'Restore a degraded image with a preview per step (server-sent events)',
+        description: `${description} Same parameters, body and refusals as POST /v1/restore (before the stream). Events: \`start\` (RestoreStartEvent), one \`step\` per level (RestoreStepEvent), then \`done\` (RestoreDoneEvent) or \`error\` (Problem).`,
+        tags: ['images'],
+        parameters,
+        requestBody,
+        responses: {
+          '200': { description: 'text/event-stream; Cache-Control: no-store.', content: { 'text/event-stream': { schema: { type: 'string', description: 'event: start|step|done|error, data: one JSON object' } } } },
+          ...refusals,
+        },
       },
     },
   };
@@ -347,6 +440,7 @@ export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
           },
         },
       },
+      ...restorePaths(registry),
       ...batchPaths(),
       '/': { get: { operationId: 'demoPage', summary: 'The demo page', description: 'Cache-Control: public, max-age=60, stale-while-revalidate; ETag.', tags: ['site'], parameters: [], responses: { '200': HTML_OK } } },
       '/docs': { get: { operationId: 'apiReference', summary: 'This API reference as HTML', description: 'Rendered from this document.', tags: ['site'], parameters: [], responses: { '200': HTML_OK } } },
@@ -368,9 +462,10 @@ export function buildOpenApi(registry: ModelRegistry): OpenApiDocument {
         StartEvent: jsonSchema(startEvent),
         StepEvent: jsonSchema(stepEvent),
         DoneEvent: jsonSchema(doneEvent),
+        ...Object.fromEntries(Object.entries(restoreEvents).map(([name, schema]) => [name, jsonSchema(schema)])),
         // testFaults is a test-only field (BATCH_TEST_FAULTS=enabled), not part of the public API
         BatchRequest: jsonSchema(batchBodySchema.omit({ testFaults: true }), 'input'),
-        BatchJob: { type: 'object', description: 'The job: id, status, progress, errors, callback state, links (README "## Batches and webhooks").' },
+        BatchJob: { type: 'object', description: 'The job: id, status, progress, errors, callback state, links (docs/batches-and-webhooks.md).' },
       },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'One of BATCH_API_KEYS.' },

@@ -64,7 +64,13 @@ function problemOf(error: unknown): Problem {
 /** The one place where errors become responses (app.onError and app.notFound). */
 export function problemResponse(error: unknown, c: Context): Response {
   const problem = problemOf(error);
-  if (problem.status >= 500) console.error(`${c.req.method} ${c.req.path}:`, error);
+  if (problem.status >= 500) {
+    // an expected failure (a ProblemError: not configured, a model that fails its integrity check) is one line;
+    // anything else keeps its stack
+    const expected = error instanceof ProblemError || error instanceof ModelIntegrityError;
+    if (expected) console.error(`${c.req.method} ${c.req.path}: ${problem.status} ${problem.title}: ${problem.detail ?? ''}`);
+    else console.error(`${c.req.method} ${c.req.path}:`, error);
+  }
   return new Response(JSON.stringify(problem), {
     status: problem.status,
     headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },

@@ -13,7 +13,7 @@ import { invalidParam } from './problem.ts';
 const INT = /^[0-9]{1,16}$/;
 const DECIMAL = /^-?(0|[1-9][0-9]{0,5})(\.[0-9]{1,6})?$/;
 
-function int(name: string, min: number, max: number) {
+export function int(name: string, min: number, max: number) {
   return z
     .string()
     .regex(INT, { error: `${name} must be an integer in [${min}, ${max}]` })
@@ -21,7 +21,7 @@ function int(name: string, min: number, max: number) {
     .refine((v) => v >= min && v <= max, { error: `${name} must be an integer in [${min}, ${max}]` });
 }
 
-function decimal(name: string, min: number, max: number) {
+export function decimal(name: string, min: number, max: number) {
   return z
     .string()
     .regex(DECIMAL, { error: `${name} must be a decimal number in [${min}, ${max}] (at most 6 decimals)` })
@@ -72,10 +72,35 @@ export function resolveModel(registry: ModelRegistry, name: string | null | unde
   const chosen = name ?? registry.defaultName;
   const entry = registry.get(chosen);
   if (!entry) {
+    const cold = registry.cold.get(chosen);
+    if (cold) throw invalidParam('model', `${chosen} is a Cold Diffusion model (${cold.card.kind}): it is served by GET /v1/samples/{seed}.png and POST /v1/restore only`);
     const names = registry.list().map((e) => e.card.name);
     throw invalidParam('model', `must be one of ${names.join(', ')} (got ${JSON.stringify(chosen)})`);
   }
   return entry;
+}
+
+/**
+ * Parses a query against a strict zod object schema: a repeated or unknown parameter, or the first invalid
+ * one, is a 400 ProblemError naming it. (The check by hand catches what the schema lets through: an own
+ * `__proto__` member, and keys of Object.prototype, which `key in {}` would find.)
+ */
+export function parseStrictQuery<S extends z.ZodObject>(query: URLSearchParams, schema: S, precheck?: (raw: Record<string, string>) => void): z.output<S> {
+  const seen = new Map<string, string>();
+  for (const [key, value] of query) {
+    if (seen.has(key)) throw invalidParam(key, 'is given more than once');
+    if (!Object.hasOwn(schema.shape, key)) throw invalidParam(key, 'is not a query parameter of this endpoint');
+    seen.set(key, value);
+  }
+  const raw: Record<string, string> = Object.fromEntries(seen);
+  precheck?.(raw);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = String(issue?.code === 'unrecognized_keys' ? issue.keys[0] : (issue?.path[0] ?? 'query'));
+    throw invalidParam(param, (issue?.message ?? 'is invalid').replace(new RegExp(`^${param} `), ''));
+  }
+  return parsed.data;
 }
 
 /** The `model` query parameter (null when absent); a repeated one is a 400 like any repeated parameter. */
@@ -101,23 +126,9 @@ function parseClass(value: string | undefined, card: ModelCard): number | null {
  * ProblemError naming the parameter. Returns the parameters with the model's defaults applied (servingDefaults).
  */
 export function parseRenderQuery(query: URLSearchParams, kind: RenderKind, entry: ModelEntry): RenderParams {
-  // a Map, not an object: `key in {}` is true for __proto__, toString, constructor and the rest of Object.prototype
-  const seen = new Map<string, string>();
-  for (const [key, value] of query) {
-    if (seen.has(key)) throw invalidParam(key, 'is given more than once');
-    // checked here too: the schema lets an own `__proto__` member through as if it were no key at all
-    if (!Object.hasOwn(querySchema.shape, key)) throw invalidParam(key, 'is not a query parameter of this endpoint');
-    seen.set(key, value);
-  }
-  const raw: Record<string, string> = Object.fromEntries(seen);
-  if (kind === 'sample' && 'n' in raw) throw invalidParam('n', 'is only accepted by /v1/grids');
-  const parsed = querySchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const param = String(issue?.code === 'unrecognized_keys' ? issue.keys[0] : (issue?.path[0] ?? 'query'));
-    throw invalidParam(param, (issue?.message ?? 'is invalid').replace(new RegExp(`^${param} `), ''));
-  }
-  const q = parsed.data;
+  const q = parseStrictQuery(query, querySchema, (raw) => {
+    if (kind === 'sample' && 'n' in raw) throw invalidParam('n', 'is only accepted by /v1/grids');
+  });
   const { card, limits } = entry;
   const defaults = servingDefaults(entry);
   const sampler = q.sampler ?? defaults.sampler;

@@ -2,7 +2,7 @@
 // with Standard Webhooks (WEBHOOK_SECRETS). Both lists hold several entries for key rotation.
 import { ProblemError } from '../api/problem.ts';
 import type { Env } from '../env.ts';
-import { sha256Hex } from '../inference/integrity.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 import { parseSecrets, verifyWebhook, WebhookAuthError } from '../webhooks/index.ts';
 import type { BatchAuth } from './types.ts';
 

@@ -1,4 +1,4 @@
-/** Documented batch limits (README "## Batches and webhooks"). */
+/** Documented batch limits (docs/batches-and-webhooks.md). */
 export const BATCH_LIMITS = {
   /** Images per job. */
   maxImages: 256,
@@ -23,7 +23,7 @@ export function chunkRetryDelay(attempt: number, baseOverride: string | undefine
   return Math.min(300, base * 2 ** Math.max(0, attempt - 1));
 }
 
-/** Lease defaults (README "Chunks, leases, retries"): BATCH_LEASE_SECONDS and BATCH_MAX_SENDS override them. */
+/** Lease defaults (docs/batches-and-webhooks.md "Chunks, leases, retries"): BATCH_LEASE_SECONDS and BATCH_MAX_SENDS override them. */
 export const LEASE_DEFAULTS = {
   /**
    * Seconds a chunk may go without news (send, claim, a finished image) before the alarm re-sends it. A chunk

@@ -3,7 +3,8 @@
 import { Hono, type Context } from 'hono';
 import { ProblemError, problemResponse } from '../api/problem.ts';
 import type { Env } from '../env.ts';
-import { sha256Hex, verifyModel } from '../inference/integrity.ts';
+import { verifyModel } from '../inference/integrity.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { GENERATED_PNG_CACHE } from '../api/cache-control.ts';
 import { matchesEtag } from '../storage/keys.ts';

@@ -49,7 +49,12 @@ export interface SampleOptions {
 
 export const MAX_GUIDANCE = 50;
 
-/** The sampling loop: x_T ~ N(0, I) from the seeds, then one model call and one scheduler step per timestep. */
+/**
+ * The sampling loop: x_T ~ N(0, I) from the seeds, then one model call and one scheduler step per timestep.
+ * A self-conditioned model (`model.selfCondition`) also gets the previous step's x0 prediction, clipped to
+ * [-1, 1] as lucidrains' samplers feed it (zeros at the first step); with guidance both halves of the batch
+ * get the same one, the estimate of the guided prediction.
+ */
 export async function sample(opts: SampleOptions): Promise<Float32Array> {
   const [B, C, H, W] = opts.shape;
   for (const [name, v] of [['batch', B], ['channels', C], ['height', H], ['width', W]] as const) checkInt(`shape.${name}`, v, 1, 1 << 16);
@@ -92,6 +97,8 @@ export async function sample(opts: SampleOptions): Promise<Float32Array> {
     if (guided) cIn.fill(nullClass, B);
   }
   const noise = scheduler.needsNoise ? new Float32Array(size) : undefined;
+  // self-conditioning: the previous x0 prediction, [x0; x0] when guided (zeros before the first step)
+  const scIn = opts.model.selfCondition === true ? new Float32Array(mb * n) : undefined;
 
   for (let i = 0; i < timesteps.length; i++) {
     opts.signal?.throwIfAborted();
@@ -106,7 +113,12 @@ export async function sample(opts: SampleOptions): Promise<Float32Array> {
       xIn.set(x, size);
       input = xIn;
     }
-    const raw = await opts.model(input, rows === mb ? tIn : tIn.subarray(0, B), rows === mb ? cIn : cIn?.subarray(0, B));
+    const raw = await opts.model({
+      x: input,
+      t: rows === mb ? tIn : tIn.subarray(0, B),
+      ...(cIn ? { classes: rows === mb ? cIn : cIn.subarray(0, B) } : {}),
+      ...(scIn ? { selfCond: rows === mb ? scIn : scIn.subarray(0, size) } : {}),
+    });
     if (raw.length !== rows * n) {
       throw new DiffusionOptionError('model output', `must hold ${rows * n} values ([${rows}, ${C}, ${H}, ${W}]), got ${raw.length}`);
     }
@@ -124,6 +136,10 @@ export async function sample(opts: SampleOptions): Promise<Float32Array> {
     if (noise) for (let b = 0; b < B; b++) gaussianNoise(opts.seeds[b], i + 1, noise.subarray(b * n, (b + 1) * n));
     const { prev, predX0 } = scheduler.step(out, t, x, { noise, batch: B });
     x = prev;
+    if (scIn) {
+      for (let j = 0; j < size; j++) scIn[j] = Math.min(1, Math.max(-1, predX0[j]));
+      if (guided) scIn.copyWithin(size, 0, size);
+    }
     if (opts.onStep) await opts.onStep({ index: i, total: timesteps.length, t, x, predX0 });
   }
   return x;

@@ -20,12 +20,26 @@ export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
 /** Shape of a batch of images. */
 export type Shape4 = readonly [batch: number, channels: number, height: number, width: number];
 
+/** The named inputs of one model call. Tensors are flat, NCHW. */
+export interface ModelInputs {
+  /** Noisy images x_t, [B, C, H, W]. */
+  x: Float32Array;
+  /** One training timestep per image (0-based, as in diffusers), [B]. */
+  t: Int32Array;
+  /** One class index per image (numClasses = the null class, for classifier-free guidance), [B]. */
+  classes?: Int32Array;
+  /** Self-conditioned models: the previous step's estimate of x0 (zeros at the first step), [B, C, H, W]. */
+  selfCond?: Float32Array;
+}
+
 /**
- * A denoiser: `x` is [B, C, H, W], `t` holds one training timestep per image (0-based, as in diffusers),
- * `cond` one class index per image (numClasses = the null class, for classifier-free guidance).
- * Returns the model output (eps, x0 or v, per PredictionType), [B, C, H, W].
+ * A denoiser: returns the model output (eps, x0 or v, per PredictionType), [B, C, H, W].
+ * `selfCondition` says that it takes `selfCond`, so the sampling loop feeds back its x0 predictions.
  */
-export type EpsModel = (x: Float32Array, t: Int32Array, cond?: Int32Array) => Promise<Float32Array>;
+export interface EpsModel {
+  (inputs: ModelInputs): Promise<Float32Array>;
+  readonly selfCondition?: boolean;
+}
 
 export interface StepResult {
   /** x_{t-1} (or the next sample on a reduced grid), [B, C, H, W]. */

@@ -6,6 +6,32 @@ export interface Image8 {
   data: Uint8Array; // [H, W, C]
 }
 
+/** One value in [-1, 1] as an 8-bit level: round((clamp(v) + 1) * 127.5); NaN becomes 0. */
+export function toByte(v: number): number {
+  const clamped = v > 1 ? 1 : v < -1 ? -1 : v === v ? v : -1;
+  return Math.round((clamped + 1) * 127.5);
+}
+
+/** An 8-bit level back in [-1, 1]: v / 127.5 - 1 (the inverse of toByte on its levels). */
+export function fromByte(v: number): number {
+  return v / 127.5 - 1;
+}
+
+/** x rounded to the 8-bit levels a PNG holds (toByte, then fromByte), as a new array: what a PNG round trip gives. */
+export function quantize8(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = fromByte(toByte(x[i]));
+  return out;
+}
+
+/** An 8-bit HWC image as floats in [-1, 1], [C, H, W] (the inverse of toImages on 8-bit levels). */
+export function fromImage(image: Image8): Float32Array {
+  const { width: W, height: H, channels: C, data } = image;
+  const out = new Float32Array(C * H * W);
+  for (let i = 0; i < H * W; i++) for (let c = 0; c < C; c++) out[c * H * W + i] = fromByte(data[i * C + c]);
+  return out;
+}
+
 /**
  * Images of a batch x in [-1, 1], [B, C, H, W], to 8-bit HWC: round((clamp(x) + 1) * 127.5).
  * NaN becomes 0 (the sampler refuses non-finite model outputs, this is a last guard).
@@ -19,11 +45,7 @@ export function toImages(x: Float32Array, shape: readonly [number, number, numbe
     const data = new Uint8Array(plane * C);
     const base = b * C * plane;
     for (let c = 0; c < C; c++) {
-      for (let i = 0; i < plane; i++) {
-        const v = x[base + c * plane + i];
-        const clamped = v > 1 ? 1 : v < -1 ? -1 : v === v ? v : -1;
-        data[i * C + c] = Math.round((clamped + 1) * 127.5);
-      }
+      for (let i = 0; i < plane; i++) data[i * C + c] = toByte(x[base + c * plane + i]);
     }
     images.push({ width: W, height: H, channels: C, data });
   }

@@ -1,4 +1,5 @@
-import type { ModelEntry } from '../models/registry.ts';
+import type { NetworkEntry } from '../models/registry.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 
 /** The bundled model bytes do not match the sha256 of its model card: nothing of that model is served. */
 export class ModelIntegrityError extends Error {
@@ -12,19 +13,14 @@ export class ModelIntegrityError extends Error {
   }
 }
 
-export async function sha256Hex(data: ArrayBuffer | Uint8Array<ArrayBuffer> | string): Promise<string> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
-const verified = new WeakMap<ModelEntry, Promise<void>>();
+const verified = new WeakMap<NetworkEntry, Promise<void>>();
 
 /**
  * Checks the bundled int8 bytes against `card.files.int8.sha256`, once per isolate and entry. Every route
  * that serves something of a model (including cache hits and 304s) awaits this first.
  */
-export function verifyModel(entry: ModelEntry): Promise<void> {
+export function verifyModel(entry: NetworkEntry): Promise<void> {
   let check = verified.get(entry);
   if (!check) {
     check = (async function checkModelHash() {

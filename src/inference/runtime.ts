@@ -1,10 +1,10 @@
-// The only module that configures onnxruntime-web for workerd and creates sessions (one per model and
-// isolate). See src/inference/wasm/ort-entry.mjs for how the wasm is handed over.
-import { env as ortEnv, InferenceSession } from 'onnxruntime-web/wasm';
+// The worker's models: one session per model and isolate (src/inference/onnx.ts creates it, configured for
+// workerd; see src/inference/wasm/ort-entry.mjs for how the wasm is handed over), verified first.
 import type { EpsModel } from '../diffusion/index.ts';
-import type { ModelEntry } from '../models/registry.ts';
+import type { NetworkEntry } from '../models/registry.ts';
 import { createEpsModel } from './eps-model.ts';
 import { verifyModel } from './integrity.ts';
+import { createModelSession, graphSpec } from './onnx.ts';
 
 export interface RuntimeOptions {
   /** Specifier of ort-entry.mjs (Env.ORT_WASM_ENTRY). */
@@ -30,17 +30,7 @@ let coldStart: ColdStart | undefined;
 
 let configuredEntry: string | undefined;
 
-function configureOrt(wasmEntry: string): void {
-  if (configuredEntry !== undefined) return;
-  ortEnv.wasm.numThreads = 1; // workerd has no Worker: no threads
-  ortEnv.wasm.proxy = false;
-  ortEnv.wasm.simd = true;
-  ortEnv.wasm.wasmPaths = { mjs: wasmEntry };
-  ortEnv.logLevel = 'error';
-  configuredEntry = wasmEntry;
-}
-
-const sessions = new WeakMap<ModelEntry, Promise<EpsModel>>();
+const sessions = new WeakMap<NetworkEntry, Promise<EpsModel>>();
 let runs = 0;
 let runMs = 0;
 
@@ -48,24 +38,20 @@ let runMs = 0;
  * The EpsModel of a model entry: verifies the bytes (sha256 of the card), creates the session once per
  * isolate and shares it; a failed creation is forgotten so the next request retries.
  */
-export function loadEpsModel(entry: ModelEntry, options: RuntimeOptions): Promise<EpsModel> {
+export function loadEpsModel(entry: NetworkEntry, options: RuntimeOptions): Promise<EpsModel> {
   let model = sessions.get(entry);
   if (!model) {
     model = (async function createSession() {
       const t0 = performance.now();
       await verifyModel(entry);
       const t1 = performance.now();
-      configureOrt(options.wasmEntry);
-      const session = await InferenceSession.create(new Uint8Array(entry.bytes), {
-        executionProviders: ['wasm'],
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-      });
+      const session = await createModelSession(new Uint8Array(entry.bytes), graphSpec(entry.card), { wasmEntry: options.wasmEntry });
+      configuredEntry = options.wasmEntry;
       if (coldStart === undefined) {
         const entryModule = (await import(/* @vite-ignore */ options.wasmEntry)) as OrtEntryModule;
         coldStart = { verifyMs: t1 - t0, sessionMs: performance.now() - t1, instantiateMs: entryModule.wasmInstantiateMs() };
       }
-      return createEpsModel(session, entry.card, {
+      return createEpsModel(session, entry.card.architecture.numClasses, {
         maxBatch: entry.limits.maxBatch,
         onRun: () => void runs++,
         onRunTime: (_batch, ms) => void (runMs += ms),

@@ -7,7 +7,8 @@ import fmnistTinyCard from '../../models/fmnist-tiny/model.json';
 import fmnistTinyInt8 from '../../models/fmnist-tiny/unet.int8.onnx';
 import fixtureTinyCard from '../../models/fixture-tiny/model.json';
 import fixtureTinyInt8 from '../../models/fixture-tiny/unet.int8.onnx';
-import { createRegistry, parseModelCard, type ModelRegistry } from './registry.ts';
+import { isColdCard, parseColdCard, type ColdEntry } from './cold.ts';
+import { createRegistry, parseModelCard, type ModelEntry, type ModelRegistry } from './registry.ts';
 import { SERVED_MODELS } from './served.ts';
 
 const FILES: Record<string, { card: unknown; bytes: ArrayBuffer }> = {
@@ -16,12 +17,15 @@ const FILES: Record<string, { card: unknown; bytes: ArrayBuffer }> = {
   'fixture-tiny': { card: fixtureTinyCard, bytes: fixtureTinyInt8 },
 };
 
+/** The served models: DDPM cards into the registry's list, Cold Diffusion cards (their `kind`) into its `cold` part. */
 export function bundledModels(): ModelRegistry {
-  return createRegistry(
-    SERVED_MODELS.map((m) => {
-      const files = FILES[m.name];
-      if (files === undefined) throw new TypeError(`served.json names model ${m.name}, which src/models/bundled.ts does not bundle`);
-      return { card: parseModelCard(files.card), bytes: files.bytes, limits: m.limits, ...(m.defaults ? { defaults: m.defaults } : {}) };
-    }),
-  );
+  const ddpm: ModelEntry[] = [];
+  const cold: ColdEntry[] = [];
+  for (const m of SERVED_MODELS) {
+    const files = FILES[m.name];
+    if (files === undefined) throw new TypeError(`served.json names model ${m.name}, which src/models/bundled.ts does not bundle`);
+    if (isColdCard(files.card)) cold.push({ card: parseColdCard(files.card), bytes: files.bytes, limits: m.limits });
+    else ddpm.push({ card: parseModelCard(files.card), bytes: files.bytes, limits: m.limits, ...(m.defaults ? { defaults: m.defaults } : {}) });
+  }
+  return createRegistry(ddpm, undefined, cold);
 }

@@ -1,10 +1,10 @@
-import { z } from 'zod';
 import { DEFAULTS, LIMITS, type RequestDefaults } from '../api/limits.ts';
 import { checkGuidanceInterval, DiffusionOptionError, SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../diffusion/index.ts';
 import { workOf } from '../render/params.ts';
-import type { ModelCard } from '../model-card.ts';
+import { isConditional, type ModelCard, type NetworkCard } from '../model-card.ts';
+import { createColdRegistry, type ColdEntry, type ColdRegistry } from './cold.ts';
 
-/** What the worker may do with one model per request (see the README's limits). */
+/** What the worker may do with one model per request (docs/api.md, limits). */
 export interface ServingLimits {
   /** Images per onnxruntime run; a larger batch is split. Bounds the wasm heap. */
   maxBatch: number;
@@ -30,49 +30,23 @@ export interface ModelEntry {
   defaults?: ServingDefaults;
 }
 
+/** What the U-Net runtime (src/inference/) needs of any served model, DDPM or Cold Diffusion. */
+export interface NetworkEntry {
+  card: NetworkCard;
+  bytes: ArrayBuffer;
+  limits: ServingLimits;
+}
+
 export interface ModelRegistry {
   readonly defaultName: string;
   list(): readonly ModelEntry[];
   get(name: string): ModelEntry | undefined;
+  /** The Cold Diffusion models (src/models/cold.ts): names distinct from the DDPM models'. */
+  readonly cold: ColdRegistry;
 }
 
-const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
-
-/** The parts of a model card the worker relies on; other fields pass through unchecked. */
-const servedCard = z.looseObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
-  version: z.string(),
-  imageSize: z.number().int().min(1).max(512),
-  channels: z.union([z.literal(1), z.literal(3)]),
-  classNames: z.array(z.string()).nullable(),
-  architecture: z.looseObject({ numClasses: z.number().int().min(0) }),
-  schedule: z.looseObject({ kind: z.enum(['linear', 'scaled_linear', 'cosine', 'sigmoid']), T: z.number().int().min(1) }),
-  prediction: z.enum(['epsilon', 'sample', 'v_prediction']),
-  io: z.object({ x: z.string(), t: z.string(), class: z.string().optional(), output: z.string() }),
-  files: z.looseObject({ fp32: modelFile, int8: modelFile }),
-});
-
-/** Checks a model.json read from the bundle; throws (at startup) with the offending field. */
-export function parseModelCard(json: unknown): ModelCard {
-  const result = servedCard.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new TypeError(`invalid model card: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unknown'}`);
-  }
-  const card = result.data as unknown as ModelCard;
-  const conditional = card.architecture.numClasses > 0;
-  if (conditional !== (card.io.class !== undefined)) {
-    throw new TypeError(`invalid model card ${card.name}: io.class must be given exactly when numClasses > 0`);
-  }
-  if (conditional && card.classNames !== null && card.classNames.length !== card.architecture.numClasses) {
-    throw new TypeError(`invalid model card ${card.name}: classNames must hold numClasses names`);
-  }
-  return card;
-}
-
-export function isConditional(card: ModelCard): boolean {
-  return card.architecture.numClasses > 0;
-}
+// The card's validator lives with the card (src/model-card.ts); the registry's users get it here too.
+export { isConditional, parseModelCard } from '../model-card.ts';
 
 /** The defaults a request for this model gets: the model's own (ServingDefaults) over the global DEFAULTS. */
 export function servingDefaults(entry: ModelEntry): RequestDefaults {
@@ -112,8 +86,11 @@ function checkServingDefaults(entry: ModelEntry): void {
   if (work > limits.maxImageSteps) fail('steps', `such that one image fits limits.maxImageSteps = ${limits.maxImageSteps} (steps x 2 at guided steps)`, d.steps);
 }
 
-/** A registry over a list of models; the first is the default unless `defaultName` says otherwise. */
-export function createRegistry(entries: readonly ModelEntry[], defaultName?: string): ModelRegistry {
+/**
+ * A registry over a list of DDPM models (the first is the default unless `defaultName` says otherwise) and
+ * any Cold Diffusion models.
+ */
+export function createRegistry(entries: readonly ModelEntry[], defaultName?: string, coldEntries: readonly ColdEntry[] = []): ModelRegistry {
   if (entries.length === 0) throw new TypeError('the model registry needs at least one model');
   const byName = new Map<string, ModelEntry>();
   for (const entry of entries) {
@@ -124,9 +101,12 @@ export function createRegistry(entries: readonly ModelEntry[], defaultName?: str
   const first = entries[0];
   const chosen = defaultName ?? first.card.name;
   if (!byName.has(chosen)) throw new TypeError(`default model ${chosen} is not in the registry`);
+  const cold = createColdRegistry(coldEntries);
+  for (const entry of coldEntries) if (byName.has(entry.card.name)) throw new TypeError(`duplicate model name ${entry.card.name}`);
   return {
     defaultName: chosen,
     list: () => entries,
     get: (name) => byName.get(name),
+    cold,
   };
 }

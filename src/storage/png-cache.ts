@@ -1,4 +1,5 @@
-// The only module that touches R2 (and the Cache API in front of it).
+// The PNG cache of /v1/samples and /v1/grids: R2 (binding GRIDS) and the Cache API in front of it. (Batch images
+// and job records live in R2 too, through src/batches/store.ts.)
 
 /** Where a cached PNG came from. */
 export type CacheLayer = 'cache-api' | 'r2';

@@ -1,4 +1,4 @@
-import { sha256Hex } from '../inference/integrity.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 import { CLIENT_JS } from './client-js.ts';
 import { STYLE_CSS } from './style-css.ts';
 

@@ -11,10 +11,15 @@ export interface DemoModel {
   name: string;
   numClasses: number;
   classNames: string[] | null;
-  /** Steps one sample may use: the request limit, the model's T and its work limit. */
+  /** Steps one unguided sample may use: the request limit, the model's T and its work limit. */
   maxSteps: number;
-  /** The model's defaults (servingDefaults): the form starts from them and omits them from URLs. */
-  defaults: { sampler: string; steps: number };
+  /** The model's work limit (images x steps, x 2 with guidance, as /v1/models reports it): the form keeps within it. */
+  maxImageSteps: number;
+  /**
+   * The model's defaults (servingDefaults): the form starts from them and omits them from URLs. `guidance` is the
+   * scale a request with a class gets (1: none), which doubles the work the limit counts.
+   */
+  defaults: { sampler: string; steps: number; guidance: number };
   /**
    * The class the form starts with (on load and when this model is picked): DEMO_SEED mod numClasses, so the
    * first image of a class-conditional model is sampled with its default guidance (without a class it samples
@@ -23,9 +28,23 @@ export interface DemoModel {
   initialClass: number | null;
 }
 
+/** A Cold Diffusion model of the page's restoration section. */
+export interface DemoColdModel {
+  name: string;
+  kind: string;
+  /** Levels 1..T of the slider. */
+  T: number;
+  imageSize: number;
+  channels: number;
+}
+
 export interface DemoConfig {
   defaultModel: string;
+  /** Images of the grid button when the model's work limit allows them (fewer when it does not). */
+  gridImages: number;
   models: DemoModel[];
+  /** Cold Diffusion models (restoration section; absent from the page when there are none). */
+  cold: DemoColdModel[];
 }
 
 function demoModel(entry: ModelEntry): DemoModel {
@@ -36,13 +55,48 @@ function demoModel(entry: ModelEntry): DemoModel {
     numClasses: card.architecture.numClasses,
     classNames: card.classNames,
     maxSteps: Math.min(LIMITS.maxSteps, card.schedule.T, limits.maxImageSteps),
-    defaults: { sampler: defaults.sampler, steps: defaults.steps },
+    maxImageSteps: limits.maxImageSteps,
+    defaults: { sampler: defaults.sampler, steps: defaults.steps, guidance: defaults.guidance },
     initialClass: card.architecture.numClasses > 0 ? DEMO_SEED % card.architecture.numClasses : null,
   };
 }
 
 export function demoConfig(registry: ModelRegistry): DemoConfig {
-  return { defaultModel: registry.defaultName, models: registry.list().map(demoModel) };
+  const cold = registry.cold.list().map(({ card }) => ({ name: card.name, kind: card.kind, T: card.process.T, imageSize: card.imageSize, channels: card.channels }));
+  return { defaultModel: registry.defaultName, gridImages: DEFAULTS.gridImages, models: registry.list().map(demoModel), cold };
+}
+
+/**
+ * The restoration section (Cold Diffusion models only): an image (the one shown above, or an upload) is drawn
+ * at the model's size, degraded to t by the worker and restored step by step (POST /v1/restore/stream).
+ */
+function coldSection(cold: readonly DemoColdModel[]): string {
+  const first = cold[0];
+  if (!first) return '';
+  const half = Math.max(1, Math.round(first.T / 2));
+  return `<section class="card cold" aria-label="restore">
+<h2>Restore a degraded image (Cold Diffusion)</h2>
+<p class="lede">Cold Diffusion (Bansal et al. 2022) inverts a degradation other than noise. The worker blurs or masks the image to level
+<i>t</i>, then walks back to level 0 with the restoration network, one step per level (the paper's Algorithm 2).</p>
+<form id="cold-controls">
+<label for="cold-model">Model</label><select id="cold-model">${options(
+    cold.map((m) => ({ value: m.name, label: `${m.name} (${m.kind}, T = ${m.T})` })),
+    first.name,
+  )}</select>
+<label for="cold-source">Image</label><select id="cold-source"><option value="shown" selected>the image shown above</option><option value="upload">a file of yours</option></select>
+<label for="cold-file" class="upload" hidden>File</label><input id="cold-file" class="upload" type="file" accept="image/*" hidden>
+<label for="cold-t">Level t</label><span class="seed"><input id="cold-t" type="range" min="1" max="${first.T}" value="${half}"><output id="cold-t-value" for="cold-t">${half}</output></span>
+<label class="check"><input id="cold-naive" type="checkbox"> the naive Algorithm 1 instead (for comparison)</label>
+<div class="actions"><button class="primary" id="restore" type="submit">Degrade and restore</button></div>
+</form>
+<div class="strip">
+<figure><img id="cold-clean" class="pixels" alt="the image to degrade" width="128" height="128"><figcaption>clean</figcaption></figure>
+<figure><img id="cold-degraded" class="pixels" alt="the degraded image" width="128" height="128"><figcaption>degraded to t</figcaption></figure>
+<figure><img id="cold-result" class="pixels" alt="the restoration" width="128" height="128" data-state="idle"><figcaption id="cold-caption">restored</figcaption></figure>
+</div>
+<progress id="cold-progress" max="${half}" value="0"></progress>
+<span id="cold-status" role="status" aria-live="polite">pick an image and a level</span>
+</section>`;
 }
 
 function options(values: readonly { value: string; label: string }[], selected: string): string {
@@ -81,6 +135,8 @@ export function renderDemoPage(registry: ModelRegistry, assets: Assets): string 
           config.defaultModel,
         )}</select>`
       : '';
+  // as the script's fitLimits: a guided request (a class, guidance != 1) counts each step twice against the work limit
+  const guided = initialClass !== undefined && initialClass.value !== '' && model.defaults.guidance !== 1;
   const samplers = SAMPLER_NAMES.map((s) => ({ value: s, label: s }));
   return `${pageHead('ddpm-edge: diffusion at the edge', 'Generate images with a DDPM at the edge and watch the denoising live.', assets)}
 <body>
@@ -104,13 +160,14 @@ prediction of the final image sharpen step by step.</p>
 ${modelField}
 <label for="class">Class</label><select id="class" name="class"${model.numClasses === 0 ? ' disabled' : ''}>${options(classes, initialClass?.value ?? '')}</select>
 <label for="sampler">Sampler</label><select id="sampler" name="sampler">${options(samplers, model.defaults.sampler)}</select>
-<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${model.maxSteps}" value="${model.defaults.steps}" required>
+<label for="steps">Steps</label><input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${guided ? Math.max(1, Math.min(model.maxSteps, Math.floor(model.maxImageSteps / 2))) : model.maxSteps}" value="${model.defaults.steps}" required>
 <label for="seed">Seed</label><span class="seed"><input id="seed" name="seed" inputmode="numeric" pattern="[0-9]{1,16}" value="${DEMO_SEED}" required><button type="button" id="random" title="random seed">Random</button></span>
 <label class="check"><input id="live" type="checkbox" checked> live denoising preview (server-sent events)</label>
 <div class="actions"><button class="primary" id="generate" type="submit">Generate</button><button type="button" id="show-grid">Grid of ${DEFAULTS.gridImages}</button></div>
 </form>
 </section>
 </div>
+${coldSection(config.cold)}
 <section class="gallery card" aria-label="gallery">
 <h2>Gallery</h2>
 <div id="history" aria-label="generated this session"></div>

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { buildOpenApi } from '../api/openapi.ts';
 import { ProblemError } from '../api/problem.ts';
 import type { Env } from '../env.ts';
-import { sha256Hex } from '../inference/integrity.ts';
+import { sha256Hex } from '../shared/sha256.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import { matchesEtag } from '../storage/keys.ts';
 import { IMMUTABLE } from '../storage/png-cache.ts';

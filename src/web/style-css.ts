@@ -36,7 +36,15 @@ button.primary { background: var(--accent); color: #fff; border-color: var(--acc
 #history button { padding: 0; border: 0; background: none; }
 #history img { width: 100%; aspect-ratio: 1; display: block; border-radius: 0.25rem; }
 #grid { width: 100%; max-width: 28rem; display: block; margin: 0.5rem auto 0; }
+[hidden] { display: none !important; }
 .gallery { margin-top: 1rem; }
+.cold { margin-top: 1rem; }
+.cold h2 { font-size: 1.05rem; margin: 0 0 0.5rem; }
+.cold output { min-width: 2.5rem; align-self: center; text-align: right; }
+.strip { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.5rem; margin: 0.75rem 0 0.5rem; }
+.strip img { width: 100%; height: auto; aspect-ratio: 1; border-radius: 0.3rem; }
+.strip figcaption { text-align: center; }
+#cold-status { font-size: 0.9rem; color: var(--muted); }
 footer { color: var(--muted); font-size: 0.85rem; }
 /* API reference */
 .op { margin: 1rem 0; }

@@ -10,15 +10,18 @@ import { buildOpenApi, type OpenApiOperation } from '../../src/api/openapi.ts';
 import { ProblemError } from '../../src/api/problem.ts';
 import { parseRenderQuery, querySchema } from '../../src/api/query.ts';
 import { createRegistry, parseModelCard } from '../../src/models/registry.ts';
+import { parseColdCard } from '../../src/models/cold.ts';
+import { coldSampleQuerySchema, parseRestoreQuery, restoreQuerySchema } from '../../src/api/cold-query.ts';
 
 const card = parseModelCard(JSON.parse(readFileSync(join(import.meta.dirname, '../../models/fixture-tiny/model.json'), 'utf8')));
 const entry = { card, bytes: new ArrayBuffer(0), limits: { maxBatch: 8, maxImageSteps: 1024 } };
-const registry = createRegistry([entry]);
+const coldEntry = { card: parseColdCard(JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/cold-blur-tiny/model.json'), 'utf8'))), bytes: new ArrayBuffer(0), limits: entry.limits };
+const registry = createRegistry([entry], undefined, [coldEntry]);
 const doc = buildOpenApi(registry);
 
-function op(path: string): OpenApiOperation {
-  const operation = doc.paths[path]?.get;
-  if (!operation) throw new Error(`no GET ${path}`);
+function op(path: string, method: 'get' | 'post' = 'get'): OpenApiOperation {
+  const operation = doc.paths[path]?.[method];
+  if (!operation) throw new Error(`no ${method.toUpperCase()} ${path}`);
   return operation;
 }
 
@@ -37,8 +40,12 @@ describe('GET /openapi.json', () => {
     const all = Object.keys(querySchema.shape).sort();
     expect(queryNames(op('/v1/grids/{seed}.png')).sort()).toEqual(all);
     const single = all.filter((k) => k !== 'n');
-    expect(queryNames(op('/v1/samples/{seed}.png')).sort()).toEqual(single);
+    // a sample from a Cold Diffusion model also takes its own parameters (model and scale are shared)
+    const coldOnly = Object.keys(coldSampleQuerySchema.shape).filter((k) => !single.includes(k));
+    expect(coldOnly).toEqual(['algorithm', 'noise']);
+    expect(queryNames(op('/v1/samples/{seed}.png')).sort()).toEqual([...single, ...coldOnly].sort());
     expect(queryNames(op('/v1/samples/{seed}/stream')).sort()).toEqual(single);
+    for (const path of ['/v1/restore', '/v1/restore/stream']) expect(queryNames(op(path, 'post')).sort()).toEqual(Object.keys(restoreQuerySchema.shape).sort());
     const sampler = op('/v1/samples/{seed}.png').parameters.find((p) => p.name === 'sampler');
     expect(sampler?.schema.enum).toEqual([...SAMPLER_NAMES]);
     for (const p of op('/v1/grids/{seed}.png').parameters) expect(p.description, p.name).not.toBe('');
@@ -65,6 +72,17 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it("documents the restoration's parameters with examples the validation accepts", () => {
+    const restore = op('/v1/restore', 'post');
+    expect(restore.requestBody?.content['image/png']).toBeDefined();
+    expect(Object.keys(restore.responses).sort()).toEqual(['200', '400', '413', '415', '422', '503']);
+    expect(restore.parameters.find((p) => p.name === 't')?.required).toBe(true);
+    for (const p of restore.parameters) expect(p.description, p.name).not.toBe('');
+    // the centre example needs a random-mask model; the rest pass with the blur fixture
+    const query = new URLSearchParams(restore.parameters.filter((p) => p.example !== undefined && p.name !== 'centre').map((p) => [p.name, p.example as string]));
+    expect(parseRestoreQuery(query, coldEntry)).toEqual({ t: 10, algorithm: 2, input: 'clean', centre: null, scale: 4 });
+  });
+
   it('takes the batch body from the schema that validates it, without test-only fields', () => {
     const body = doc.components.schemas.BatchRequest ?? {};
     const properties = Object.keys((body.properties ?? {}) as Record<string, unknown>).sort();
@@ -74,7 +92,7 @@ describe('GET /openapi.json', () => {
   });
 
   it('describes the stream events', () => {
-    expect(Object.keys(doc.components.schemas).sort()).toEqual(['BatchJob', 'BatchRequest', 'DoneEvent', 'Models', 'Problem', 'StartEvent', 'StepEvent']);
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(['BatchJob', 'BatchRequest', 'DoneEvent', 'Models', 'Problem', 'RestoreDoneEvent', 'RestoreStartEvent', 'RestoreStepEvent', 'StartEvent', 'StepEvent']);
     expect(op('/v1/samples/{seed}/stream').responses['200']?.content?.['text/event-stream']).toBeDefined();
   });
 });

@@ -229,7 +229,47 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     });
     await page.click('#generate');
     await page.waitForSelector('#image[data-state="error"]');
-    expect(await page.textContent('#status')).toContain('steps must be an integer in [1, 1000]');
+    // the problem's title and its detail
+    expect(await page.textContent('#status')).toContain('Invalid parameter: steps must be an integer in [1, 1000]');
+  });
+
+  it('keeps the grid and the steps within the limits /v1/models reports, and shows a grid error', async () => {
+    const models = (await (await fetchPatiently(`${server.base}/v1/models`)).json()) as { models: { name: string; limits: { maxImageSteps: number } }[] };
+    const limit = models.models.find((m) => m.name === 'fmnist-small')?.limits.maxImageSteps ?? 0;
+    expect(limit).toBeGreaterThan(0);
+    await page.goto(server.base + '/', { waitUntil: 'load' });
+    await page.selectOption('#class', '0');
+    // a class at the model's guidance counts each step twice: the steps field allows limit / 2
+    expect(await page.getAttribute('#steps', 'max')).toBe(String(Math.min(1000, Math.floor(limit / 2))));
+    await page.fill('#steps', '50');
+    const n = Math.floor(limit / (50 * 2));
+    expect(n).toBeLessThan(16); // the case that used to ask for 16 x 50 x 2 and show a broken image
+    expect(await page.textContent('#show-grid')).toBe(`Grid of ${n}`);
+    const gridUrl = page.waitForResponse((r) => r.url().includes('/v1/grids/'), { timeout: 120_000 });
+    await page.click('#show-grid');
+    const res = await gridUrl;
+    expect(res.url()).toContain(`n=${n}`);
+    expect(res.status()).toBe(200);
+    await page.waitForSelector('#grid[data-state="done"]', { timeout: 120_000 });
+    // unguided, the same steps fit 16 images again
+    await page.selectOption('#class', '');
+    expect(await page.textContent('#show-grid')).toBe(`Grid of ${Math.min(16, Math.floor(limit / 50))}`);
+    // a grid the worker refuses (a seed outside [0, 2^53 - 1] typed past the field's check): its problem is shown
+    await page.evaluate(() => {
+      const seed = document.getElementById('seed') as HTMLInputElement;
+      seed.value = '1.5';
+    });
+    await page.click('#show-grid');
+    expect(await page.textContent('#status')).toContain('seed must be an integer');
+    // a grid the worker refuses (steps past the work limit even for one image): the problem's title and detail
+    await page.fill('#seed', '77');
+    await page.selectOption('#class', '0');
+    await page.fill('#steps', '1000');
+    expect(await page.textContent('#show-grid')).toBe('Grid of 1');
+    await page.click('#show-grid');
+    await page.waitForSelector('#grid[data-state="error"]', { state: 'attached' });
+    expect(await page.textContent('#status')).toMatch(/^grid: Invalid parameter: steps x images x 2 .*must be at most \d+ for model fmnist-small/);
+    expect(await page.isHidden('#grid')).toBe(true);
   });
 
   it('links an API reference built from /openapi.json', async () => {

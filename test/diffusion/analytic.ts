@@ -2,7 +2,7 @@ import type { EpsModel, NoiseSchedule } from '../../src/diffusion/index.ts';
 
 /** Exact eps for x0 ~ N(mu, s^2) per pixel: sqrt(1 - abar) (x - sqrt(abar) mu) / (abar s^2 + 1 - abar). */
 export function gaussianEps(schedule: NoiseSchedule, mu: number, s: number): EpsModel {
-  return async (x, t) => {
+  return async ({ x, t }) => {
     const n = x.length / t.length;
     const out = new Float32Array(x.length);
     for (let b = 0; b < t.length; b++) {
@@ -22,7 +22,7 @@ export interface Component {
 
 /** Exact eps for a 1-D Gaussian mixture per pixel, from its posterior mean E[x0 | x_t]. */
 export function mixtureEps(schedule: NoiseSchedule, comps: Component[]): EpsModel {
-  return async (x, t) => {
+  return async ({ x, t }) => {
     const n = x.length / t.length;
     const out = new Float32Array(x.length);
     for (let b = 0; b < t.length; b++) {

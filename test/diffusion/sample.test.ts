@@ -49,7 +49,7 @@ describe('sampling loop', () => {
   it('runs classifier-free guidance as one doubled batch: uncond + w (cond - uncond)', async () => {
     const calls: { batch: number; classes: number[] }[] = [];
     // eps = 0.1 * class: the guided output is then exactly 0.1 * (null + w (class - null))
-    const classModel: EpsModel = async (x, t, cond) => {
+    const classModel: EpsModel = async ({ x, t, classes: cond }) => {
       calls.push({ batch: t.length, classes: [...(cond ?? [])] });
       const n = x.length / t.length;
       return x.map((_, i) => 0.1 * cond![Math.floor(i / n)]);
@@ -74,7 +74,7 @@ describe('sampling loop', () => {
   });
 
   it('refuses a model that returns NaN instead of making a NaN image', async () => {
-    const bad: EpsModel = async (x) => x.map(() => Number.NaN);
+    const bad: EpsModel = async ({ x }) => x.map(() => Number.NaN);
     await expect(sample({ model: bad, scheduler: createScheduler('ddim', schedule), steps: 3, shape: [1, 1, 2, 2], seeds: [1] })).rejects.toThrow(
       NonFiniteOutputError,
     );
@@ -184,9 +184,9 @@ describe('guidance in a limited interval (Kynkaanniemi et al. 2024)', () => {
   function countingModel() {
     const calls: { rows: number; t: number[]; classes: number[] }[] = [];
     const base = gaussianEps(schedule, 0.1, 0.5);
-    const m: EpsModel = async (x, t, cond) => {
+    const m: EpsModel = async ({ x, t, classes: cond }) => {
       calls.push({ rows: t.length, t: [...t], classes: [...(cond ?? [])] });
-      const out = await base(x, t);
+      const out = await base({ x, t });
       const n = x.length / t.length;
       // class c shifts the prediction by 0.05 c, the null class (10) by -0.2: guidance makes a difference
       return out.map((v, i) => v + (cond ? (cond[Math.floor(i / n)] === 10 ? -0.2 : 0.05 * cond[Math.floor(i / n)]) : 0));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { gaussianNoise } from '../../src/diffusion/noise.ts';
 import { frechetDistance, gaussianStats } from '../../scripts/eval/frechet.ts';
-import { jackknifeDistance, resolved, wilsonInterval } from '../../scripts/eval/intervals.ts';
+import { jackknifeDistance, meanInterval, resolved, wilsonInterval } from '../../scripts/eval/intervals.ts';
 
 describe('wilsonInterval', () => {
   it('matches the textbook values', () => {
@@ -42,6 +42,25 @@ describe('jackknifeDistance', () => {
     const se = ses.reduce((a, b) => a + b, 0) / ses.length;
     expect(se / sd).toBeGreaterThan(0.6);
     expect(se / sd).toBeLessThan(1.6);
+  });
+});
+
+describe('meanInterval', () => {
+  it('is the mean +- 1.96 standard errors, and covers the true mean about 95% of the time', () => {
+    const { mean, interval } = meanInterval([1, 2, 3, 4]);
+    expect(mean).toBe(2.5);
+    const se = Math.sqrt(((1.5 ** 2 + 0.5 ** 2) * 2) / 3 / 4);
+    expect(interval[0]).toBeCloseTo(2.5 - 1.96 * se, 12);
+    expect(interval[1]).toBeCloseTo(2.5 + 1.96 * se, 12);
+    let covered = 0;
+    for (let k = 0; k < 400; k++) {
+      const draws = gaussianNoise(100 + k, 0, new Float32Array(50)).map((v) => 3 + 2 * v);
+      const ci = meanInterval(draws).interval;
+      if (ci[0] <= 3 && 3 <= ci[1]) covered++;
+    }
+    expect(covered / 400).toBeGreaterThan(0.9);
+    expect(covered / 400).toBeLessThan(0.99);
+    expect(() => meanInterval([1])).toThrow(/at least 2 values/);
   });
 });
 

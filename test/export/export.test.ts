@@ -16,7 +16,9 @@ import { weightsFromOnnx } from '../../scripts/export/onnx-weights.ts';
 import { noisedBatches } from '../../scripts/export/measure.ts';
 import { tfjsOrtParity } from '../../scripts/export/parity.ts';
 import { randomParams } from '../../scripts/export/random-weights.ts';
-import { createSession, run } from '../../scripts/export/runtime.ts';
+import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
+import { parseModelCard } from '../../src/model-card.ts';
+import { readModelCard } from '../../scripts/lib/model-card.ts';
 import { fakeRun, tempDir } from './helpers.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -30,7 +32,7 @@ const WIDE: DiffusionModelConfig = {
 };
 
 // GroupNormalization is not allowed: onnxruntime-web 1.30 has no kernel for it and expands it into about 25-30
-// small kernels per node (README "Export": the lowered form runs 461 instead of 1,129 kernels per forward).
+// small kernels per node (docs/export.md: the lowered form runs 461 instead of 1,129 kernels per forward).
 const ALLOWED_OPS = new Set([
   'Conv', 'InstanceNormalization', 'Sigmoid', 'Mul', 'Gemm', 'Add', 'Unsqueeze', 'Concat', 'Resize', 'Reshape',
   'Transpose', 'MatMul', 'Softmax', 'Cast', 'Sin', 'Cos', 'Gather',
@@ -69,11 +71,11 @@ describe('ONNX graph', () => {
     expect(lowered.parameterCount).toBe(opset.parameterCount);
     const x0 = gaussianNoise(5, 0, new Float32Array(4 * 3 * 16 * 16)).map((v) => Math.tanh(v)); // RGB images in (-1, 1)
     const inputs = noisedBatches(WIDE, x0, 4, 4, [10, 700], 6);
-    const a = await createSession(encodeModel(lowered.graph));
-    const b = await createSession(encodeModel(opset.graph));
+    const a = await createModelSession(encodeModel(lowered.graph), lowered.spec);
+    const b = await createModelSession(encodeModel(opset.graph), opset.spec);
     for (const input of inputs) {
-      const ya = (await run(a, lowered.io, input)).get('out')!;
-      const yb = (await run(b, opset.io, input)).get('out')!;
+      const ya = await a.run(input);
+      const yb = await b.run(input);
       let max = 0;
       for (let i = 0; i < ya.length; i++) max = Math.max(max, Math.abs(ya[i] - yb[i]));
       expect(max).toBeLessThan(1e-4);
@@ -111,10 +113,10 @@ describe('parity: tfjs forward vs onnxruntime-web forward, same weights (fp32)',
       const u = config.unet;
       const params = randomParams(11);
       const built = buildUNetGraph(config, params);
-      const session = await createSession(encodeModel(built.graph));
+      const session = await createModelSession(encodeModel(built.graph), built.spec);
       const images = syntheticImages(4 * u.channels, u.imageSize, 9); // 4 images of C channels
       const inputs = [...noisedBatches(config, images, 1, 1, [0], 1), ...noisedBatches(config, images.subarray(u.channels * u.imageSize ** 2), 3, 3, [999, 10, 500], 2)];
-      const p = await tfjsOrtParity(u, params, session, built.io, inputs);
+      const p = await tfjsOrtParity(u, params, session, inputs);
       expect(p.maxAbs).toBeLessThanOrEqual(1e-4);
       await session.release();
     });
@@ -165,11 +167,11 @@ describe('fixture model (models/fixture-tiny)', () => {
   it('int8 runs in onnxruntime-web with a dynamic batch and stays close to fp32', async () => {
     const card = JSON.parse(await readFile(path.join(FIXTURE_DIR, 'model.json'), 'utf8')) as ModelCard;
     expect(card.exportErrors?.['int8.relRms']).toBeLessThan(0.15);
-    const fp32 = await createSession(await readFile(path.join(FIXTURE_DIR, 'unet.onnx')));
-    const int8 = await createSession(await readFile(path.join(FIXTURE_DIR, 'unet.int8.onnx')));
+    const fp32 = await createModelSession(await readFile(path.join(FIXTURE_DIR, 'unet.onnx')), graphSpec(card));
+    const int8 = await createModelSession(await readFile(path.join(FIXTURE_DIR, 'unet.int8.onnx')), graphSpec(card));
     const [input] = noisedBatches(FIXTURE_CONFIG, syntheticImages(5, 16, 4), 5, 5, [300], 1);
-    const a = (await run(fp32, card.io, input)).get('out')!;
-    const b = (await run(int8, card.io, input)).get('out')!;
+    const a = await fp32.run(input);
+    const b = await int8.run(input);
     expect(a).toHaveLength(5 * 256);
     let se = 0;
     let sr = 0;
@@ -201,11 +203,54 @@ describe('npm run export -- --run <dir>', () => {
     const { dir, card } = await exportRun(options(runDir, models));
     expect(dir).toBe(path.join(models, 'tiny-run'));
     expect((await readdir(dir)).sort()).toEqual(['model.json', 'unet.int8.onnx', 'unet.onnx']);
-    expect(card.training).toEqual({ steps: 10, seconds: 2, batchSize: 8 });
+    expect(card.training).toEqual({ steps: 10, seconds: 2, batchSize: 8, lossWeight: { kind: 'none' } });
     expect(card.classNames?.[9]).toBe('Ankle boot');
     expect(card.dataset).toMatch(/^Fashion-MNIST/);
     expect(card.exportErrors?.['parity.tfjsVsOrtMaxAbs']).toBeLessThanOrEqual(1e-4);
     expect(await readdir(models)).toEqual(['tiny-run']);
+    await rm(path.dirname(runDir), { recursive: true });
+    await rm(models, { recursive: true });
+  });
+
+  it('a self-conditioned p2 run: the graph takes self_cond, the card lists it, parity and int8 hold with it, a card that does not match the graph is refused', async () => {
+    const config: DiffusionModelConfig = { ...FIXTURE_CONFIG, unet: { ...FIXTURE_CONFIG.unet, selfCondition: true } };
+    const runDir = await fakeRun(config, { training: { lossWeight: 'p2', p2K: 1, p2Gamma: 1, selfConditionClip: true } });
+    const models = await tempDir('models-sc');
+    const { dir, card } = await exportRun(options(runDir, models));
+    expect(card.io).toEqual({ x: 'x', t: 't', class: 'class', selfCond: 'self_cond', output: 'out' });
+    expect(card.architecture.selfCondition).toBe(true);
+    expect(card.training).toEqual({ steps: 10, seconds: 2, batchSize: 8, lossWeight: { kind: 'p2', k: 1, gamma: 1 }, selfConditionClip: true });
+    expect(card.exportErrors?.['parity.tfjsVsOrtMaxAbs']).toBeLessThanOrEqual(1e-4);
+    expect(card.exportErrors?.['int8.relRms']).toBeLessThan(0.15);
+    expect(readModelCard(dir)).toEqual(card);
+    for (const file of [card.files.fp32.path, card.files.int8.path]) {
+      const graph = decodeModel(await readFile(path.join(dir, file))).graph!;
+      const sc = graph.input!.find((i) => i.name === 'self_cond');
+      expect(sc?.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || Number(d.dimValue)), file).toEqual(['batch', 1, 16, 16]);
+    }
+    // the estimate reaches the network: another x0 estimate, another output
+    const int8 = await createModelSession(await readFile(path.join(dir, card.files.int8.path)), graphSpec(card));
+    const [input] = noisedBatches(config, syntheticImages(4, 16, 4), 4, 4, [300], 1);
+    const a = await int8.run(input);
+    const b = await int8.run({ ...input, selfCond: input.selfCond!.map((v) => -v) });
+    expect(a).not.toEqual(b);
+    await expect(int8.run({ x: input.x, t: input.t, classes: input.classes })).rejects.toThrow(/self-conditioned: selfCond .* is required/);
+    await int8.release();
+    // cards that do not match the graph: refused when the session is created, naming both sides
+    const bytes = await readFile(path.join(dir, card.files.int8.path));
+    const { selfCond: _drop, ...plainIo } = card.io;
+    await expect(createModelSession(bytes, { ...graphSpec(card), io: plainIo })).rejects.toThrow(
+      /model tiny-run: the card does not list self_cond \(the card lists inputs \[x, t, class\] and output out; the ONNX graph takes \[x, t, class, self_cond\] and gives \[out\]\)/,
+    );
+    const fixture = await readFile(path.join(FIXTURE_DIR, 'unet.int8.onnx'));
+    const fixtureCard = readModelCard(FIXTURE_DIR);
+    await expect(createModelSession(fixture, { ...graphSpec(fixtureCard), io: { ...fixtureCard.io, selfCond: 'self_cond' } })).rejects.toThrow(
+      /the graph lacks self_cond \(the card lists inputs \[x, t, class, self_cond\] and output out; the ONNX graph takes \[x, t, class\]/,
+    );
+    await expect(createModelSession(fixture, { ...graphSpec(fixtureCard), dims: [1, 32, 32] })).rejects.toThrow(/input x: the card says float32 \[batch, 1, 32, 32\], the ONNX graph has float32 \[batch, 1, 16, 16\]/);
+    // and the card itself must say the same in architecture and io
+    expect(() => parseModelCard({ ...card, io: plainIo })).toThrow(/io\.selfCond must be given exactly when architecture\.selfCondition is true/);
+    expect(() => parseModelCard({ ...card, io: { ...card.io, mask: 'mask' } })).toThrow(/invalid model card: io: Unrecognized key/);
     await rm(path.dirname(runDir), { recursive: true });
     await rm(models, { recursive: true });
   });

@@ -7,26 +7,31 @@ import { buildUNetGraph } from '../../scripts/export/graph.ts';
 import { materialise, randomParams } from '../../scripts/export/random-weights.ts';
 import { saveCheckpoint, writeRunConfig, type ParamEntry } from '../../scripts/train/checkpoint.ts';
 import { fashionMnistPaths, FASHION_MNIST_CLASSES } from '../../scripts/train/data.ts';
-import { DEFAULT_TRAIN, type RunConfig } from '../../scripts/train/options.ts';
+import { DEFAULT_TRAIN, type AnyRunConfig, type ColdRunConfig, type RunConfig } from '../../scripts/train/options.ts';
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `ddpm-export-${prefix}-`));
 }
 
-/** A run folder whose checkpoint holds seeded random weights (EMA = weights), on Fashion-MNIST t10k. */
-export async function fakeRun(config: DiffusionModelConfig, opts: { seed?: number; unet?: RunConfig['unet'] } = {}): Promise<string> {
+/**
+ * A run folder whose checkpoint holds seeded random weights (EMA = weights), on Fashion-MNIST t10k: a DDPM
+ * run, or a Cold Diffusion one when the config has a `process`.
+ */
+export async function fakeRun(config: DiffusionModelConfig | Pick<ColdRunConfig, 'unet' | 'process'>, opts: { seed?: number; unet?: RunConfig['unet']; training?: Partial<RunConfig['training']> } = {}): Promise<string> {
   const runDir = path.join(await tempDir('run'), 'tiny-run');
   const data = fashionMnistPaths('t10k');
-  const run: RunConfig = {
+  const common = {
     format: 'ddpm-edge-run',
     version: 1,
     unet: opts.unet ?? config.unet,
-    schedule: config.schedule,
-    prediction: config.prediction,
-    training: { ...DEFAULT_TRAIN, steps: 10, batchSize: 8 },
+    training: { ...DEFAULT_TRAIN, steps: 10, batchSize: 8, ...opts.training },
     data: { kind: 'idx', images: data.images, labels: data.labels, fit: 'resize', hflip: false, limit: 256 },
     classNames: config.unet.numClasses > 0 ? FASHION_MNIST_CLASSES.slice() : undefined,
-  };
+  } as const;
+  const run: AnyRunConfig =
+    'process' in config
+      ? { ...common, process: config.process, prediction: 'sample', training: { ...common.training, objective: 'x0', loss: 'l1' } }
+      : { ...common, schedule: config.schedule, prediction: config.prediction };
   await writeRunConfig(runDir, run);
   const built = buildUNetGraph(config, randomParams(opts.seed ?? 3));
   const weights = materialise(built.params, randomParams(opts.seed ?? 3));

@@ -1,4 +1,4 @@
-import { describe, expect, it, beforeAll } from 'vitest';
+import { describe, expect, it, beforeAll, vi } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,10 +6,11 @@ import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { train } from '../../scripts/train/trainer.ts';
-import { listCheckpoints, loadCheckpoint, CheckpointError } from '../../scripts/train/checkpoint.ts';
+import { listCheckpoints, loadCheckpoint, readRunConfig, CheckpointError } from '../../scripts/train/checkpoint.ts';
+import { main } from '../../scripts/train/cli.ts';
 import { DEFAULT_TRAIN, type RunConfig, type TrainOptions } from '../../scripts/train/options.ts';
 import { learningRate } from '../../scripts/train/optim.ts';
-import { idxBytes } from './fixtures.ts';
+import { barImages, idxBytes } from './fixtures.ts';
 
 let dir = '';
 let images = '';
@@ -18,25 +19,18 @@ let labels = '';
 /** 64 8x8 images of two classes: a vertical or a horizontal bar at a random position. */
 async function writeFixture(): Promise<void> {
   const n = 64;
-  const px = new Uint8Array(n * 64);
-  const lab = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const cls = i % 2;
-    const pos = 1 + ((i * 5) % 6);
-    lab[i] = cls;
-    for (let k = 0; k < 8; k++) px[i * 64 + (cls === 0 ? k * 8 + pos : pos * 8 + k)] = 255;
-  }
+  const { pixels, labels: lab } = barImages(n);
   images = path.join(dir, 'bars-images-idx3-ubyte.gz');
   labels = path.join(dir, 'bars-labels-idx1-ubyte.gz');
-  await fsp.writeFile(images, gzipSync(idxBytes([n, 8, 8], px)));
+  await fsp.writeFile(images, gzipSync(idxBytes([n, 8, 8], pixels)));
   await fsp.writeFile(labels, gzipSync(idxBytes([n], lab)));
 }
 
-function config(training: Partial<TrainOptions>): RunConfig {
+function config(training: Partial<TrainOptions>, unet: Partial<RunConfig['unet']> = {}): RunConfig {
   return {
     format: 'ddpm-edge-run',
     version: 1,
-    unet: { imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], dropout: 0.1, groups: 4, numClasses: 2 },
+    unet: { imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], dropout: 0.1, groups: 4, numClasses: 2, ...unet },
     schedule: { kind: 'linear', T: 1000 },
     prediction: 'epsilon',
     training: { ...DEFAULT_TRAIN, seed: 3, batchSize: 16, lr: 3e-3, warmupSteps: 5, checkpointEvery: 1000, sampleEvery: 0, workers: 0, labelDropout: 0.2, ...training },
@@ -98,13 +92,14 @@ describe('training', () => {
     expect(ck.ema.get('out/conv/kernel')?.shape).toEqual([3, 3, 8, 1]);
   });
 
-  for (const workers of [0, 2]) {
-    it(`resume equals an uninterrupted run (${workers === 0 ? 'main thread' : '2 worker threads'})`, async () => {
-      const steps = workers === 0 ? 8 : 4;
-      const a = path.join(dir, `run-a-${workers}`);
-      const b = path.join(dir, `run-b-${workers}`);
-      await train({ runDir: a, config: config({ steps, workers }), resume: false, backend: 'wasm', progress: false, log: quiet });
-      const half = await train({ runDir: b, config: config({ steps, workers }), resume: false, backend: 'wasm', progress: false, stopAt: steps / 2, log: quiet });
+  for (const [workers, selfCondition] of [[0, false], [2, false], [2, true]] as const) {
+    it(`resume equals an uninterrupted run (${workers === 0 ? 'main thread' : '2 worker threads'}${selfCondition ? ', self-conditioned, p2' : ''})`, async () => {
+      const steps = workers === 0 ? 8 : selfCondition ? 6 : 4;
+      const a = path.join(dir, `run-a-${workers}${selfCondition ? '-sc' : ''}`);
+      const b = path.join(dir, `run-b-${workers}${selfCondition ? '-sc' : ''}`);
+      const cfg = selfCondition ? config({ steps, workers, lossWeight: 'p2', p2K: 1, p2Gamma: 1 }, { selfCondition }) : config({ steps, workers });
+      await train({ runDir: a, config: cfg, resume: false, backend: 'wasm', progress: false, log: quiet });
+      const half = await train({ runDir: b, config: cfg, resume: false, backend: 'wasm', progress: false, stopAt: steps / 2, log: quiet });
       expect(half.step).toBe(steps / 2);
       await train({ runDir: b, resume: true, backend: 'wasm', progress: false, log: quiet });
       const ca = await loadCheckpoint(a);
@@ -119,6 +114,24 @@ describe('training', () => {
       expect(cols(lb)).toEqual(cols(la));
     });
   }
+
+  it('--self-condition on a resumed run trained without it, or another loss weight, is a CLI error (exit 2)', async () => {
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
+    const spyLog = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const plain = path.join(dir, 'run-a-2');
+      expect(await main(['node', 'cli.ts', '--resume', '--self-condition', '--run-dir', plain, '--no-progress'])).toBe(2);
+      expect(errors.pop()).toMatch(/^error: --self-condition: the run was trained without self-conditioning/);
+      expect(await main(['node', 'cli.ts', '--resume', '--loss-weight', 'p2', '--run-dir', plain, '--no-progress'])).toBe(2);
+      expect(errors.pop()).toMatch(/^error: the run was trained with loss weight \{"kind":"none"\}, not \{"kind":"p2","k":1,"gamma":1\}/);
+      const sc = await readRunConfig(path.join(dir, 'run-a-2-sc'));
+      expect([sc.unet.selfCondition, sc.training.lossWeight, sc.training.p2K, sc.training.p2Gamma]).toEqual([true, 'p2', 1, 1]);
+    } finally {
+      spy.mockRestore();
+      spyLog.mockRestore();
+    }
+  });
 
   it('refuses to overwrite a run and rejects corrupt or missing checkpoints clearly', async () => {
     const runDir = path.join(dir, 'run-a-0');

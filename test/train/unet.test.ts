@@ -42,8 +42,25 @@ describe('unet (tfjs emitter)', () => {
   it('is an EpsModel over NCHW arrays', async () => {
     const m = createUNet(tiny, 1);
     const eps = toEpsModel(m, 3);
-    const out = await eps(new Float32Array(5 * 64).fill(0.5), new Int32Array([1, 2, 3, 4, 5]), new Int32Array([0, 1, 2, 3, 0]));
+    const out = await eps({ x: new Float32Array(5 * 64).fill(0.5), t: new Int32Array([1, 2, 3, 4, 5]), classes: new Int32Array([0, 1, 2, 3, 0]) });
     expect(out.length).toBe(5 * 64);
+    expect(eps.selfCondition).toBe(false);
+  });
+
+  it('a self-conditioned EpsModel says so and uses the estimate (zeros without one)', async () => {
+    const m = createUNet({ ...tiny, selfCondition: true }, 1);
+    // zero-initialised output conv: give it weights, or every output is 0 whatever the input
+    const out = m.params.get('out/conv/kernel');
+    out?.assign(tf.randomNormal(out.shape, 0, 0.2, 'float32', 3));
+    const eps = toEpsModel(m, 2);
+    expect(eps.selfCondition).toBe(true);
+    const x = new Float32Array(3 * 64).fill(0.5);
+    const t = new Int32Array([10, 500, 900]);
+    const none = await eps({ x, t });
+    const zeros = await eps({ x, t, selfCond: new Float32Array(3 * 64) });
+    const some = await eps({ x, t, selfCond: new Float32Array(3 * 64).fill(0.8) });
+    expect(zeros).toEqual(none);
+    expect(some).not.toEqual(zeros);
   });
 
   it('rejects invalid architectures with the offending field', () => {

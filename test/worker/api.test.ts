@@ -376,4 +376,19 @@ describe('model integrity', () => {
     expect((await models.json<{ models: { available: boolean }[] }>()).models[0]?.available).toBe(false);
     expect(sessionRuns()).toBe(runs);
   });
+
+  it('refuses a model whose card lists inputs its graph does not take, naming both, before any run', async () => {
+    // the card says self-conditioned (input self_cond); the fixture's graph takes x, t and class only
+    const card = parseModelCard({ ...fixtureCard, architecture: { ...fixtureCard.architecture, selfCondition: true }, io: { ...fixtureCard.io, selfCond: 'self_cond' } });
+    const app = createApp({ registry: createRegistry([{ card, bytes: fixtureInt8, limits: { maxBatch: 8, maxImageSteps: 1024 } }]) });
+    const runs = sessionRuns();
+    const res = await app.request('/v1/samples/987654.png?steps=3', {}, env);
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(await res.json()).toMatchObject({
+      title: 'Model failure',
+      detail: 'model fixture-tiny: the graph lacks self_cond (the card lists inputs [x, t, class, self_cond] and output out; the ONNX graph takes [x, t, class] and gives [out])',
+    });
+    expect(sessionRuns()).toBe(runs);
+  });
 });

@@ -4,7 +4,7 @@ import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { imageKey, putPng } from '../../src/batches/store.ts';
 import type { BatchJob, BatchStatus } from '../../src/batches/types.ts';
-import { sha256Hex } from '../../src/inference/integrity.ts';
+import { sha256Hex } from '../../src/shared/sha256.ts';
 import { accepted, BASE, plannedJob, postRaw, postWithKey, signedHeaders, SMALL, status } from './batch-helpers.ts';
 
 let png: Uint8Array<ArrayBuffer>;

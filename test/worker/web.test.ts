@@ -34,13 +34,19 @@ describe('GET /', () => {
     // the form starts from the default model's serving defaults; the script knows every model's
     const defaults = servingDefaults(bundledModels().get('fmnist-small')!);
     const tiny = servingDefaults(bundledModels().get('fmnist-tiny')!);
-    expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="1000" value="${defaults.steps}" required>`);
+    // the steps field's maximum is the model's work limit for one guided image (the form starts with a class)
+    const limit = bundledModels().get('fmnist-small')!.limits.maxImageSteps;
+    expect(defaults.guidance).not.toBe(1);
+    expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${Math.min(1000, Math.floor(limit / 2))}" value="${defaults.steps}" required>`);
     const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as DemoConfig;
     expect(config.models.map((m) => [m.name, m.defaults, m.initialClass])).toEqual([
-      ['fmnist-small', { sampler: defaults.sampler, steps: defaults.steps }, 2],
-      ['fmnist-tiny', { sampler: tiny.sampler, steps: tiny.steps }, 2],
-      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps }, 2],
+      ['fmnist-small', { sampler: defaults.sampler, steps: defaults.steps, guidance: defaults.guidance }, 2],
+      ['fmnist-tiny', { sampler: tiny.sampler, steps: tiny.steps, guidance: tiny.guidance }, 2],
+      ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps, guidance: DEFAULTS.guidance }, 2],
     ]);
+    // the work limit the form keeps within is the one /v1/models reports
+    expect(config.models.map((m) => m.maxImageSteps)).toEqual(['fmnist-small', 'fmnist-tiny', 'fixture-tiny'].map((n) => bundledModels().get(n)!.limits.maxImageSteps));
+    expect(config.gridImages).toBe(DEFAULTS.gridImages);
     const etag = res.headers.get('etag') ?? '';
     const again = await get('/', { 'if-none-match': etag });
     expect(again.status).toBe(304);

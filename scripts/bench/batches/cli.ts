@@ -1,10 +1,10 @@
 /**
- * `npm run bench:batches -- <what>`: the batch path under `wrangler dev --local` (issue 15), loopback only.
+ * `npm run bench batches -- <what>`: the batch path under `wrangler dev --local` (issue 15), loopback only.
  *
- *   npm run bench:batches -- faults --batches 6          # kills and restarts at random points; lost / duplicated / stuck
- *   npm run bench:batches -- soak --minutes 10           # mixed GET and batch load; errors; workerd RSS start/middle/end
- *   npm run bench:batches -- latency --ref 852439e       # a cheap request's latency during a long stream (before/after)
- *   npm run bench:batches -- <what> --help
+ *   npm run bench batches -- faults --batches 6          # kills and restarts at random points; lost / duplicated / stuck
+ *   npm run bench batches -- soak --minutes 10           # mixed GET and batch load; errors; workerd RSS start/middle/end
+ *   npm run bench batches -- latency --ref 852439e       # a cheap request's latency during a long stream (before/after)
+ *   npm run bench batches -- <what> --help
  *
  * Each serves a copy of the worker (bench-results/snapshots/), so edits during a run change nothing, with the
  * local development secrets of .dev.vars.example, and writes its result as JSON to bench-results/batches-<what>-<time>.json.

@@ -3,7 +3,7 @@
  * model, plus bench-only routes under /__bench/ that exist only in this worker:
  *
  * - POST /__bench/forward?precision=&batches=1,4,16&... (body: ONNX bytes): onnxruntime-web forward latency
- *   inside workerd, configured as src/inference/runtime.ts configures it; the wasm heap after each batch size.
+ *   inside workerd, the session created as the app creates it (src/inference/onnx.ts); the wasm heap after each batch size.
  * - POST /__bench/r2?bytes=&reps=: a miss's lookup (Cache API + R2), R2 put and get of a PNG-sized object.
  * - GET /__bench/stats: session runs and ms inside session.run (src/inference/runtime.ts), handler ms, heap.
  *
@@ -11,9 +11,9 @@
  * Timing: local workerd's Date.now and performance.now advance during computation (1 ms resolution), so
  * forwards are timed in blocks of runs lasting at least minBlockMs (scripts/bench/timing.ts).
  */
-import { env as ortEnv, InferenceSession, Tensor } from 'onnxruntime-web/wasm';
 import { createApp } from '../../../src/app.ts';
 import type { Env } from '../../../src/env.ts';
+import { createModelSession, graphSpec } from '../../../src/inference/onnx.ts';
 import { coldStartBreakdown, sessionRunMs, sessionRuns, wasmHeapBytes } from '../../../src/inference/runtime.ts';
 import type { ModelCard } from '../../../src/model-card.ts';
 import { createRegistry, parseModelCard, type ServingDefaults, type ServingLimits } from '../../../src/models/registry.ts';
@@ -51,37 +51,22 @@ async function forwardBench(request: Request, env: Env, card: ModelCard): Promis
     minBlockMs: num(q, 'minBlockMs', 25),
     minBlocks: num(q, 'minBlocks', 7),
   };
-  // as src/inference/runtime.ts configureOrt
-  ortEnv.wasm.numThreads = 1;
-  ortEnv.wasm.proxy = false;
-  ortEnv.wasm.simd = true;
-  ortEnv.wasm.wasmPaths = { mjs: env.ORT_WASM_ENTRY };
-  ortEnv.logLevel = 'error';
   const bytes = new Uint8Array(await request.arrayBuffer());
   const created = Date.now();
-  const session = await InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  // the session as the app gets it (src/inference/onnx.ts, configured for workerd)
+  const session = await createModelSession(bytes, graphSpec(card), { wasmEntry: env.ORT_WASM_ENTRY });
   const createMs = Date.now() - created;
   const heapAfterCreate = await heapBytes(env.ORT_WASM_ENTRY);
   const rows = [];
   try {
     // V8 compiles the 14 MB runtime wasm lazily and tiers it up in the background: run batch 1 for a while
     // before timing anything, or the first batch size measures the compiler
-    const warm = forwardInputs(card, 1);
-    const warmFeeds: Record<string, Tensor> = {
-      [card.io.x]: new Tensor('float32', warm.x, [1, card.channels, card.imageSize, card.imageSize]),
-      [card.io.t]: new Tensor('int64', warm.t, [1]),
-    };
-    if (card.io.class !== undefined && warm.y) warmFeeds[card.io.class] = new Tensor('int64', warm.y, [1]);
+    const warmFeeds = session.feeds(forwardInputs(card, 1));
     const until = Date.now() + num(q, 'initialWarmupMs', 2000);
-    while (Date.now() < until) await session.run(warmFeeds);
+    while (Date.now() < until) await session.runFeeds(warmFeeds);
     for (const batch of batches) {
-      const { x, t, y } = forwardInputs(card, batch);
-      const feeds: Record<string, Tensor> = {
-        [card.io.x]: new Tensor('float32', x, [batch, card.channels, card.imageSize, card.imageSize]),
-        [card.io.t]: new Tensor('int64', t, [batch]),
-      };
-      if (card.io.class !== undefined && y) feeds[card.io.class] = new Tensor('int64', y, [batch]);
-      const result = await timeRuns(() => session.run(feeds), timing, () => Date.now());
+      const feeds = session.feeds(forwardInputs(card, batch));
+      const result = await timeRuns(() => session.runFeeds(feeds), timing, () => Date.now());
       rows.push({ batch, timing: result, heapBytes: await heapBytes(env.ORT_WASM_ENTRY) });
     }
   } finally {

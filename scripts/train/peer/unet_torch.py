@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch CPU peer for `npm run bench:train` (issue #21, deliverable 3).
+"""PyTorch CPU peer for `npm run bench train` (issue #21, deliverable 3).
 
 Builds the same DDPM U-Net as scripts/model/unet.ts from a JSON UNetConfig (same layers, same widths,
 same parameter count) and times N training steps after a warm-up, doing the same work per step as our
