@@ -157,76 +157,58 @@ function makeConvBias(kernel: 1 | 3, stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tens
 export const convBias = { 3: { 1: makeConvBias(3, 1), 2: makeConvBias(3, 2) }, 1: { 1: makeConvBias(1, 1) } } as const;
 
 /**
- * Row weights of the two output-row phases of conv3x3(upsample2x(x)): output row 2i + p reads upsampled rows
- * 2i + p - 1 .. 2i + p + 1, i.e. source rows i - 1 + p + a (a = 0, 1) with kernel rows summed as
- * PHASE_ROWS[p][a][r] (p = 0: {w0}, {w1 + w2}; p = 1: {w0 + w1}, {w2}). Columns the same way.
+ * Output row 2i + p of conv3x3(upsample2x(x), w) reads upsampled rows 2i + p - 1 .. 2i + p + 1, i.e. source
+ * rows i - 1 + p + a (a = 0, 1) through the kernel rows ROW_TAPS[p][a] (p = 0: {w0}, {w1 + w2}; p = 1:
+ * {w0 + w1}, {w2}). Columns alike, with the two source taps of column phase q embedded in 3 (s = 0, 1, 2 over
+ * source columns j - 1 + s): COL_TAPS[q][s].
  */
-const PHASE_ROWS = [
-  [
-    [1, 0, 0],
-    [0, 1, 1],
-  ],
-  [
-    [1, 1, 0],
-    [0, 0, 1],
-  ],
-] as const;
+const ROW_TAPS = [
+  [[0], [1, 2]],
+  [[0, 1], [2]],
+];
+const COL_TAPS = [
+  [[0], [1, 2], []],
+  [[], [0, 1], [2]],
+];
 
 /**
- * The two row-phase kernels K_p [2, 3, Cin, 2 Cout] of conv3x3(upsample2x(x), w), as flat arrays: taps
- * (a, s) over source rows i - 1 + p + a and source columns j - 1 + s, output channels (q, co) for the
- * column phase q (column taps embedded in 3: q = 0 uses s = 0, 1; q = 1 uses s = 1, 2).
+ * Visit every (phase p, K_p offset, w offset) pair of the map from w [3, 3, Cin, Cout] to the two row-phase
+ * kernels K_p [2, 3, Cin, (q, Cout)]: K_p[a, s, ci, q, :] sums w[r, c, ci, :] over r in ROW_TAPS[p][a] and c
+ * in COL_TAPS[q][s]. Each visit covers Cout contiguous values on both sides.
  */
-export function upsampleConvKernels(w: Float32Array, cin: number, cout: number): [Float32Array, Float32Array] {
-  // column embedding: tap s of the 3 taps, phase q, source kernel column c
-  const col = (q: number, s: number, c: number): number => (q === 0 ? (s === 0 ? +(c === 0) : s === 1 ? +(c >= 1) : 0) : s === 0 ? 0 : s === 1 ? +(c <= 1) : +(c === 2));
-  const out: Float32Array[] = [];
+function forEachPhaseTap(cin: number, cout: number, visit: (p: number, k: number, w: number) => void): void {
   for (let p = 0; p < 2; p++) {
-    const k = new Float32Array(6 * cin * 2 * cout);
     for (let a = 0; a < 2; a++) {
       for (let s = 0; s < 3; s++) {
         for (let q = 0; q < 2; q++) {
-          for (let ci = 0; ci < cin; ci++) {
-            for (let co = 0; co < cout; co++) {
-              let sum = 0;
-              for (let r = 0; r < 3; r++) {
-                if (PHASE_ROWS[p][a][r] === 0) continue;
-                for (let c = 0; c < 3; c++) if (col(q, s, c)) sum += w[((r * 3 + c) * cin + ci) * cout + co];
-              }
-              k[(((a * 3 + s) * cin + ci) * 2 + q) * cout + co] = sum;
+          for (const r of ROW_TAPS[p][a]) {
+            for (const c of COL_TAPS[q][s]) {
+              for (let ci = 0; ci < cin; ci++) visit(p, (((a * 3 + s) * cin + ci) * 2 + q) * cout, ((r * 3 + c) * cin + ci) * cout);
             }
           }
         }
       }
     }
-    out.push(k);
   }
-  return out as [Float32Array, Float32Array];
+}
+
+/** The two row-phase kernels K_p [2, 3, Cin, 2 Cout] of conv3x3(upsample2x(x), w), as flat arrays (sums in float64). */
+export function upsampleConvKernels(w: Float32Array, cin: number, cout: number): [Float32Array, Float32Array] {
+  const k = [new Float64Array(6 * cin * 2 * cout), new Float64Array(6 * cin * 2 * cout)];
+  forEachPhaseTap(cin, cout, (p, ko, wo) => {
+    const kp = k[p];
+    for (let co = 0; co < cout; co++) kp[ko + co] += w[wo + co];
+  });
+  return [Float32Array.from(k[0]), Float32Array.from(k[1])];
 }
 
 /** The adjoint of upsampleConvKernels: d loss / d w [3, 3, Cin, Cout] from d loss / d K_p. */
 export function upsampleConvKernelGrad(dk: [Float32Array, Float32Array], cin: number, cout: number): Float32Array {
-  const col = (q: number, s: number, c: number): number => (q === 0 ? (s === 0 ? +(c === 0) : s === 1 ? +(c >= 1) : 0) : s === 0 ? 0 : s === 1 ? +(c <= 1) : +(c === 2));
   const dw = new Float64Array(9 * cin * cout);
-  for (let p = 0; p < 2; p++) {
-    for (let a = 0; a < 2; a++) {
-      for (let s = 0; s < 3; s++) {
-        for (let q = 0; q < 2; q++) {
-          for (let r = 0; r < 3; r++) {
-            if (PHASE_ROWS[p][a][r] === 0) continue;
-            for (let c = 0; c < 3; c++) {
-              if (!col(q, s, c)) continue;
-              for (let ci = 0; ci < cin; ci++) {
-                const src = (((a * 3 + s) * cin + ci) * 2 + q) * cout;
-                const dst = ((r * 3 + c) * cin + ci) * cout;
-                for (let co = 0; co < cout; co++) dw[dst + co] += dk[p][src + co];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  forEachPhaseTap(cin, cout, (p, ko, wo) => {
+    const g = dk[p];
+    for (let co = 0; co < cout; co++) dw[wo + co] += g[ko + co];
+  });
   return Float32Array.from(dw);
 }
 
