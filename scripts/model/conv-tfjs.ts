@@ -90,11 +90,12 @@ function flipKernel(k: Float32Array, kh: number, kw: number, cin: number, cout: 
  * x [B, H, W, Cin], w [3, 3, Cin, Cout], dy [B, H/s, W/s, Cout]. The padding of x is the convolution's own
  * (no pad kernel); stride 2 reads xpad rows 0..H (pad 1 before, 0 after).
  */
-export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: 1 | 2): [tf.Tensor4D, tf.Tensor4D] {
+export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, stride: 1 | 2, inputGrad = true): [tf.Tensor4D, tf.Tensor4D] {
   if (stride === 2 && (x.shape[1] % 2 !== 0 || x.shape[2] % 2 !== 0)) throw new Error(`stride-2 convolution gradients need an even input size (got ${x.shape[1]}x${x.shape[2]})`);
   return tf.tidy(() => {
-    const dx =
-      stride === 2
+    const dx = !inputGrad
+      ? tf.zerosLike(x)
+      : stride === 2
         ? stride2InputGrad(dy, w.dataSync() as Float32Array, w.shape[2])
         : tf.conv2d(dy, flipKernel(w.dataSync() as Float32Array, 3, 3, w.shape[2], w.shape[3]), 1, PAD1);
     const after = stride === 2 ? 0 : 1;
@@ -132,7 +133,7 @@ export function conv1x1KernelGrad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D 
   return tf.reshape(dw, [1, 1, cin, cout]);
 }
 
-function makeConvBias(kernel: 1 | 3, stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D {
+function makeConvBias(kernel: 1 | 3, stride: 1 | 2, inputGrad: boolean): (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
     save([x, w]);
@@ -141,8 +142,8 @@ function makeConvBias(kernel: 1 | 3, stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tens
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xx, ww] = saved as [tf.Tensor4D, tf.Tensor4D];
-          if (kernel === 3) return [...conv3x3Grads(xx, ww, dy, stride), channelSums(dy)];
-          const dx = tf.conv2d(dy, tf.transpose(ww, [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid');
+          if (kernel === 3) return [...conv3x3Grads(xx, ww, dy, stride, inputGrad), channelSums(dy)];
+          const dx = inputGrad ? tf.conv2d(dy, tf.transpose(ww, [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid') : tf.zerosLike(xx);
           return [dx, conv1x1KernelGrad(xx, dy), channelSums(dy)];
         }),
     };
@@ -150,11 +151,25 @@ function makeConvBias(kernel: 1 | 3, stride: 1 | 2): (x: tf.Tensor4D, w: tf.Tens
   return (x, w, b) => f(x, w, b) as tf.Tensor4D;
 }
 
+const convBiasFns = new Map<string, (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D>();
+
 /**
- * conv2d + bias in one kernel (FusedConv2D: XNNPACK adds the bias in the convolution's output loop) with
- * hand-built gradients: 3x3 with stride 1 or 2 (pad 1), and 1x1.
+ * conv2d(x, w) + b in one kernel (FusedConv2D: XNNPACK adds the bias in the convolution's output loop) with
+ * hand-built gradients: 3x3 with stride 1 or 2 (pad 1), and 1x1. `inputGrad` false: x is a network input
+ * nothing upstream learns from, and dx is zeros instead of a convolution.
  */
-export const convBias = { 3: { 1: makeConvBias(3, 1), 2: makeConvBias(3, 2) }, 1: { 1: makeConvBias(1, 1) } } as const;
+export function convBias(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: 1 | 2 = 1, inputGrad = true): tf.Tensor4D {
+  const kernel = w.shape[0];
+  if ((kernel !== 1 && kernel !== 3) || w.shape[1] !== kernel) throw new Error(`convBias: ${w.shape[0]}x${w.shape[1]} kernels are not supported (1x1 and 3x3 are)`);
+  if (kernel === 1 && stride !== 1) throw new Error('convBias: 1x1 convolutions have stride 1');
+  const key = `${kernel}:${stride}:${inputGrad}`;
+  let f = convBiasFns.get(key);
+  if (f === undefined) {
+    f = makeConvBias(kernel, stride, inputGrad);
+    convBiasFns.set(key, f);
+  }
+  return f(x, w, b);
+}
 
 /**
  * Output row 2i + p of conv3x3(upsample2x(x), w) reads upsampled rows 2i + p - 1 .. 2i + p + 1, i.e. source

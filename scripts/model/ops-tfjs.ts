@@ -42,6 +42,8 @@ export interface TfjsOpsOptions {
   dropoutSeed?: number;
   /** 'forward': hand-written backward passes (wasm, cpu); 'autodiff': plain ops and tfjs' own gradients. */
   convGrad?: 'forward' | 'autodiff';
+  /** The network's inputs: no gradient flows into them, so a convolution reading one skips its dx ('forward'). */
+  inputs?: tf.Tensor[];
 }
 
 /** SiLU x s with s = sigmoid(x), keeping s and the output y: d/dx = s (1 + x (1 - s)) = s + y (1 - s). */
@@ -138,9 +140,11 @@ export function initialValue(seed: number, name: string, shape: number[], kind: 
 export class TfjsOps implements Ops<tf.Tensor> {
   private dropoutCounter = 0;
   private readonly fast: boolean;
+  private readonly inputs: Set<tf.Tensor>;
 
   constructor(private readonly opts: TfjsOpsOptions) {
     this.fast = (opts.convGrad ?? 'forward') === 'forward';
+    this.inputs = new Set(opts.inputs ?? []);
   }
 
   private param(name: string, shape: number[], kind: 'kernel' | 'bias' | 'gamma' | 'beta' | 'table', init: ParamInit = 'default'): tf.Variable {
@@ -162,7 +166,7 @@ export class TfjsOps implements Ops<tf.Tensor> {
     if (kernel === 1 && stride !== 1) throw new Error(`conv ${name}: 1x1 convolutions have stride 1`);
     const k = this.param(`${name}/kernel`, [kernel, kernel, cin, outChannels], 'kernel', init) as tf.Tensor4D;
     const bias = this.param(`${name}/bias`, [outChannels], 'bias') as tf.Tensor1D;
-    if (this.fast) return kernel === 1 ? convBias[1][1](x as tf.Tensor4D, k, bias) : convBias[3][stride](x as tf.Tensor4D, k, bias);
+    if (this.fast) return convBias(x as tf.Tensor4D, k, bias, stride, !this.inputs.has(x));
     return tf.add(tf.conv2d(x as tf.Tensor4D, k, stride, kernel === 3 ? PAD1 : 'valid'), bias);
   }
 

@@ -4,6 +4,7 @@ import { conv3x3Forward, convBias, upsampleConv } from '../../scripts/model/conv
 import { attentionCore, attentionPlain } from '../../scripts/model/attention-tfjs.ts';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { createUNet, forward } from '../../scripts/train/model.ts';
+import { lossAndGrads } from '../../scripts/train/grad.ts';
 import type { UNetConfig } from '../../scripts/model/config.ts';
 
 const PAD1: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
@@ -185,9 +186,12 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
     for (const [k, stride, cin, cout] of [[3, 1, 5, 4], [3, 2, 4, 6], [1, 1, 6, 3], [1, 1, 3, 7]] as const) {
       const shapes = [[3, 8, 6, cin], [k, k, cin, cout], [cout]];
       const ref = await valueAndGrads('cpu', shapes, (x, w, b) => tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, k === 3 ? PAD1 : 'valid'), b));
-      const fast = k === 3 ? convBias[3][stride] : convBias[1][1];
-      const mine = await valueAndGrads('wasm', shapes, (x, w, b) => fast(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D));
+      const mine = await valueAndGrads('wasm', shapes, (x, w, b) => convBias(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, stride));
       expect(worstRelErr(mine, ref), `${k}x${k} stride ${stride}`).toBeLessThan(1e-5);
+      // a network input: dx is zeros, dw and db as before
+      const noDx = await valueAndGrads('wasm', shapes, (x, w, b) => convBias(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, stride, false));
+      expect(noDx[1].every((v) => v === 0)).toBe(true);
+      expect(worstRelErr([noDx[0], noDx[2], noDx[3]], [ref[0], ref[2], ref[3]])).toBeLessThan(1e-5);
     }
   });
 
@@ -212,5 +216,35 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
     const ref = await valueAndGrads('cpu', shapes, (q, k, v) => attentionPlain(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D));
     const mine = await valueAndGrads('wasm', shapes, (q, k, v) => attentionCore(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D));
     expect(worstRelErr(mine, ref)).toBeLessThan(1e-5);
+  });
+});
+
+describe('training gradients', () => {
+  it('lossAndGrads (network inputs as constants: the first convolution skips dx) equals autodiff of the same loss', async () => {
+    await selectBackend('wasm');
+    const cfg: UNetConfig = { imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], dropout: 0.1, groups: 4, numClasses: 2 };
+    const m = createUNet(cfg, 7);
+    for (const [name, v] of m.params) if (name.endsWith('kernel') && tf.max(tf.abs(v)).dataSync()[0] === 0) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', name.length));
+    const n = 3;
+    const shard = {
+      step: 0,
+      xt: Float32Array.from({ length: n * 64 }, (_, i) => Math.sin(i * 0.3)),
+      t: Int32Array.of(5, 300, 900),
+      y: Int32Array.of(0, 1, 2),
+      target: Float32Array.from({ length: n * 64 }, (_, i) => Math.cos(i * 0.2)),
+      weight: Float32Array.of(1, 0.5, 2),
+      dropoutSeed: 11,
+    };
+    const mine = lossAndGrads(m, shard, 'l2');
+    const vars = m.layout.entries.map((e) => m.params.get(e.name) as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const pred = forward(m, tf.tensor4d(shard.xt, [n, 8, 8, 1]), tf.tensor1d(shard.t, 'int32'), tf.tensor1d(shard.y, 'int32'), { training: true, dropoutSeed: 11 });
+      return tf.mean(tf.mul(tf.square(tf.sub(pred, tf.tensor4d(shard.target, [n, 8, 8, 1]))), tf.tensor4d(shard.weight, [n, 1, 1, 1]))) as tf.Scalar;
+    }, vars);
+    expect(mine.loss).toBeCloseTo(value.dataSync()[0], 6);
+    m.layout.entries.forEach((e, i) => {
+      const g = grads[vars[i].name].dataSync();
+      expect(Array.from(mine.grads.subarray(e.offset, e.offset + e.size)), e.name).toEqual(Array.from(g));
+    });
   });
 });
