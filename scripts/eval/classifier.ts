@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '../lib/tfjs-quiet.ts';
-import { conv3x3Forward } from '../model/ops-tfjs.ts';
+import { conv3x3Forward } from '../model/conv-tfjs.ts';
 import { Rng } from '../train/rng.ts';
 
 export const CLASSIFIER_SIZE = 28;

@@ -166,6 +166,10 @@ export class OnnxOps implements Ops<OnnxTensor> {
     return { name: out, dims: [c, 2 * h, 2 * w] };
   }
 
+  upsampleConv(x: OnnxTensor, name: string, outChannels: number): OnnxTensor {
+    return this.conv2d(this.upsampleNearest2x(x), name, outChannels, 3);
+  }
+
   dropout(x: OnnxTensor): OnnxTensor {
     return x; // identity at inference
   }

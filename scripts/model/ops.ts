@@ -28,7 +28,12 @@ export interface Ops<T> {
   /** x [B, C, H, W] + v [B, C] broadcast over H and W. */
   addPerChannel(x: T, v: T): T;
   concatChannels(a: T, b: T): T;
-  upsampleNearest2x(x: T): T;
+  /**
+   * Nearest 2x upsampling followed by a 3x3 convolution (stride 1, pad 1) with the parameters of
+   * conv2d(..., name, outChannels, 3): one operation, so that an emitter may compute it at the source
+   * resolution.
+   */
+  upsampleConv(x: T, name: string, outChannels: number): T;
   /** Dropout (identity at inference and export). */
   dropout(x: T, rate: number): T;
   /**

@@ -159,7 +159,7 @@ export function unet<T>(ops: Ops<T>, cfg: UNetConfig, inputs: UNetInputs<T>): T 
       if (cfg.attentionResolutions.includes(res)) h = attention(h, `up.${i}.attn.${j}`, ch);
     }
     if (i !== 0) {
-      h = ops.conv2d(ops.upsampleNearest2x(h), `up.${i}.upsample`, ch, 3);
+      h = ops.upsampleConv(h, `up.${i}.upsample`, ch);
     }
   }
   if (skips.length !== 0) throw new Error(`unet: ${skips.length} skip connections left unused (internal error)`);

@@ -51,11 +51,44 @@ async function tryNative(pkg: 'tfjs-node-gpu' | 'tfjs-node', log: string[]): Pro
   }
 }
 
+interface RefCountingBackend {
+  incRef(dataId: tf.DataId): void;
+}
+
+/** tfjs-wasm's own Identity kernel, kept so that the zero-copy one can be switched off again. */
+let wasmIdentity: tf.KernelConfig | undefined;
+
+/**
+ * tfjs-wasm's Identity kernel copies the tensor; the engine runs it for every tensor a gradient saves
+ * (tf.clone in saveTensorsForBackwardMode and customGrad's save), i.e. several full-size copies per layer
+ * and step. Tensors are immutable, so a clone may share the data (what the cpu backend's Identity does, and
+ * what wasm's own Reshape does): one more reference on the same buffer.
+ */
+export function useZeroCopyIdentity(on = true): void {
+  wasmIdentity ??= tf.getKernel('Identity', 'wasm');
+  if (wasmIdentity === undefined) throw new Error('the wasm backend has no Identity kernel to replace');
+  tf.unregisterKernel('Identity', 'wasm');
+  if (!on) {
+    tf.registerKernel(wasmIdentity);
+    return;
+  }
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      (backend as unknown as RefCountingBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
 async function tryWasm(log: string[]): Promise<BackendChoice | null> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
     await tf.ready();
+    useZeroCopyIdentity();
     const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     log.push(`wasm: started (SIMD ${simd ? 'on' : 'off'}; one thread per instance)`);
     return { name: 'wasm', tfBackend: tf.getBackend(), native: false, simd, log };

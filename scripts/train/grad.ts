@@ -62,7 +62,7 @@ export function lossAndGrads(model: TfjsUNet, shard: Batch, loss: LossType, hook
     let t1 = 0;
     const sc = selfCondition(model, shard, xt, t, y);
     const { value, grads } = tf.variableGrads(() => {
-      const pred = forward(model, xt, t, y, { training: true, dropoutSeed: shard.dropoutSeed }, sc);
+      const pred = forward(model, xt, t, y, { training: true, dropoutSeed: shard.dropoutSeed, constantInputs: true }, sc);
       const diff = tf.sub(pred, target);
       const per = loss === 'l1' ? tf.abs(diff) : tf.square(diff);
       const l = tf.mean(tf.mul(per, w)) as tf.Scalar;

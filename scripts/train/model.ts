@@ -15,6 +15,8 @@ export interface TfjsUNet {
 export interface ForwardOptions {
   training: boolean;
   dropoutSeed?: number;
+  /** No gradient is taken with respect to x (or selfCond): convolutions reading them skip dx (training). */
+  constantInputs?: boolean;
 }
 
 /** Create the parameters (deterministic from `seed`) by tracing the network once on a 1-image batch. */
@@ -36,8 +38,8 @@ export function createUNet(cfg: UNetConfig, seed: number, convGrad: 'forward' | 
  * A self-conditioned model without `selfCond` gets zeros (no estimate yet).
  */
 export function forward(model: TfjsUNet, x: tf.Tensor, t: tf.Tensor, y: tf.Tensor | undefined, opts: ForwardOptions, selfCond?: tf.Tensor): tf.Tensor {
-  const ops = new TfjsOps({ params: model.params, training: opts.training, dropoutSeed: opts.dropoutSeed, convGrad: model.convGrad });
   const sc = model.cfg.selfCondition === true ? (selfCond ?? tf.zerosLike(x)) : undefined;
+  const ops = new TfjsOps({ params: model.params, training: opts.training, dropoutSeed: opts.dropoutSeed, convGrad: model.convGrad, inputs: opts.constantInputs ? [x, ...(sc ? [sc] : [])] : [] });
   return unet(ops, model.cfg, { x, t, y, selfCond: sc });
 }
 

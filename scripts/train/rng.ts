@@ -62,6 +62,31 @@ export class Rng {
     return t >>> 0;
   }
 
+  /**
+   * Dropout mask: out[i] = scale where the next u32 >= threshold, else 0 (the same draws as nextU32 in a
+   * loop; the generator state lives in locals here, several times faster for millions of values).
+   */
+  fillMask(out: Float32Array, threshold: number, scale: number): Float32Array {
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      out[i] = t >>> 0 >= threshold ? scale : 0;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+    return out;
+  }
+
   /** Uniform in [0, 1). */
   uniform(): number {
     return this.nextU32() / 4294967296;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { conv3x3Forward } from '../../scripts/model/ops-tfjs.ts';
+import { conv3x3Forward, convBias, upsampleConv } from '../../scripts/model/conv-tfjs.ts';
+import { attentionCore, attentionPlain } from '../../scripts/model/attention-tfjs.ts';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { createUNet, forward } from '../../scripts/train/model.ts';
+import { lossAndGrads } from '../../scripts/train/grad.ts';
 import type { UNetConfig } from '../../scripts/model/config.ts';
 
 const PAD1: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
@@ -144,6 +146,105 @@ describe('hand-written backward passes of the tfjs emitter', () => {
         s = Math.max(s, Math.abs(r[k]));
       }
       expect(d / s, names[i]).toBeLessThan(2e-4);
+    });
+  });
+});
+
+/** Deterministic test data: a tensor of `shape` filled with sin(i * a + b). */
+function wave(shape: number[], a: number, b = 0): tf.Tensor {
+  return tf.tensor(Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, (_, i) => Math.sin(i * a + b)), shape);
+}
+
+/** Value and gradients of sum(f(inputs) * r) on a backend, as arrays (value first). */
+async function valueAndGrads(backend: 'cpu' | 'wasm', shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor): Promise<Float32Array[]> {
+  await selectBackend(backend);
+  return tf.tidy(() => {
+    const xs = shapes.map((s, i) => wave(s, 0.37 + 0.1 * i, i));
+    const y = f(...xs);
+    const r = wave(y.shape, 0.13, 1);
+    const { value, grads } = tf.valueAndGrads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), r)) as tf.Scalar)(xs);
+    return [value.dataSync() as Float32Array, ...grads.map((g) => g.dataSync() as Float32Array)];
+  });
+}
+
+function worstRelErr(mine: Float32Array[], ref: Float32Array[]): number {
+  let worst = 0;
+  ref.forEach((r, i) => {
+    let d = 0;
+    let s = 0;
+    for (let k = 0; k < r.length; k++) {
+      d = Math.max(d, Math.abs(r[k] - mine[i][k]));
+      s = Math.max(s, Math.abs(r[k]));
+    }
+    worst = Math.max(worst, d / Math.max(s, 1e-12));
+  });
+  return worst;
+}
+
+describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => {
+  it('convolutions with fused bias (3x3 stride 1 and 2, 1x1): value and gradients of x, kernel and bias', async () => {
+    for (const [k, stride, cin, cout] of [[3, 1, 5, 4], [3, 2, 4, 6], [1, 1, 6, 3], [1, 1, 3, 7]] as const) {
+      const shapes = [[3, 8, 6, cin], [k, k, cin, cout], [cout]];
+      const ref = await valueAndGrads('cpu', shapes, (x, w, b) => tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, k === 3 ? PAD1 : 'valid'), b));
+      const mine = await valueAndGrads('wasm', shapes, (x, w, b) => convBias(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, stride));
+      expect(worstRelErr(mine, ref), `${k}x${k} stride ${stride}`).toBeLessThan(1e-5);
+      // a network input: dx is zeros, dw and db as before
+      const noDx = await valueAndGrads('wasm', shapes, (x, w, b) => convBias(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D, stride, false));
+      expect(noDx[1].every((v) => v === 0)).toBe(true);
+      expect(worstRelErr([noDx[0], noDx[2], noDx[3]], [ref[0], ref[2], ref[3]])).toBeLessThan(1e-5);
+    }
+  });
+
+  it('the upsampling convolution at the source resolution equals nearest 2x + 3x3 conv, gradients included', async () => {
+    for (const [h, w, cin, cout] of [[4, 4, 3, 5], [3, 5, 6, 2]]) {
+      const shapes = [[2, h, w, cin], [3, 3, cin, cout], [cout]];
+      const ref = await valueAndGrads('cpu', shapes, (x, k, b) => {
+        // nearest 2x by concats (tfjs' ResizeNearestNeighborGrad is wrong for some shapes)
+        const [n, hh, ww, c] = x.shape as [number, number, number, number];
+        const cols = tf.reshape(tf.concat([tf.reshape(x, [n, hh, ww, 1, c]), tf.reshape(x, [n, hh, ww, 1, c])], 3), [n, hh, 1, 2 * ww * c]);
+        const up = tf.reshape(tf.concat([cols, cols], 2), [n, 2 * hh, 2 * ww, c]);
+        return tf.add(tf.conv2d(up as tf.Tensor4D, k as tf.Tensor4D, 1, PAD1), b);
+      });
+      const mine = await valueAndGrads('wasm', shapes, (x, k, b) => upsampleConv(x as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D));
+      expect(mine[0].length).toBe(ref[0].length);
+      expect(worstRelErr(mine, ref), `${h}x${w}, ${cin} -> ${cout}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('attention with depthwise per-image products equals batched matMuls, gradients of q, k and v included', async () => {
+    const shapes = [[3, 16, 8], [3, 16, 8], [3, 16, 8]];
+    const ref = await valueAndGrads('cpu', shapes, (q, k, v) => attentionPlain(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D));
+    const mine = await valueAndGrads('wasm', shapes, (q, k, v) => attentionCore(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D));
+    expect(worstRelErr(mine, ref)).toBeLessThan(1e-5);
+  });
+});
+
+describe('training gradients', () => {
+  it('lossAndGrads (network inputs as constants: the first convolution skips dx) equals autodiff of the same loss', async () => {
+    await selectBackend('wasm');
+    const cfg: UNetConfig = { imageSize: 8, channels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], dropout: 0.1, groups: 4, numClasses: 2 };
+    const m = createUNet(cfg, 7);
+    for (const [name, v] of m.params) if (name.endsWith('kernel') && tf.max(tf.abs(v)).dataSync()[0] === 0) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', name.length));
+    const n = 3;
+    const shard = {
+      step: 0,
+      xt: Float32Array.from({ length: n * 64 }, (_, i) => Math.sin(i * 0.3)),
+      t: Int32Array.of(5, 300, 900),
+      y: Int32Array.of(0, 1, 2),
+      target: Float32Array.from({ length: n * 64 }, (_, i) => Math.cos(i * 0.2)),
+      weight: Float32Array.of(1, 0.5, 2),
+      dropoutSeed: 11,
+    };
+    const mine = lossAndGrads(m, shard, 'l2');
+    const vars = m.layout.entries.map((e) => m.params.get(e.name) as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const pred = forward(m, tf.tensor4d(shard.xt, [n, 8, 8, 1]), tf.tensor1d(shard.t, 'int32'), tf.tensor1d(shard.y, 'int32'), { training: true, dropoutSeed: 11 });
+      return tf.mean(tf.mul(tf.square(tf.sub(pred, tf.tensor4d(shard.target, [n, 8, 8, 1]))), tf.tensor4d(shard.weight, [n, 1, 1, 1]))) as tf.Scalar;
+    }, vars);
+    expect(mine.loss).toBeCloseTo(value.dataSync()[0], 6);
+    m.layout.entries.forEach((e, i) => {
+      const g = grads[vars[i].name].dataSync();
+      expect(Array.from(mine.grads.subarray(e.offset, e.offset + e.size)), e.name).toEqual(Array.from(g));
     });
   });
 });

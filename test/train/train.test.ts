@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { train } from '../../scripts/train/trainer.ts';
 import { listCheckpoints, loadCheckpoint, readRunConfig, CheckpointError } from '../../scripts/train/checkpoint.ts';
@@ -54,6 +55,19 @@ describe('backend fallback', () => {
     expect(b.log[1]).toMatch(/^tfjs-node: does not load/);
     expect(b.log[2]).toMatch(/^wasm: started/);
     await expect(selectBackend('tfjs-node')).rejects.toThrow(/backend tfjs-node is not available/);
+  });
+
+  it('wasm clones share the data (the Identity kernel is zero-copy) and outlive the original', async () => {
+    await selectBackend('wasm');
+    const before = tf.memory().numBytes;
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    const backend = tf.backend() as unknown as { getMemoryOffset(d: tf.DataId): number };
+    expect(backend.getMemoryOffset(b.dataId)).toBe(backend.getMemoryOffset(a.dataId));
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(tf.memory().numBytes).toBe(before);
   });
 });
 
