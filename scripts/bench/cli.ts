@@ -15,7 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { deriveSeed, SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
-import { LIMITS } from '../../src/api/limits.ts';
+import { LIMITS } from '../../src/render/limits.ts';
 import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample, type Stats } from './e2e.ts';
 import { profileGraph, type KernelProfile } from './profile.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';

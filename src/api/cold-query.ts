@@ -7,7 +7,7 @@ import type { ColdAlgorithm } from '../cold/sample.ts';
 import type { ColdEntry } from '../models/cold.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import type { ColdSampleParams, RestoreParams } from '../render/cold.ts';
-import { LIMITS } from './limits.ts';
+import { LIMITS } from '../render/limits.ts';
 import { invalidParam } from './problem.ts';
 import { decimal, int, parseStrictQuery } from './query.ts';
 

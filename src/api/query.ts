@@ -6,7 +6,7 @@ import { isConditional, servingDefaults, type ModelEntry, type ModelRegistry } f
 import type { RenderKind, RenderParams } from '../render/params.ts';
 import { workOf } from '../render/params.ts';
 import { GRID_PAD } from '../render/render.ts';
-import { LIMITS } from './limits.ts';
+import { LIMITS } from '../render/limits.ts';
 import { invalidParam } from './problem.ts';
 
 /** Query integers: decimal digits (leading zeros allowed; the canonical key uses the value). */
@@ -40,7 +40,7 @@ const interval = z
 
 const bool = z.enum(['true', 'false', '1', '0'], { error: 'clip must be true, false, 1 or 0' }).transform((v) => v === 'true' || v === '1');
 
-/** The query of /v1/samples and /v1/grids; also the source of their parameters in /openapi.json (src/api/openapi.ts). */
+/** The query of /v1/samples and /v1/grids; also the source of their parameters in /openapi.json (src/openapi.ts). */
 export const querySchema = z.strictObject(
   {
     model: z.string().optional(),

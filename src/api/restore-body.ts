@@ -4,7 +4,7 @@
 // problem+json: 415 (not image/png), 413 (too large), 400 (not a PNG), 422 (a PNG this model cannot take).
 import { convertIndexedToRgb, decode, hasPngSignature } from 'fast-png';
 import { fromImage } from '../image/index.ts';
-import { LIMITS } from './limits.ts';
+import { LIMITS } from '../render/limits.ts';
 import { ProblemError } from './problem.ts';
 
 /** What the restoration needs of the model's card. */

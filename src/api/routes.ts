@@ -10,7 +10,7 @@ import { contentKey, matchesEtag, type ContentKey } from '../storage/keys.ts';
 import { serveColdSample } from './cold.ts';
 import { readPng, storePng, type CacheLayer } from '../storage/png-cache.ts';
 import { GENERATED_PNG_CACHE } from './cache-control.ts';
-import { DEFAULTS, LIMITS } from './limits.ts';
+import { DEFAULTS, LIMITS } from '../render/limits.ts';
 import { modelParam, parseRenderQuery, parseSeed, resolveModel } from './query.ts';
 import { createSingleFlight } from './single-flight.ts';
 import { waitUntilOf } from './wait-until.ts';

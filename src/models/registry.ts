@@ -1,4 +1,4 @@
-import { DEFAULTS, LIMITS, type RequestDefaults } from '../api/limits.ts';
+import { DEFAULTS, LIMITS, type RequestDefaults } from '../render/limits.ts';
 import { checkGuidanceInterval, DiffusionOptionError, SAMPLER_NAMES, type GuidanceInterval, type SamplerName } from '../diffusion/index.ts';
 import { workOf } from '../render/params.ts';
 import { isConditional, type ModelCard, type NetworkCard } from '../model-card.ts';

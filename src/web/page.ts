@@ -1,5 +1,5 @@
 import { SAMPLER_NAMES } from '../diffusion/index.ts';
-import { DEFAULTS, LIMITS } from '../api/limits.ts';
+import { DEFAULTS, LIMITS } from '../render/limits.ts';
 import { servingDefaults, type ModelEntry, type ModelRegistry } from '../models/registry.ts';
 import type { Assets } from './assets.ts';
 import { escapeHtml, scriptJson } from './html.ts';

@@ -1,4 +1,4 @@
-import type { JsonSchema, OpenApiDocument, OpenApiOperation } from '../api/openapi.ts';
+import type { JsonSchema, OpenApiDocument, OpenApiOperation } from '../openapi.ts';
 import type { Assets } from './assets.ts';
 import { escapeHtml } from './html.ts';
 import { pageHead } from './page.ts';

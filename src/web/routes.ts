@@ -1,6 +1,6 @@
 // GET / (demo page), /docs (API reference), /openapi.json, /assets/<name>.<hash>.(js|css).
 import { Hono, type Context } from 'hono';
-import { buildOpenApi } from '../api/openapi.ts';
+import { buildOpenApi } from '../openapi.ts';
 import { ProblemError } from '../api/problem.ts';
 import type { Env } from '../env.ts';
 import { sha256Hex } from '../shared/sha256.ts';

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildOpenApi } from '../../src/api/openapi.ts';
-import { DEFAULTS } from '../../src/api/limits.ts';
+import { buildOpenApi } from '../../src/openapi.ts';
+import { DEFAULTS } from '../../src/render/limits.ts';
 import { ProblemError } from '../../src/api/problem.ts';
 import { parseRenderQuery } from '../../src/api/query.ts';
 import { parseBatchBody } from '../../src/batches/spec.ts';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildOpenApi } from '../../src/api/openapi.ts';
+import { buildOpenApi } from '../../src/openapi.ts';
 import { ProblemError } from '../../src/api/problem.ts';
 import { parseRenderQuery } from '../../src/api/query.ts';
 import { createScheduler, makeSchedule } from '../../src/diffusion/index.ts';

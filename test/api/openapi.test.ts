@@ -1,4 +1,4 @@
-// /openapi.json (src/api/openapi.ts) in Node: a valid OpenAPI 3.1 document (the official schema, via
+// /openapi.json (src/openapi.ts) in Node: a valid OpenAPI 3.1 document (the official schema, via
 // @seriousme/openapi-schema-validator) whose query parameters are exactly those the validating schema accepts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { batchBodySchema } from '../../src/batches/spec.ts';
 import { SAMPLER_NAMES } from '../../src/diffusion/index.ts';
-import { buildOpenApi, type OpenApiOperation } from '../../src/api/openapi.ts';
+import { buildOpenApi, type OpenApiOperation } from '../../src/openapi.ts';
 import { ProblemError } from '../../src/api/problem.ts';
 import { parseRenderQuery, querySchema } from '../../src/api/query.ts';
 import { createRegistry, parseModelCard } from '../../src/models/registry.ts';

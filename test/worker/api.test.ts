@@ -5,7 +5,7 @@ import { describe, expect, inject, it, vi } from 'vitest';
 import fixtureCard from '../../models/fixture-tiny/model.json';
 import fixtureInt8 from '../../models/fixture-tiny/unet.int8.onnx';
 import fmnistCard from '../../models/fmnist-small/model.json';
-import { DEFAULTS } from '../../src/api/limits.ts';
+import { DEFAULTS } from '../../src/render/limits.ts';
 import { createApp } from '../../src/app.ts';
 import { encodePng } from '../../src/image/index.ts';
 import { sessionRuns } from '../../src/inference/runtime.ts';

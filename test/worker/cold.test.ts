@@ -10,7 +10,7 @@ import fixtureCard from '../../models/fixture-tiny/model.json';
 import fixtureInt8 from '../../models/fixture-tiny/unet.int8.onnx';
 import { createApp } from '../../src/app.ts';
 import { makeDegradation } from '../../src/cold/index.ts';
-import { LIMITS } from '../../src/api/limits.ts';
+import { LIMITS } from '../../src/render/limits.ts';
 import { parseColdCard } from '../../src/models/cold.ts';
 import { createRegistry, parseModelCard } from '../../src/models/registry.ts';
 import { COLD_RESTORE, COLD_SAMPLE, COLD_SIZE, DEGRADATION_CASES, degradationInput, restoreInputPng } from './cold-reference.ts';

@@ -2,7 +2,7 @@
 // /openapi.json.
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/api/limits.ts';
+import { DEFAULTS } from '../../src/render/limits.ts';
 import { sessionRuns } from '../../src/inference/runtime.ts';
 import { bundledModels } from '../../src/models/bundled.ts';
 import { servingDefaults } from '../../src/models/registry.ts';

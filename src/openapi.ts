@@ -2,13 +2,13 @@
 // validates requests (querySchema in query.ts) through zod's own JSON Schema generator (z.toJSONSchema, input
 // side: what a client sends), so the document cannot drift from validation. Responses are described here.
 import { z } from 'zod';
-import { batchBodySchema } from '../batches/spec.ts';
-import { MAX_SEED, SAMPLER_NAMES } from '../diffusion/index.ts';
-import { servingDefaults, type ModelRegistry } from '../models/registry.ts';
-import { GENERATED_PNG_CACHE } from './cache-control.ts';
-import { DEFAULTS, LIMITS } from './limits.ts';
-import { querySchema } from './query.ts';
-import { coldSampleQuerySchema, restoreQuerySchema } from './cold-query.ts';
+import { batchBodySchema } from './batches/spec.ts';
+import { MAX_SEED, SAMPLER_NAMES } from './diffusion/index.ts';
+import { servingDefaults, type ModelRegistry } from './models/registry.ts';
+import { GENERATED_PNG_CACHE } from './api/cache-control.ts';
+import { DEFAULTS, LIMITS } from './render/limits.ts';
+import { querySchema } from './api/query.ts';
+import { coldSampleQuerySchema, restoreQuerySchema } from './api/cold-query.ts';
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). */
 export type JsonSchema = Record<string, unknown>;
