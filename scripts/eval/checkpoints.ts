@@ -17,7 +17,9 @@ import { buildUNetGraph, weightsSource } from '../export/graph.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
 import { createModelSession, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
 import type { Interval } from './intervals.ts';
-import { EvalError, SAMPLER_LABEL, disposeReference, formatDuration, prepareReference, probe, scoreCell, writeGrid, type EvalOptions, type SampleSpace } from './evaluate.ts';
+import { EvalError, type EvalOptions } from './spec.ts';
+import { disposeReference, prepareReference, probe, scoreCell, writeGrid, type SampleSpace } from './score.ts';
+import { SAMPLER_LABEL, formatDuration, pct } from './report.ts';
 
 export interface CheckpointEvalOptions
   extends Pick<EvalOptions, 'samples' | 'batch' | 'seed' | 'clip' | 'classifierDir' | 'cacheDir' | 'testImages' | 'backend' | 'runtime' | 'threads' | 'grids' | 'progress' | 'log' | 'out'> {
@@ -70,7 +72,6 @@ async function emaSession(ck: LoadedCheckpoint, o: Pick<CheckpointEvalOptions, '
   }
 }
 
-const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 const ci = (i: Interval | undefined, digits: number): string => (i ? ` [${i[0].toFixed(digits)}, ${i[1].toFixed(digits)}]` : '');
 
 export function checkpointTable(r: CheckpointReport): string {

@@ -16,7 +16,10 @@ import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
 import { ORT_RUNTIMES, type OrtRuntime } from '../../src/inference/onnx.ts';
 import { compareFiles } from './compare.ts';
-import { DEFAULT_CACHE_DIR, DEFAULT_EVAL, PRECISIONS, evaluate, markdownTable, type DefaultCell, type Precision } from './evaluate.ts';
+import { evaluate } from './evaluate.ts';
+import { DEFAULT_EVAL, PRECISIONS, type DefaultCell, type Precision } from './spec.ts';
+import { DEFAULT_CACHE_DIR } from './meters.ts';
+import { markdownTable } from './report.ts';
 
 function intIn(min: number, max: number): (v: string) => number {
   return (v) => {

@@ -21,7 +21,9 @@ import { createModelSession, graphSpec, RUNTIME_LABEL, type OrtRuntime } from '.
 import { fashionMnistPaths, loadIdxDataset } from '../train/data.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
-import { disposeReference, EvalError, formatDuration, prepareReference, writeGrid, type EvalOptions, type Precision } from './evaluate.ts';
+import { EvalError, type EvalOptions, type Precision } from './spec.ts';
+import { disposeReference, prepareReference, writeGrid } from './score.ts';
+import { formatDuration } from './report.ts';
 import { defaultFit, samplesToClassifierPixels } from './images.ts';
 import { meanInterval, type Interval } from './intervals.ts';
 import { scoreOnMeter, type Meter } from './meters.ts';

@@ -8,7 +8,8 @@
 import { promises as fsp } from 'node:fs';
 import { resolved, type Interval } from './intervals.ts';
 import { SAMPLER_LABEL } from './report.ts';
-import type { CellResult, EvalReport } from './evaluate.ts';
+import type { CellResult, EvalReport } from './spec.ts';
+import { pct } from './report.ts';
 
 export class CompareError extends Error {
   override readonly name = 'CompareError';
@@ -74,7 +75,6 @@ export function compareReports(a: EvalReport, b: EvalReport): CellComparison[] {
 }
 
 const ci = (v: number, i: Interval | undefined | null, d = 2): string => `${v.toFixed(d + 1)}${i ? ` [${i[0].toFixed(d)}, ${i[1].toFixed(d)}]` : ''}`;
-const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 export function comparisonTable(rows: readonly CellComparison[], nameA: string, nameB: string, samples: number): string {
   const say = (w: 'a' | 'b' | null | undefined): string => (w === undefined ? 'n/a' : w === null ? 'overlap' : w === 'a' ? nameA : nameB);

@@ -7,7 +7,10 @@ import { RUNTIME_LABEL } from '../../src/inference/onnx.ts';
 import { FASHION_MNIST_CLASSES } from '../train/data.ts';
 import { PALETTE, type Series } from '../lib/plot.ts';
 import type { Interval } from './intervals.ts';
-import type { CellResult, EvalReport } from './evaluate.ts';
+import type { CellResult, EvalReport } from './spec.ts';
+
+/** A fraction as a percentage with one decimal ('n/a' when missing). */
+export const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 export const SAMPLER_LABEL: Record<SamplerName, string> = {
   ddpm: 'DDPM ancestral',
@@ -25,7 +28,6 @@ const ci = (i: Interval | null | undefined, digits: number): string => (i ? ` [$
 const pctCi = (i: Interval | null | undefined): string => (i ? ` [${pct(i[0])}, ${pct(i[1])}]` : '');
 
 const fmt = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
-const pct = (v: number | null): string => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 /** The runs that sampled a report's cells: the included ones, and this one unless it only merged. */
 function runCount(r: EvalReport): number {

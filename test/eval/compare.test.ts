@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareReports, comparisonTable, distanceWinner, verdict } from '../../scripts/eval/compare.ts';
-import type { CellResult, EvalReport } from '../../scripts/eval/evaluate.ts';
+import type { CellResult, EvalReport } from '../../scripts/eval/spec.ts';
 
 function cell(d: number, ci: [number, number], second?: [number, [number, number]], acc = 0.9): CellResult {
   return {

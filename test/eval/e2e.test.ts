@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { decode } from 'fast-png';
 import { buildProgram } from '../../scripts/eval/cli.ts';
-import { evaluate, DEFAULT_EVAL, cellsOf, type EvalReport } from '../../scripts/eval/evaluate.ts';
+import { evaluate } from '../../scripts/eval/evaluate.ts';
+import { DEFAULT_EVAL, cellsOf, type EvalReport } from '../../scripts/eval/spec.ts';
 
 describe('npm run eval, end to end on models/fixture-tiny', () => {
   it('lists the cells: DDPM gets the reference row', () => {

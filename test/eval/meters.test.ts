@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { evaluate, DEFAULT_EVAL } from '../../scripts/eval/evaluate.ts';
+import { evaluate } from '../../scripts/eval/evaluate.ts';
+import { DEFAULT_EVAL } from '../../scripts/eval/spec.ts';
 import { loadClassifier, disposeClassifier, SECOND_CLASSIFIER_DIR, DEFAULT_CLASSIFIER_DIR } from '../../scripts/eval/classifier.ts';
 import { selectBackend } from '../../scripts/train/backend.ts';
 
