@@ -28,7 +28,7 @@ import { formatKernelTable, formatPhaseTable, groupKernels, phaseRows, type Kern
 import { adamStep } from './optim.ts';
 import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
-import { findTorchPython, formatPeerTable, PEER_SKIPPED, runPeer, type PeerResult, type PeerRow } from './peer.ts';
+import { findTorchPython, formatPeerSummary, formatPeerTable, PEER_SKIPPED, runPeer, type PeerResult, type PeerRow } from './peer.ts';
 
 /** Training variants bench:train times: self-conditioning and the p2 loss weight on or off. */
 const VARIANTS = { plain: { selfCondition: false, p2: false }, 'self-cond': { selfCondition: true, p2: false }, p2: { selfCondition: false, p2: true }, 'self-cond+p2': { selfCondition: true, p2: true } } as const;
@@ -216,11 +216,14 @@ async function main(): Promise<void> {
     .option('--cpu-max-batch <n>', 'largest batch tried on the slow pure-JS cpu backend', '16')
     .addOption(new Option('--data <kind>', 'synthetic or fashion-mnist images').choices(['synthetic', 'fashion-mnist']).default('synthetic'))
     .option('--no-pytorch', 'skip the PyTorch CPU peer (on by default when a python with torch is found)')
+    .option('--repeats <n>', 'with the PyTorch peer: time ours and the peer alternately n times per plain cell and print the median ratio with its range', '1')
     .option('--pytorch-timeout <s>', 'kill a PyTorch peer run after this many seconds', '300')
     .option('--profile', 'after each cell, a per-phase table of a step and a per-kernel table of one gradient computation', false)
     .option('--json', 'print the rows as JSON too', false);
   program.parse(process.argv);
-  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; variants: string; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string }>();
+  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; variants: string; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string; repeats: string }>();
+  const repeats = Number(o.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, got ${o.repeats}`);
   const variants = o.variants.split(',') as Variant[];
   for (const v of variants) if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}; variants: ${Object.keys(VARIANTS).join(', ')}`);
   const S = Number(o.imageSize);
@@ -254,35 +257,37 @@ async function main(): Promise<void> {
         if (workers > 1 && batch % workers !== 0) continue;
         const steps = choice.name === 'cpu' ? Math.min(2, Number(o.steps)) : Number(o.steps);
         const warm = choice.name === 'cpu' ? 1 : Number(o.warmup);
-        for (const variant of variants) {
-          const r = await benchCell(ds, cfg, variant, backend, batch, workers, steps, warm, o.profile);
-          const row: Row = { backend: choice.name, model: size, variant, ...r };
-          rows.push(row);
-          if (peer && variant === 'plain') {
-            const key = `${size}/${batch}`;
-            if (!peerCache.has(key)) {
-              try {
-                peerCache.set(key, await runPeer(peer.python, cfg, { batch, steps, warmup: warm, threads, timeoutMs: Number(o.pytorchTimeout) * 1000 }));
-              } catch (e) {
-                console.log(`  ${(e as Error).message}`);
-                peerCache.set(key, null);
+        for (const variant of variants)
+          for (let rep = 0; rep < (peer && variant === 'plain' ? repeats : 1); rep++) {
+            const r = await benchCell(ds, cfg, variant, backend, batch, workers, steps, warm, o.profile);
+            const row: Row = { backend: choice.name, model: size, variant, ...r };
+            rows.push(row);
+            if (peer && variant === 'plain') {
+              const key = `${size}/${batch}/${rep}`;
+              if (!peerCache.has(key) || repeats > 1) {
+                try {
+                  peerCache.set(key, await runPeer(peer.python, cfg, { batch, steps, warmup: warm, threads, timeoutMs: Number(o.pytorchTimeout) * 1000 }));
+                } catch (e) {
+                  console.log(`  ${(e as Error).message}`);
+                  peerCache.set(key, null);
+                }
+              }
+              const p = peerCache.get(key);
+              if (p) {
+                row.pytorch = p;
+                peerRows.push({ backend: row.backend, model: size, batch, params: row.params, peerParams: p.params, imagesPerSec: row.imagesPerSec, peerImagesPerSec: p.imagesPerSec });
               }
             }
-            const p = peerCache.get(key);
-            if (p) {
-              row.pytorch = p;
-              peerRows.push({ backend: row.backend, model: size, batch, params: row.params, peerParams: p.params, imagesPerSec: row.imagesPerSec, peerImagesPerSec: p.imagesPerSec });
-            }
+            console.log(
+              `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${variant.padEnd(13)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}  ${VARIANTS[variant].selfCondition ? firstPassText(row, steps) : '-'}`,
+            );
+            if (row.profileText) console.log(`${row.profileText}\n`);
           }
-          console.log(
-            `${row.backend.padEnd(14)} ${row.model.padEnd(6)} ${variant.padEnd(13)} ${(row.params / 1e6).toFixed(2).padStart(5)}M ${String(batch).padStart(8)} ${String(workers).padStart(7)} ${row.msPerStep.toFixed(0).padStart(8)} ${row.imagesPerSec.toFixed(1).padStart(9)} ${row.stepsPerHour.toFixed(0).padStart(8)} ${row.cpuSecPerStep.toFixed(2).padStart(11)} ${row.load1.toFixed(1).padStart(5)}  ${VARIANTS[variant].selfCondition ? firstPassText(row, steps) : '-'}`,
-          );
-          if (row.profileText) console.log(`${row.profileText}\n`);
-        }
       }
     }
   }
   if (peer && peerRows.length > 0) console.log(`\n${formatPeerTable(peerRows, threads, peer.torch)}`);
+  if (peer && repeats > 1 && peerRows.length > 0) console.log(`\n${formatPeerSummary(peerRows)}`);
   if (o.json) console.log(JSON.stringify(rows.map(({ profileText: _, ...r }) => r)));
   process.exit(0);
 }

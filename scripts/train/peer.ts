@@ -115,6 +115,32 @@ export function speedRatio(ours: number, peer: number): number {
   return peer > 0 ? ours / peer : NaN;
 }
 
+/**
+ * With --repeats: ours and the peer were timed alternately, n pairs per cell. One line per cell with the median
+ * ratio of the pairs and their range: a machine shared with other work moves both sides of a pair alike, so the
+ * pairs' ratios spread far less than either side's images per second.
+ */
+export function formatPeerSummary(rows: PeerRow[]): string {
+  const cells = new Map<string, PeerRow[]>();
+  for (const r of rows) {
+    const key = `${r.backend}/${r.model}/${r.batch}`;
+    cells.set(key, [...(cells.get(key) ?? []), r]);
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const lines = ['ours / PyTorch over alternating pairs (median [min, max]):', 'backend        model  batch  pairs  ours img/s  torch img/s  ours/torch'];
+  for (const group of cells.values()) {
+    const ratios = group.map((r) => speedRatio(r.imagesPerSec, r.peerImagesPerSec));
+    const { backend, model, batch } = group[0];
+    lines.push(
+      `${backend.padEnd(14)} ${model.padEnd(6)} ${String(batch).padStart(5)} ${String(group.length).padStart(6)} ${median(group.map((r) => r.imagesPerSec)).toFixed(1).padStart(11)} ${median(group.map((r) => r.peerImagesPerSec)).toFixed(1).padStart(12)}  ${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}, ${Math.max(...ratios).toFixed(2)}]`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /** The comparison table printed after the benchmark's own table. */
 export function formatPeerTable(rows: PeerRow[], threads: number, torch: string): string {
   const lines = [

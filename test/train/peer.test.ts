@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createUNet } from '../../scripts/train/model.ts';
 import { DEFAULT_UNET, PRESETS } from '../../scripts/train/options.ts';
-import { findTorchPython, formatPeerTable, peerParamCount, parsePeerOutput, parseProbe, PEER_SKIPPED, pythonCandidates, speedRatio } from '../../scripts/train/peer.ts';
+import { findTorchPython, formatPeerSummary, formatPeerTable, peerParamCount, parsePeerOutput, parseProbe, PEER_SKIPPED, pythonCandidates, speedRatio } from '../../scripts/train/peer.ts';
 
 describe('PyTorch peer helpers', () => {
   it('probes $DDPM_PYTORCH_PYTHON, then Debian python3, then python3 on PATH, without duplicates', () => {
@@ -37,6 +37,14 @@ describe('PyTorch peer helpers', () => {
     expect(same).toMatch(/280177\s+280177\s+64\.0\s+128\.0\s+0\.50$/);
     expect(other).toMatch(/PARAM MISMATCH$/);
     expect(PEER_SKIPPED).toMatch(/python3-torch.*DDPM_PYTORCH_PYTHON/);
+  });
+
+  it('summarises alternating pairs per cell: median ratio and its range', () => {
+    const pair = (ours: number, torch: number, model = 'tiny') => ({ backend: 'wasm', model, batch: 64, params: 1, peerParams: 1, imagesPerSec: ours, peerImagesPerSec: torch });
+    const t = formatPeerSummary([pair(40, 100), pair(60, 100), pair(45, 90), pair(30, 100, 'small')]).split('\n');
+    expect(t).toHaveLength(4);
+    expect(t[2]).toMatch(/^wasm\s+tiny\s+64\s+3\s+45\.0\s+100\.0\s+0\.50 \[0\.40, 0\.60\]$/);
+    expect(t[3]).toMatch(/small\s+64\s+1\s+30\.0\s+100\.0\s+0\.30 \[0\.30, 0\.30\]$/);
   });
 });
 
