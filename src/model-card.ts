@@ -76,12 +76,19 @@ export interface ModelFile {
   path: string; // relative to the model folder
   bytes: number;
   sha256: string; // hex
+  /**
+   * 'extended': onnxruntime's graph optimizations (fusions, constant folding, up to level "extended") are
+   * already applied, saved by the exporter through onnxruntime-node. onnxruntime-web then loads the graph
+   * without running them again (graphOptimizationLevel "disabled"): the same outputs, a faster session creation.
+   */
+  optimized?: 'extended';
 }
 
 /** What the U-Net runtime (src/inference/) needs of a card, whatever the model's kind (DDPM or Cold Diffusion). */
 export type NetworkCard = Pick<ModelCard, 'name' | 'imageSize' | 'channels' | 'architecture' | 'io' | 'files'>;
 
-const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+/** A card's file entry (DDPM and Cold Diffusion cards alike). */
+export const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/), optimized: z.enum(['extended']).optional() });
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
 
 /** What every reader relies on; other fields pass through unchecked. */

@@ -140,7 +140,7 @@ interface ForwardResponse {
 }
 
 async function workerdForwardOnce(server: BenchServer, model: BenchModel, precision: Precision, t: TimingOptions): Promise<ForwardResponse> {
-  const q = new URLSearchParams({ batches: batches.join(','), warmupMs: String(t.warmupMs), measureMs: String(t.measureMs), minBlockMs: String(t.minBlockMs), minBlocks: String(t.minBlocks) });
+  const q = new URLSearchParams({ precision, batches: batches.join(','), warmupMs: String(t.warmupMs), measureMs: String(t.measureMs), minBlockMs: String(t.minBlockMs), minBlocks: String(t.minBlocks) });
   const res = await fetch(`${server.base}/__bench/forward?${q}`, { method: 'POST', body: new Uint8Array(precision === 'int8' ? model.int8 : model.fp32), signal: AbortSignal.timeout(600_000) });
   if (!res.ok) throw new Error(`workerd forward ${precision}: ${res.status} ${await res.text()}`);
   return (await res.json()) as ForwardResponse;

@@ -2,7 +2,7 @@
  * U-Net forward latency under Node: onnxruntime-web (wasm, one thread, as served) and onnxruntime-node
  * (native CPU provider, intraOpNumThreads = 1), both with graphOptimizationLevel 'all'.
  */
-import { createModelSession, graphSpec, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec, type OrtRuntime } from '../../src/inference/onnx.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { forwardInputs } from './inputs.ts';
 import { timeRuns, type Timing, type TimingOptions } from './timing.ts';
@@ -29,7 +29,7 @@ async function timeForwards(
   timing: TimingOptions,
   initialWarmupMs: number,
 ): Promise<ForwardRow[]> {
-  const session = await createModelSession(bytes, graphSpec(card), { runtime, threads: 1 });
+  const session = await createModelSession(bytes, graphSpec(card), { runtime, threads: 1, ...fileSessionOptions(card.files[precision]) });
   const rows: ForwardRow[] = [];
   try {
     // as in workerd: let V8 tier the runtime's wasm up before timing (scripts/bench/workerd/bench-worker.ts)

@@ -4,19 +4,21 @@
  *   node --import tsx scripts/bench/profile-child.ts <model.json dir> <onnx file> <batch> <warmup runs> <profiled runs>
  */
 import { readFileSync } from 'node:fs';
-import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec } from '../../src/inference/onnx.ts';
 import { readModelCard } from '../lib/model-card.ts';
 import { forwardInputs } from './inputs.ts';
 
 const [dir, file, batchArg, warmArg, runsArg] = process.argv.slice(2);
 const card = readModelCard(dir);
 const inputs = forwardInputs(card, Number(batchArg));
+// a card file loads as the app loads it (pre-optimized graphs skip the optimizers); any other graph runs them all
+const options = fileSessionOptions(Object.values(card.files).find((f) => f !== undefined && file.endsWith(f.path)));
 // warm up an unprofiled session first (V8 tiers the runtime wasm up), then profile a second one
-const warm = await createModelSession(readFileSync(file), graphSpec(card));
+const warm = await createModelSession(readFileSync(file), graphSpec(card), options);
 const warmFeeds = warm.feeds(inputs);
 for (let i = 0; i < Number(warmArg); i++) await warm.runFeeds(warmFeeds);
 await warm.release();
-const session = await createModelSession(readFileSync(file), graphSpec(card), { profile: true });
+const session = await createModelSession(readFileSync(file), graphSpec(card), { ...options, profile: true });
 const feeds = session.feeds(inputs);
 for (let i = 0; i < Number(runsArg); i++) await session.runFeeds(feeds);
 session.endProfiling();

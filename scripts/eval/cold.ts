@@ -17,7 +17,7 @@ import { deriveSeed } from '../../src/diffusion/index.ts';
 import { quantize8 } from '../../src/image/index.ts';
 import { parseColdCard } from '../../src/models/cold.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
-import { createModelSession, graphSpec, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
 import { fashionMnistPaths, loadIdxDataset } from '../train/data.ts';
 import type { FitMode } from '../train/options.ts';
 import { Rng } from '../train/rng.ts';
@@ -218,7 +218,7 @@ export async function evaluateCold(o: ColdEvalOptions): Promise<ColdEvalReport> 
   const bytes = new Uint8Array(await fsp.readFile(path.join(o.modelDir, file.path)));
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== file.sha256) throw new EvalError(`${o.modelDir}/${file.path}: sha256 ${sha} differs from model.json's ${file.sha256}`);
-  const session = await createModelSession(bytes, graphSpec(card), { runtime: o.runtime, threads: o.threads });
+  const session = await createModelSession(bytes, graphSpec(card), { runtime: o.runtime, threads: o.threads, ...fileSessionOptions(file) });
   const restorer: RestoreModel = (() => {
     const m = createEpsModel(session, card.architecture.numClasses);
     return (x, t) => m({ x, t });

@@ -12,7 +12,7 @@ import cliProgress from 'cli-progress';
 import { createScheduler, makeSchedule, modelEvaluations, SAMPLER_NAMES, type EpsModel, type GuidanceInterval } from '../../src/diffusion/index.ts';
 import type { ModelCard } from '../../src/model-card.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
-import { createModelSession, graphSpec, type ModelSession } from '../../src/inference/onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec, type ModelSession } from '../../src/inference/onnx.ts';
 import { readModelCard } from '../lib/model-card.ts';
 import type { FitMode } from '../train/options.ts';
 import { FASHION_MNIST_CLASSES } from '../train/data.ts';
@@ -127,7 +127,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const msPerImageStep = new Map<Precision, number>();
   for (const p of o.precisions) {
     if (!cells.some((c) => c.precision === p) || o.worker) continue;
-    const session = await createModelSession(await readModelFile(o.modelDir, card, p), graphSpec(card), { runtime: o.runtime, threads: o.threads });
+    const session = await createModelSession(await readModelFile(o.modelDir, card, p), graphSpec(card), { runtime: o.runtime, threads: o.threads, ...fileSessionOptions(card.files[p]) });
     sessions.set(p, session);
     const m = createEpsModel(session, numClasses);
     models.set(p, m);

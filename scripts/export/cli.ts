@@ -11,6 +11,7 @@ import { ExportError } from '../model/ops-onnx.ts';
 import { formatReport } from './export.ts';
 import { exportFromModel } from './from-model.ts';
 import { exportRun } from './from-run.ts';
+import { optimizeModelFolder } from './optimize.ts';
 import { DEFAULT_MIXTURE_COMPONENTS, DEFAULT_START_NOISE } from './cold.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,6 +47,8 @@ const program = new Command()
   .option('--evaluation-images <n>', 'other training images for the int8 error figures (x 5 timesteps)', positiveInt, 64)
   .option('--keep-float <layers>', 'comma-separated conv layers kept in float (default: first and last conv, down.0.downsample, up.0.res.*/skip)')
   .option('--no-parity', 'skip the tfjs vs onnxruntime-web parity check')
+  .option('--no-optimize', "ship the int8 graph as quantized (onnxruntime-web then optimizes it at every session creation)")
+  .option('--optimize <dir>', 'instead of exporting: optimize an exported model folder\'s int8 graph in place (file and card), checked against the original')
   .option('--bench <batches>', 'time fp32 and int8 forwards at these batch sizes, e.g. 1,4,16', intList)
   .option('--mixture-components <n>', `cold-blur runs: components of the Gaussian mixture of the fully blurred start (default ${DEFAULT_MIXTURE_COMPONENTS}, the paper's --gmm_cluster)`, positiveInt)
   .option('--start-noise <x>', `cold-blur runs: std of the noise added to the generation start (default ${DEFAULT_START_NOISE}, the paper's --noise)`, nonNegative)
@@ -62,10 +65,16 @@ const program = new Command()
     evaluationImages: number;
     keepFloat?: string;
     parity: boolean;
+    optimize: boolean | string;
     bench?: number[];
     mixtureComponents?: number;
     startNoise?: number;
   }) => {
+    if (typeof opts.optimize === 'string') {
+      if (opts.run !== undefined || opts.fromModel !== undefined) program.error('export: --optimize <dir> works on an exported model folder; it goes without --run and --from-model');
+      await optimizeModelFolder(opts.optimize);
+      return;
+    }
     if ((opts.run === undefined) === (opts.fromModel === undefined)) program.error('export: give exactly one of --run <dir> and --from-model <dir>');
     if (opts.fromModel === undefined && (opts.images !== undefined || opts.labels !== undefined)) program.error('export: --images and --labels go with --from-model');
     if (opts.fromModel !== undefined && opts.step !== undefined) program.error('export: --step goes with --run');
@@ -79,6 +88,7 @@ const program = new Command()
       keepFloat: opts.keepFloat?.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
       parity: opts.parity,
       benchmarkBatches: opts.bench ?? [],
+      optimize: opts.optimize !== false,
       log: (line: string) => console.log(line),
     };
     const { dir, report } =

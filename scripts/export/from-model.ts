@@ -76,6 +76,7 @@ export async function exportFromModel(o: ModelExportOptions) {
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
+    optimize: o.optimize,
     log: o.log,
     extraChecks: async (fp32, net) => {
       const inputs = net.inputs(input.evaluationImages.subarray(0, 8 * n), 8, 4, parityTimesteps(net.T), 4, input.evaluationLabels);

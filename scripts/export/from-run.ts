@@ -27,6 +27,8 @@ export interface RunExportOptions {
   keepFloat?: string[];
   parity: boolean;
   benchmarkBatches: number[];
+  /** Ship the int8 graph optimized by onnxruntime-node (default true). */
+  optimize?: boolean;
   log: (line: string) => void;
 }
 
@@ -114,6 +116,7 @@ export async function exportRun(o: RunExportOptions) {
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),
     modelsDir: o.modelsDir,
     benchmarkBatches: o.benchmarkBatches,
+    optimize: o.optimize,
     log: o.log,
     extraChecks: o.parity
       ? async (fp32, net) => {

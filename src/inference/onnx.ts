@@ -9,7 +9,7 @@
  */
 import * as web from 'onnxruntime-web/wasm';
 import type { ModelInputs } from '../diffusion/types.ts';
-import { graphInputs, type ModelIo, type NetworkCard } from '../model-card.ts';
+import { graphInputs, type ModelFile, type ModelIo, type NetworkCard } from '../model-card.ts';
 
 web.env.wasm.numThreads = 1; // workerd has no Worker; in Node one thread is what serving gets
 web.env.wasm.proxy = false;
@@ -46,6 +46,17 @@ export interface SessionOptions {
   wasmEntry?: string;
   /** Profile the session's kernels (onnxruntime-web prints the profile at endProfiling). */
   profile?: boolean;
+  /**
+   * The graph was saved already optimized (a card file's `optimized`): onnxruntime-web skips its optimizers
+   * (level "disabled"). onnxruntime-node always runs all of them (its NCHWc kernels are its best, and the peer of
+   * the benchmarks should be at its best).
+   */
+  preOptimized?: boolean;
+}
+
+/** Session options for one of a card's files: `preOptimized` when the exporter saved it optimized. */
+export function fileSessionOptions(file: Pick<ModelFile, 'optimized'> | undefined): Pick<SessionOptions, 'preOptimized'> {
+  return file?.optimized === undefined ? {} : { preOptimized: true };
 }
 
 /** Input tensors of one run, built once (timing loops reuse them). */
@@ -95,14 +106,29 @@ export interface OrtSession {
 const NATIVE = 'onnxruntime-node';
 let configuredEntry: string | undefined;
 
+async function loadNative(): Promise<typeof import('onnxruntime-node')> {
+  try {
+    return (await import(/* @vite-ignore */ NATIVE)) as typeof import('onnxruntime-node');
+  } catch (e) {
+    throw new Error('onnxruntime-node cannot be loaded (npm ci installs it as a dev dependency); use the web runtime', { cause: e });
+  }
+}
+
+/**
+ * The exporter's step (Node only): onnxruntime-node applies its graph optimizations up to level "extended"
+ * (QDQ fusion into QLinearConv, constant folding, Conv+activation and other fusions; not the "all" level's
+ * layout changes, which are specific to the native kernels) and writes the graph it would run to `outFile`.
+ * onnxruntime-web loads that file with its optimizers off (`preOptimized`). Throws when onnxruntime-node is missing.
+ */
+export async function saveOptimizedGraph(bytes: Uint8Array, outFile: string): Promise<void> {
+  const native = await loadNative();
+  const session = await native.InferenceSession.create(bytes, { graphOptimizationLevel: 'extended', optimizedModelFilePath: outFile, intraOpNumThreads: 1, logSeverityLevel: 3 });
+  await session.release();
+}
+
 async function openSession(bytes: Uint8Array, o: SessionOptions): Promise<{ session: OrtSession; Tensor: TensorCtor }> {
   if (o.runtime === 'node') {
-    let native: typeof import('onnxruntime-node');
-    try {
-      native = (await import(/* @vite-ignore */ NATIVE)) as typeof import('onnxruntime-node');
-    } catch (e) {
-      throw new Error('onnxruntime-node cannot be loaded (npm ci installs it as a dev dependency); use the web runtime', { cause: e });
-    }
+    const native = await loadNative();
     const session = await native.InferenceSession.create(bytes, {
       intraOpNumThreads: o.threads ?? 1,
       interOpNumThreads: 1,
@@ -121,7 +147,7 @@ async function openSession(bytes: Uint8Array, o: SessionOptions): Promise<{ sess
   }
   const session = await web.InferenceSession.create(bytes, {
     executionProviders: ['wasm'],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: o.preOptimized ? 'disabled' : 'all',
     logSeverityLevel: 3,
     ...(o.profile ? { enableProfiling: true } : {}),
   });

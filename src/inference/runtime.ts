@@ -4,7 +4,7 @@ import type { EpsModel } from '../diffusion/index.ts';
 import type { NetworkEntry } from '../models/registry.ts';
 import { createEpsModel } from './eps-model.ts';
 import { verifyModel } from './integrity.ts';
-import { createModelSession, graphSpec } from './onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec } from './onnx.ts';
 
 export interface RuntimeOptions {
   /** Specifier of ort-entry.mjs (Env.ORT_WASM_ENTRY). */
@@ -45,7 +45,7 @@ export function loadEpsModel(entry: NetworkEntry, options: RuntimeOptions): Prom
       const t0 = performance.now();
       await verifyModel(entry);
       const t1 = performance.now();
-      const session = await createModelSession(new Uint8Array(entry.bytes), graphSpec(entry.card), { wasmEntry: options.wasmEntry });
+      const session = await createModelSession(new Uint8Array(entry.bytes), graphSpec(entry.card), { wasmEntry: options.wasmEntry, ...fileSessionOptions(entry.card.files.int8) });
       configuredEntry = options.wasmEntry;
       if (coldStart === undefined) {
         const entryModule = (await import(/* @vite-ignore */ options.wasmEntry)) as OrtEntryModule;

@@ -2,6 +2,7 @@
 // kept in the same registry under `cold`, and served by GET /v1/samples/{seed}.png (generation, when the card
 // has a generation start) and POST /v1/restore (restoration) only.
 import { z } from 'zod';
+import { modelFile } from '../model-card.ts';
 import type { ColdModelCard } from '../cold/card.ts';
 import { validateMixture, type GaussianMixture } from '../cold/mixture.ts';
 import { COLD_KINDS, validateProcess } from '../cold/process.ts';
@@ -19,7 +20,6 @@ export interface ColdRegistry {
   get(name: string): ColdEntry | undefined;
 }
 
-const modelFile = z.object({ path: z.string().min(1), bytes: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /** The parts of a cold card the worker relies on; process and mixture are checked by src/cold's validators. */
 const coldCard = z.looseObject({

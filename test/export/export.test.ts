@@ -207,6 +207,10 @@ describe('npm run export -- --run <dir>', () => {
     expect(card.classNames?.[9]).toBe('Ankle boot');
     expect(card.dataset).toMatch(/^Fashion-MNIST/);
     expect(card.exportErrors?.['parity.tfjsVsOrtMaxAbs']).toBeLessThanOrEqual(1e-4);
+    // the int8 graph ships optimized by onnxruntime-node, its figures measured on that graph
+    expect(card.files.int8.optimized).toBe('extended');
+    expect(card.exportErrors?.['int8.optimizedMaxAbs']).toBeLessThanOrEqual(1e-3);
+    expect(card.exportErrors?.['int8.relRms']).toBeLessThan(0.2);
     expect(await readdir(models)).toEqual(['tiny-run']);
     await rm(path.dirname(runDir), { recursive: true });
     await rm(models, { recursive: true });

@@ -13,7 +13,7 @@
  */
 import { createApp } from '../../../src/app.ts';
 import type { Env } from '../../../src/env.ts';
-import { createModelSession, graphSpec } from '../../../src/inference/onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec } from '../../../src/inference/onnx.ts';
 import { coldStartBreakdown, sessionRunMs, sessionRuns, wasmHeapBytes } from '../../../src/inference/runtime.ts';
 import type { ModelCard } from '../../../src/model-card.ts';
 import { createRegistry, parseModelCard, type ServingDefaults, type ServingLimits } from '../../../src/models/registry.ts';
@@ -54,7 +54,8 @@ async function forwardBench(request: Request, env: Env, card: ModelCard): Promis
   const bytes = new Uint8Array(await request.arrayBuffer());
   const created = Date.now();
   // the session as the app gets it (src/inference/onnx.ts, configured for workerd)
-  const session = await createModelSession(bytes, graphSpec(card), { wasmEntry: env.ORT_WASM_ENTRY });
+  const precision = q.get('precision') === 'fp32' ? 'fp32' : 'int8';
+  const session = await createModelSession(bytes, graphSpec(card), { wasmEntry: env.ORT_WASM_ENTRY, ...fileSessionOptions(card.files[precision]) });
   const createMs = Date.now() - created;
   const heapAfterCreate = await heapBytes(env.ORT_WASM_ENTRY);
   const rows = [];
