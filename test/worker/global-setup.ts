@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
-import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
+import { createModelSession, fileSessionOptions, graphSpec } from '../../src/inference/onnx.ts';
 import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
 import { readModelCard } from '../../scripts/lib/model-card.ts';
 import { renderPng } from '../../src/render/render.ts';
@@ -22,7 +22,7 @@ export default async function setup(project: TestProject): Promise<void> {
   vendorOrtWasm();
   const card = readModelCard(MODEL_DIR);
   // the session as the worker gets it (src/inference/onnx.ts), onnxruntime-web in Node
-  const session = await createModelSession(readFileSync(join(MODEL_DIR, card.files.int8.path)), graphSpec(card));
+  const session = await createModelSession(readFileSync(join(MODEL_DIR, card.files.int8.path)), graphSpec(card), fileSessionOptions(card.files.int8));
   const model = createEpsModel(session, card.architecture.numClasses, { maxBatch: 8 });
   const pngs: string[] = [];
   for (const c of REFERENCE_CASES) {
@@ -43,7 +43,7 @@ async function provideColdReference(project: TestProject): Promise<void> {
     return Buffer.from(y.buffer).toString('base64');
   });
   const card = parseColdCard(JSON.parse(readFileSync(join(COLD_DIR, 'model.json'), 'utf8')));
-  const session = await createModelSession(readFileSync(join(COLD_DIR, card.files.int8.path)), graphSpec(card));
+  const session = await createModelSession(readFileSync(join(COLD_DIR, card.files.int8.path)), graphSpec(card), fileSessionOptions(card.files.int8));
   const model = createEpsModel(session, card.architecture.numClasses, { maxBatch: 8 });
   const sample = await renderColdSample(model, card, COLD_SAMPLE.seed, COLD_SAMPLE.params);
   const image = await decodeRestoreImage(restoreInputPng(), card);
