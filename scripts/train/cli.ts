@@ -339,7 +339,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(
       `step ${r.step}: loss ${r.lastLoss.toFixed(4)} (first 10% ${r.firstLosses.toFixed(4)}, last 10% ${r.lastLosses.toFixed(4)}); ${r.msPerStep.toFixed(0)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s (the steps alone); ${r.wallSeconds.toFixed(0)} s of wall time with checkpoints and sample grids`,
     );
-    console.log(`resume with: npm run train -- --resume --run-dir ${path.relative(process.cwd(), runDir) || runDir}`);
+    // relative inside the working folder, absolute outside it (a run kept elsewhere is found from anywhere)
+    const rel = path.relative(process.cwd(), runDir);
+    console.log(`resume with: npm run train -- --resume --run-dir ${rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(runDir) : rel}`);
     return r.interrupted ? 130 : 0;
   } catch (e) {
     if (e instanceof DatasetError || e instanceof CheckpointError || e instanceof InvalidArgumentError || e instanceof RangeError) {
