@@ -16,6 +16,7 @@ import type { FitMode } from '../train/options.ts';
 import { checkpointTable, evaluateCheckpoints } from './checkpoints.ts';
 import { ORT_RUNTIMES, type OrtRuntime } from '../../src/inference/onnx.ts';
 import { compareFiles } from './compare.ts';
+import { runTradeoff } from './tradeoff.ts';
 import { evaluate } from './evaluate.ts';
 import { DEFAULT_EVAL, PRECISIONS, type DefaultCell, type Precision } from './spec.ts';
 import { DEFAULT_CACHE_DIR } from './meters.ts';
@@ -86,6 +87,9 @@ interface CliOptions {
   classifier?: string;
   secondClassifier?: string;
   compare?: string[];
+  tradeoff?: string[];
+  bench?: string;
+  budgetMs?: number;
   worker?: string;
   workerConcurrency: number;
   backend: BackendRequest;
@@ -129,6 +133,9 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder (default: eval-results/<model name>)')
     .option('--classifier <dir>', 'evaluation classifier folder (default: scripts/eval/classifier)')
     .option('--compare <a,b>', 'compare two results.json files cell by cell with the decision rule (intervals, both meters); samples nothing', (v) => v.split(','))
+    .option('--tradeoff <files>', 'the quality/latency table of several models: their results.json (each with its default cell) with --bench; picks the default by the rule it prints; samples nothing', (v) => v.split(','))
+    .option('--bench <file>', 'with --tradeoff: the JSON report of npm run bench edge -- --model <the same models> (bench-results/bench-*.json)')
+    .option('--budget-ms <ms>', 'with --tradeoff: latency budget for the warm single-image p50', intIn(1, 1e7))
     .option('--worker <url>', 'request every sample from a running worker (npm run dev: http://127.0.0.1:8787) instead of sampling in-process; int8 only')
     .option('--worker-concurrency <n>', 'with --worker: requests in flight', intIn(1, 16), 2)
     .option('--second-classifier <dir>', 'the second meter: a classifier of another architecture and seed, or "none" (default: scripts/eval/classifier-gap)')
@@ -158,7 +165,8 @@ export function buildProgram(): Command {
         '  npm run eval -- --model models/fmnist-small --worker http://127.0.0.1:8787 --samples 500 --samplers unipc --steps 10 --guidance 1.75 \\\n' +
         '      --guidance-interval 0,600 --precision int8 --ddpm-reference 0   # the served images, from npm run dev, on both meters\n' +
         '  npm run eval -- --compare eval-results/a/results.json,eval-results/b/results.json   # which cells differ, by the decision rule\n' +
-        '  npm run eval -- --model models/<cold model> --restore-images 1000 --samples 1000   # Cold Diffusion: restoration by t, generation\n',
+        '  npm run eval -- --model models/<cold model> --restore-images 1000 --samples 1000   # Cold Diffusion: restoration by t, generation\n' +
+        '  npm run eval -- --tradeoff eval-results/a/results.json,eval-results/b/results.json --bench bench-results/bench-<time>.json --budget-ms 250   # which model should be the default\n',
     );
 }
 
@@ -171,7 +179,14 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     console.log(await compareFiles(a.compare[0], a.compare[1]));
     return;
   }
-  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir>, --run <dir> or --compare <a,b>');
+  if (a.tradeoff !== undefined) {
+    if (a.bench === undefined) program.error('error: --tradeoff needs --bench <bench edge JSON report> for the latencies');
+    if (a.tradeoff.length < 1 || a.tradeoff.some((f) => f === '')) program.error('error: --tradeoff takes results.json files: --tradeoff a/results.json,b/results.json');
+    console.log(await runTradeoff(a.tradeoff, a.bench as string, a.budgetMs));
+    return;
+  }
+  if (a.bench !== undefined || a.budgetMs !== undefined) program.error('error: --bench and --budget-ms go with --tradeoff');
+  if ((a.model === undefined) === (a.run === undefined)) program.error('error: give exactly one of --model <dir>, --run <dir>, --compare <a,b> or --tradeoff <files>');
   const common = {
     samples: a.samples,
     batch: a.batch,

@@ -44,7 +44,7 @@ export interface CellComparison {
 const keyOf = (c: CellResult): string => `${c.sampler}|${c.steps}|${c.precision}|${c.guidance}`;
 
 /** The report's measured default cell (targets.defaultCell), if any. */
-function defaultOf(r: EvalReport): CellResult | undefined {
+export function defaultOf(r: EvalReport): CellResult | undefined {
   const d = r.targets?.defaultCell;
   return d ? r.cells.find((c) => c.sampler === d.sampler && c.steps === d.steps && c.precision === d.precision && c.guidance === d.guidance) : undefined;
 }
