@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decode } from 'fast-png';
+import { decode, encode } from 'fast-png';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from './dev-server.ts';
@@ -23,6 +23,8 @@ declare global {
     __steps: number[];
     /** The preview image shown at each of those steps. */
     __frames: string[];
+    /** Step indices of the restoration section's `restore-step` events (installed by the restore test). */
+    __restore: number[];
   }
 }
 
@@ -270,6 +272,47 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     await page.waitForSelector('#grid[data-state="error"]', { state: 'attached' });
     expect(await page.textContent('#status')).toMatch(/^grid: Invalid parameter: steps x images x 2 .*must be at most \d+ for model fmnist-small/);
     expect(await page.isHidden('#grid')).toBe(true);
+  });
+
+  it('restores a degraded image step by step (Cold Diffusion), from the image shown and from an upload, and says what is missing', async () => {
+    await page.goto(server.base + '/', { waitUntil: 'load' });
+    await page.waitForFunction(() => {
+      const img = document.getElementById('image') as HTMLImageElement | null;
+      return img !== null && img.complete && img.naturalWidth > 0;
+    }, undefined, { timeout: 90_000 });
+    await page.evaluate(() => {
+      window.__restore = [];
+      window.addEventListener('restore-step', (e) => window.__restore.push((e as CustomEvent<{ index: number }>).detail.index));
+      const level = document.getElementById('cold-t') as HTMLInputElement;
+      level.value = '4';
+      level.dispatchEvent(new Event('input'));
+    });
+    expect(await page.textContent('#cold-t-value')).toBe('4');
+    // the image shown above, degraded to t = 4 by the worker, then restored one level per step
+    await page.click('#restore');
+    await page.waitForSelector('#cold-result[data-state="done"]', { timeout: 90_000 });
+    expect(await page.evaluate(() => window.__restore)).toEqual([0, 1, 2, 3]);
+    expect(await page.textContent('#cold-status')).toBe('restored from t = 4 with Algorithm 2');
+    for (const id of ['#cold-clean', '#cold-degraded', '#cold-result']) expect(await page.getAttribute(id, 'src'), id).toMatch(/^data:image\/png;base64,/);
+    expect(await page.getAttribute('#cold-degraded', 'src')).not.toBe(await page.getAttribute('#cold-result', 'src'));
+
+    // a file of the user's: refused with a message until one is chosen, then restored the same way
+    await page.selectOption('#cold-source', 'upload');
+    expect(await page.isVisible('#cold-file')).toBe(true);
+    await page.click('#restore');
+    await page.waitForSelector('#cold-result[data-state="error"]');
+    expect(await page.textContent('#cold-status')).toBe('choose a file first');
+    const square = new Uint8Array(48 * 48);
+    for (let y = 12; y < 36; y++) square.fill(230, y * 48 + 12, y * 48 + 36);
+    await page.setInputFiles('#cold-file', { name: 'square.png', mimeType: 'image/png', buffer: Buffer.from(encode({ width: 48, height: 48, data: square, channels: 1, depth: 8 })) });
+    await page.waitForFunction(() => document.getElementById('cold-status')?.textContent?.startsWith('file loaded'));
+    await page.evaluate(() => (window.__restore = []));
+    await page.click('#restore');
+    await page.waitForSelector('#cold-result[data-state="done"]', { timeout: 90_000 });
+    expect(await page.evaluate(() => window.__restore)).toEqual([0, 1, 2, 3]);
+    const result = pngStats(Buffer.from((await page.getAttribute('#cold-result', 'src'))!.split(',')[1], 'base64'));
+    expect(result.width).toBe(32); // the model's size
+    expect(result.std).toBeGreaterThan(10); // the square is still there, not a flat image
   });
 
   it('links an API reference built from /openapi.json', async () => {
