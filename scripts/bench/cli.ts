@@ -18,6 +18,7 @@ import { deriveSeed, SAMPLER_NAMES, type SamplerName } from '../../src/diffusion
 import { LIMITS } from '../../src/render/limits.ts';
 import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample, type Stats } from './e2e.ts';
 import { profileGraph, type KernelProfile } from './profile.ts';
+import { fileSessionOptions } from '../../src/inference/onnx.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
 import { loadModel, probeModel, registryDefaultModel, ROOT, servedSettings, type BenchModel } from './models.ts';
 import { DEFAULT_PARAMS, measureOverhead, type OverheadRow } from './overhead.ts';
@@ -87,7 +88,7 @@ const program = new Command()
   .option('--no-e2e', 'forward latency and overhead only (no wrangler dev)')
   .option('--defaults <sampler,steps,guidance[,tLow-tHigh]>', "serving defaults to bench instead of the model's in src/models/served.json, e.g. dpmpp2m,20,1.75 (a before/after in one run)", parseDefaults)
   .option('--profile', "where a forward's time goes: onnxruntime-web's profiler, kernels by op (int8, batch 1)", false)
-  .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side')
+  .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side, loaded with all of onnxruntime-web\'s optimizations')
   .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
   .option('--report <file>', 'also write the report here (e.g. docs/bench.md)')
   .parse();
@@ -244,7 +245,7 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
   if (o.profile) {
     log(`${model.card.name}: kernel profile (onnxruntime-web, Node)`);
     try {
-      r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1, { log }) }];
+      r.profile = [{ label: `${model.card.name} int8 (this export)`, profile: await profileGraph(model.dir, model.int8, 1, { log, ...fileSessionOptions(model.card.files.int8) }) }];
       if (o.profileAgainst) r.profile.push({ label: basename(o.profileAgainst), profile: await profileGraph(model.dir, readFileSync(o.profileAgainst), 1, { log }) });
     } catch (e) {
       // the other measurements stand: report without the profile rather than lose the run

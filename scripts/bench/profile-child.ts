@@ -1,18 +1,18 @@
 /**
  * Child process of the kernel profile (scripts/bench/profile.ts): onnxruntime-web prints its profile as JSON
  * lines on stdout when the session ends profiling, so the profiled run gets a process of its own.
- *   node --import tsx scripts/bench/profile-child.ts <model.json dir> <onnx file> <batch> <warmup runs> <profiled runs>
+ *   node --import tsx scripts/bench/profile-child.ts <model.json dir> <onnx file> <batch> <warmup runs> <profiled runs> <pre-optimized|optimize>
  */
 import { readFileSync } from 'node:fs';
-import { createModelSession, fileSessionOptions, graphSpec } from '../../src/inference/onnx.ts';
+import { createModelSession, graphSpec } from '../../src/inference/onnx.ts';
 import { readModelCard } from '../lib/model-card.ts';
 import { forwardInputs } from './inputs.ts';
 
-const [dir, file, batchArg, warmArg, runsArg] = process.argv.slice(2);
+const [dir, file, batchArg, warmArg, runsArg, load] = process.argv.slice(2);
 const card = readModelCard(dir);
 const inputs = forwardInputs(card, Number(batchArg));
-// a card file loads as the app loads it (pre-optimized graphs skip the optimizers); any other graph runs them all
-const options = fileSessionOptions(Object.values(card.files).find((f) => f !== undefined && file.endsWith(f.path)));
+// as the app loads the graph: a pre-optimized one (the card's `optimized`) skips onnxruntime-web's optimizers
+const options = { preOptimized: load === 'pre-optimized' };
 // warm up an unprofiled session first (V8 tiers the runtime wasm up), then profile a second one
 const warm = await createModelSession(readFileSync(file), graphSpec(card), options);
 const warmFeeds = warm.feeds(inputs);

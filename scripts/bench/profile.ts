@@ -81,20 +81,21 @@ function runChild(args: string[], outFile: string, timeoutMs: number): Promise<s
 }
 
 /**
- * Profiles `onnx` (bytes) of the model in `modelDir` at one batch size, in a child process. On a busy machine
+ * Profiles `onnx` (bytes) of the model in `modelDir` at one batch size, in a child process, loaded as the app
+ * loads it (`preOptimized`: a graph the exporter saved optimized, onnxruntime-web's optimizers off). On a busy machine
  * a child is killed after `timeoutMs` and tried again once.
  */
 export async function profileGraph(
   modelDir: string,
   onnx: Uint8Array,
   batch: number,
-  opts: { warmup?: number; runs?: number; timeoutMs?: number; log?: (line: string) => void } = {},
+  opts: { warmup?: number; runs?: number; timeoutMs?: number; log?: (line: string) => void; preOptimized?: boolean } = {},
 ): Promise<KernelProfile> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'ddpm-profile-'));
   const file = path.join(tmp, 'graph.onnx');
   writeFileSync(file, onnx);
   try {
-    const args = [modelDir, file, String(batch), String(opts.warmup ?? 100), String(opts.runs ?? 21)];
+    const args = [modelDir, file, String(batch), String(opts.warmup ?? 100), String(opts.runs ?? 21), opts.preOptimized ? 'pre-optimized' : 'optimize'];
     const timeoutMs = opts.timeoutMs ?? 180_000;
     let stdout: string;
     try {

@@ -17,7 +17,7 @@ import { buildUNetGraph, weightsSource } from '../export/graph.ts';
 import { createEpsModel } from '../../src/inference/eps-model.ts';
 import { createModelSession, RUNTIME_LABEL, type OrtRuntime } from '../../src/inference/onnx.ts';
 import type { Interval } from './intervals.ts';
-import { EvalError, type EvalOptions } from './spec.ts';
+import { EvalError, type CellResult, type EvalOptions } from './spec.ts';
 import { disposeReference, prepareReference, probe, scoreCell, writeGrid, type SampleSpace } from './score.ts';
 import { SAMPLER_LABEL, formatDuration, pct } from './report.ts';
 
@@ -31,23 +31,13 @@ export interface CheckpointEvalOptions
   guidance: number;
 }
 
-export interface CheckpointResult {
+/** One checkpoint's cell: the primary meter's figures as in an evaluation's CellResult, the second meter flat. */
+export interface CheckpointResult extends Pick<CellResult, 'distance' | 'distanceCi' | 'meanTerm' | 'covTerm' | 'accuracy' | 'accuracyCi' | 'relativeAccuracy' | 'seconds' | 'grid'> {
   step: number;
   trainSeconds: number;
-  distance: number;
-  /** 95% jackknife interval. */
-  distanceCi?: Interval;
-  meanTerm: number;
-  covTerm: number;
-  accuracy: number | null;
-  /** 95% Wilson interval. */
-  accuracyCi?: Interval | null;
-  relativeAccuracy: number | null;
   /** The second meter's distance and interval (absent when not used). */
   secondDistance?: number;
   secondDistanceCi?: Interval;
-  seconds: number;
-  grid?: string;
 }
 
 export interface CheckpointReport {

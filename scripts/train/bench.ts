@@ -264,7 +264,7 @@ async function main(): Promise<void> {
             rows.push(row);
             if (peer && variant === 'plain') {
               const key = `${size}/${batch}/${rep}`;
-              if (!peerCache.has(key) || repeats > 1) {
+              if (!peerCache.has(key)) {
                 try {
                   peerCache.set(key, await runPeer(peer.python, cfg, { batch, steps, warmup: warm, threads, timeoutMs: Number(o.pytorchTimeout) * 1000 }));
                 } catch (e) {

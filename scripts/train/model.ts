@@ -15,7 +15,10 @@ export interface TfjsUNet {
 export interface ForwardOptions {
   training: boolean;
   dropoutSeed?: number;
-  /** No gradient is taken with respect to x (or selfCond): convolutions reading them skip dx (training). */
+  /**
+   * No gradient is taken with respect to x (or selfCond): a convolution reading one of them skips its dx
+   * (training). A self-conditioned model's first convolution reads their concatenation and still computes it.
+   */
   constantInputs?: boolean;
 }
 

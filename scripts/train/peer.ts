@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { UNetConfig } from '../model/config.ts';
+import { median } from '../bench/timing.ts';
 
 export const PEER_SCRIPT = fileURLToPath(new URL('./peer/unet_torch.py', import.meta.url));
 export const PEER_SKIPPED = 'PyTorch peer skipped: no python with torch (apt-get install -y python3-torch, or set DDPM_PYTORCH_PYTHON)';
@@ -126,10 +127,6 @@ export function formatPeerSummary(rows: PeerRow[]): string {
     const key = `${r.backend}/${r.model}/${r.batch}`;
     cells.set(key, [...(cells.get(key) ?? []), r]);
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   const lines = ['ours / PyTorch over alternating pairs (median [min, max]):', 'backend        model  batch  pairs  ours img/s  torch img/s  ours/torch'];
   for (const group of cells.values()) {
     const ratios = group.map((r) => speedRatio(r.imagesPerSec, r.peerImagesPerSec));

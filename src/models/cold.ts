@@ -20,7 +20,6 @@ export interface ColdRegistry {
   get(name: string): ColdEntry | undefined;
 }
 
-
 /** The parts of a cold card the worker relies on; process and mixture are checked by src/cold's validators. */
 const coldCard = z.looseObject({
   kind: z.enum(COLD_KINDS as [string, ...string[]]),
