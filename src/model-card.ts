@@ -63,6 +63,8 @@ export interface ModelCard {
     lossWeight?: { kind: 'none' } | { kind: 'min-snr'; gamma: number } | { kind: 'p2'; k: number; gamma: number };
     /** Self-conditioned runs: whether the training estimate of x0 was clipped to [-1, 1]. */
     selfConditionClip?: boolean;
+    /** A warm start (`--init-from`): the model whose weights the run started from, and that model's own training. */
+    initFrom?: { model: string; version: string; sha256: string; steps: number; seconds: number; batchSize?: number };
   };
   io: ModelIo;
   files: Record<'fp32' | 'int8', ModelFile> & Partial<Record<'fp16', ModelFile>>;

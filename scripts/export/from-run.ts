@@ -111,6 +111,7 @@ export async function exportRun(o: RunExportOptions) {
       batchSize: cfg.training.batchSize,
       ...(isColdRun(cfg) ? {} : { lossWeight: lossWeighting(cfg.training) }),
       ...(u.selfCondition === true ? { selfConditionClip: cfg.training.selfConditionClip ?? true } : {}),
+      ...(cfg.initFrom ? { initFrom: { model: cfg.initFrom.model, version: cfg.initFrom.version, sha256: cfg.initFrom.sha256, ...cfg.initFrom.training } } : {}),
     },
     ...exportImageSets(ds, o.calibrationImages, o.evaluationImages),
     keepFloat: o.keepFloat === undefined ? undefined : () => new Set(o.keepFloat),

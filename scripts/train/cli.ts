@@ -4,6 +4,7 @@
  *   npm run train -- --resume --run-dir runs/fmnist-a                          (continue exactly)
  *   npm run train -- --data folder --images ./faces --channels 3 --hflip --image-size 32
  *   npm run train -- --preset tiny --conditional --self-condition --loss-weight p2 --run-dir runs/sc-p2
+ *   npm run train -- --preset tiny --conditional --self-condition --init-from models/fmnist-tiny   (warm start)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ import type { UNetConfig } from '../model/config.ts';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from './backend.ts';
 import { DatasetError, fashionMnistPaths } from './data.ts';
 import { CheckpointError, readRunConfig } from './checkpoint.ts';
+import { describeInit, InitFromError } from './init-from.ts';
 import {
   DEFAULT_TRAIN,
   DEFAULT_UNET,
@@ -23,6 +25,7 @@ import {
   OBJECTIVES,
   PREDICTION_OF,
   lossWeighting,
+  isColdRun,
   type AnyRunConfig,
   type DataSpec,
   type LossType,
@@ -110,6 +113,7 @@ interface CliOptions {
   logEvery: number;
   progress: boolean;
   stopAt?: number;
+  initFrom?: string;
 }
 
 /** A cold process' paper defaults, typed by kind. */
@@ -171,6 +175,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--backend <name>', 'tfjs backend; auto = tfjs-node-gpu, tfjs-node, wasm, cpu (first that loads)').choices([...BACKEND_REQUESTS]).default('auto'))
     .option('--workers <n>', 'gradient worker threads (auto: one per core for wasm/cpu, 0 for native)', 'auto')
     .option('--run-dir <dir>', 'run directory (default runs/<data>-<date>)')
+    .option('--init-from <dir>', "a new run starts from an exported model's weights (models/<name>: same architecture; a --self-condition run may start from a model without it, its extra input channels at zero)")
     .option('--resume', 'continue the run in --run-dir from its latest checkpoint (exactly as if never stopped)', false)
     .option('--checkpoint-every <n>', 'steps between checkpoints', int('--checkpoint-every'), d.checkpointEvery)
     .option('--keep-checkpoints <n>', 'checkpoints kept', int('--keep-checkpoints'), d.keepCheckpoints)
@@ -201,6 +206,7 @@ function lossWeightOptions(opts: CliOptions): Pick<TrainOptions, 'minSnrGamma' |
  */
 function checkResumeOptions(program: Command, opts: CliOptions, cfg: AnyRunConfig): void {
   const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
+  if (opts.initFrom !== undefined) throw new InvalidArgumentError('--init-from starts a new run; a resumed run continues from its own checkpoint');
   if (given('selfCondition') && cfg.unet.selfCondition !== true) {
     throw new InvalidArgumentError('--self-condition: the run was trained without self-conditioning (its U-Net has no self-condition input); start a new run with --self-condition instead of resuming this one');
   }
@@ -322,6 +328,10 @@ export async function main(argv: string[]): Promise<number> {
         config.unet.numClasses = ds.classNames.length;
         config.classNames = ds.classNames;
       }
+      if (opts.initFrom !== undefined) {
+        if (isColdRun(config)) throw new InvalidArgumentError(`--init-from starts DDPM runs (got --process ${opts.process})`);
+        config.initFrom = await describeInit(opts.initFrom, config);
+      }
     }
     console.log(`run directory: ${runDir}`);
     const r = await train({
@@ -344,7 +354,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`resume with: npm run train -- --resume --run-dir ${rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(runDir) : rel}`);
     return r.interrupted ? 130 : 0;
   } catch (e) {
-    if (e instanceof DatasetError || e instanceof CheckpointError || e instanceof InvalidArgumentError || e instanceof RangeError) {
+    if (e instanceof DatasetError || e instanceof CheckpointError || e instanceof InitFromError || e instanceof InvalidArgumentError || e instanceof RangeError) {
       console.error(`error: ${e.message}`);
       return 2;
     }

@@ -1,4 +1,5 @@
 /** Training options: data, saved in the run's config.json, validated at the boundary. */
+import type { InitFrom } from './init-from.ts';
 import type { DiffusionModelConfig, UNetConfig } from '../model/config.ts';
 import type { PredictionType } from '../../src/diffusion/types.ts';
 import type { ColdProcess } from '../../src/cold/process.ts';
@@ -80,6 +81,8 @@ export interface RunConfig extends DiffusionModelConfig {
   data: DataSpec;
   /** Class names (index = class id) when the data has labels. */
   classNames?: string[];
+  /** A warm start: the exported model whose weights the run started from (`--init-from`). */
+  initFrom?: InitFrom;
 }
 
 /**

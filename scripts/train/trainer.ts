@@ -19,6 +19,7 @@ import { loadCheckpoint, readRunConfig, saveCheckpoint, writeFileAtomic, writeRu
 import { loadIdxDataset, loadImageFolder, type Dataset } from './data.ts';
 import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
 import { createUNet, setWeights, toEpsModel, type TfjsUNet } from './model.ts';
+import { loadInitWeights } from './init-from.ts';
 import { adamStep } from './optim.ts';
 import { isColdRun, lossWeighting, validateTrainOptions, type AnyRunConfig, type RunConfig } from './options.ts';
 import { gridPng, lossCurvePng } from './plot.ts';
@@ -173,6 +174,13 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const state: TrainState = resumeFrom
     ? resumeFrom.state
     : { step: 0, imagesSeen: 0, trainSeconds: 0, weights: readFlat(model.params, model.layout), ema: new Float32Array(total), adamM: new Float32Array(total), adamV: new Float32Array(total) };
+  if (!resumeFrom && !isColdRun(cfg) && cfg.initFrom) {
+    const init = await loadInitWeights(cfg.initFrom, model.layout, cfg.unet);
+    state.weights = init.flat;
+    const t = cfg.initFrom.training;
+    log(`init: weights from ${cfg.initFrom.model} ${cfg.initFrom.version} (${cfg.initFrom.dir}; ${t.steps.toLocaleString('en-US')} steps${t.batchSize ? ` of batch ${t.batchSize}` : ''})`);
+    for (const n of init.notes) log(`init: ${n}`);
+  }
   if (!resumeFrom) state.ema.set(state.weights);
   if (resumeFrom) {
     if (resumeFrom.manifest.totalParams !== total) throw new Error(`checkpoint has ${resumeFrom.manifest.totalParams} parameters, the configured model ${total}`);
