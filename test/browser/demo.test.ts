@@ -138,7 +138,7 @@ describe.skipIf(!available)('demo page in Chromium', () => {
   }, 60_000);
 
   it('serves the first view from cache: the default image needs no model run once generated', async () => {
-    // a class (seed 42 mod 10: Pullover), so fmnist-small samples at its default guidance; nothing else in the URL
+    // a class (seed 42 mod 10: Pullover), so fmnist-tiny samples at its default guidance; nothing else in the URL
     const defaultUrl = `${server.base}/v1/samples/42.png?class=2`;
     const warm = await fetchPatiently(defaultUrl, {}, 50_000, 2); // generate the default image once (fresh local R2)
     expect(warm.status, server.log()).toBe(200);
@@ -155,9 +155,9 @@ describe.skipIf(!available)('demo page in Chromium', () => {
       const img = document.getElementById('image') as HTMLImageElement | null;
       return img !== null && img.complete && img.naturalWidth > 0;
     });
-    // the default model is fmnist-small (32x32), selected in the form
+    // the default model is fmnist-tiny (32x32), selected in the form
     expect(await page.evaluate(() => (document.getElementById('image') as HTMLImageElement).naturalWidth)).toBe(32);
-    expect(await page.inputValue('#model')).toBe('fmnist-small');
+    expect(await page.inputValue('#model')).toBe('fmnist-tiny');
     expect(await page.inputValue('#class')).toBe('2');
     expect(await page.getAttribute('#permalink', 'href')).toBe('/v1/samples/42.png?class=2');
     expect(imageHeaders[0]?.['x-cache']).toBe('HIT');
@@ -165,10 +165,10 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     const script = await page.locator('script[src^="/assets/app."]').getAttribute('src');
     const asset = await fetch(server.base + (script ?? ''));
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    // another model starts from its own initial class and defaults, as the page started from fmnist-small's
+    // another model starts from its own initial class and defaults, as the page started from fmnist-tiny's
     await page.selectOption('#model', 'fixture-tiny');
     expect(await page.inputValue('#class')).toBe('2');
-    await page.selectOption('#model', 'fmnist-small');
+    await page.selectOption('#model', 'fmnist-tiny');
     expect(await page.inputValue('#class')).toBe('2');
   });
 
@@ -237,7 +237,7 @@ describe.skipIf(!available)('demo page in Chromium', () => {
 
   it('keeps the grid and the steps within the limits /v1/models reports, and shows a grid error', async () => {
     const models = (await (await fetchPatiently(`${server.base}/v1/models`)).json()) as { models: { name: string; limits: { maxImageSteps: number } }[] };
-    const limit = models.models.find((m) => m.name === 'fmnist-small')?.limits.maxImageSteps ?? 0;
+    const limit = models.models.find((m) => m.name === 'fmnist-tiny')?.limits.maxImageSteps ?? 0;
     expect(limit).toBeGreaterThan(0);
     await page.goto(server.base + '/', { waitUntil: 'load' });
     await page.selectOption('#class', '0');
@@ -270,7 +270,7 @@ describe.skipIf(!available)('demo page in Chromium', () => {
     expect(await page.textContent('#show-grid')).toBe('Grid of 1');
     await page.click('#show-grid');
     await page.waitForSelector('#grid[data-state="error"]', { state: 'attached' });
-    expect(await page.textContent('#status')).toMatch(/^grid: Invalid parameter: steps x images x 2 .*must be at most \d+ for model fmnist-small/);
+    expect(await page.textContent('#status')).toMatch(/^grid: Invalid parameter: steps x images x 2 .*must be at most \d+ for model fmnist-tiny/);
     expect(await page.isHidden('#grid')).toBe(true);
   });
 

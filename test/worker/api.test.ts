@@ -4,7 +4,7 @@ import { decode } from 'fast-png';
 import { describe, expect, inject, it, vi } from 'vitest';
 import fixtureCard from '../../models/fixture-tiny/model.json';
 import fixtureInt8 from '../../models/fixture-tiny/unet.int8.onnx';
-import fmnistCard from '../../models/fmnist-small/model.json';
+import fmnistCard from '../../models/fmnist-tiny/model.json';
 import { DEFAULTS } from '../../src/render/limits.ts';
 import { createApp } from '../../src/app.ts';
 import { encodePng } from '../../src/image/index.ts';
@@ -19,8 +19,8 @@ const BASE = 'http://worker.test';
 /** Cache-Control of every generated PNG (src/api/cache-control.ts). */
 const PNG_CACHE = 'public, max-age=3600, stale-while-revalidate=86400';
 
-/** fmnist-small's serving defaults as bundled (src/models/bundled.ts: their numbers change with evaluations). */
-const fmnistDefaults = servingDefaults(bundledModels().get('fmnist-small')!);
+/** fmnist-tiny's serving defaults as bundled (src/models/bundled.ts: their numbers change with evaluations). */
+const fmnistDefaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
 
 /** Every request here waits for its background writes (settled.ts): the tests read what a response stored. */
 function settled(path: string, init: RequestInit = {}): Promise<Response> {
@@ -48,10 +48,10 @@ describe('GET /v1/models', () => {
     const res = await get('/v1/models');
     expect(res.status).toBe(200);
     const body = await res.json<{ default: string; models: { name: string; available: boolean; imageSize: number }[] }>();
-    expect(body.default).toBe('fmnist-small');
+    expect(body.default).toBe('fmnist-tiny');
     expect(body.models.map((m) => [m.name, m.available, m.imageSize])).toEqual([
-      ['fmnist-small', true, 32],
       ['fmnist-tiny', true, 32],
+      ['fmnist-small', true, 32],
       ['fixture-tiny', true, 16],
       ['fmnist-cold-blur', true, 32],
     ]);
@@ -60,24 +60,24 @@ describe('GET /v1/models', () => {
   it("lists each model's effective defaults: its own serving defaults over the global ones", async () => {
     const body = await (await get('/v1/models')).json<{ defaults: object; models: { name: string; defaults: Record<string, unknown> }[] }>();
     expect(body.defaults).toEqual(DEFAULTS);
-    const [fmnist, tiny, fixture] = body.models;
+    const [fmnist, other, fixture] = body.models;
     expect(fmnist.defaults).toEqual({ ...DEFAULTS, ...fmnistDefaults });
     expect(fmnist.defaults.guidance).not.toBe(1);
-    expect(tiny.defaults).toEqual({ ...DEFAULTS, ...servingDefaults(bundledModels().get('fmnist-tiny')!) });
+    expect(other.defaults).toEqual({ ...DEFAULTS, ...servingDefaults(bundledModels().get('fmnist-small')!) });
     expect(fixture.defaults).toEqual(DEFAULTS); // sets none of its own
   });
 });
 
 describe('the default model', () => {
-  // fmnist-small's weights may be replaced by longer-trained exports: only its name, size and card are relied on here.
-  it('serves a request without model= with fmnist-small (32x32, its sha256 in the content key)', async () => {
+  // fmnist-tiny's weights may be replaced by longer-trained exports: only its name, size and card are relied on here.
+  it('serves a request without model= with fmnist-tiny (32x32, its sha256 in the content key)', async () => {
     const res = await get('/v1/samples/5.png?steps=2&class=Sneaker&guidance=1');
     const image = decode(await png(res));
     expect([image.width, image.height, image.channels]).toEqual([32, 32, 1]);
     const key = res.headers.get('x-content-key') ?? '';
     expect(key.startsWith(`v1/${fmnistCard.files.int8.sha256}/sample/`), key).toBe(true);
     expect(key).toContain('&class=7&');
-    const named = await get('/v1/samples/5.png?steps=2&class=7&guidance=1&model=fmnist-small', { 'if-none-match': res.headers.get('etag') ?? '' });
+    const named = await get('/v1/samples/5.png?steps=2&class=7&guidance=1&model=fmnist-tiny', { 'if-none-match': res.headers.get('etag') ?? '' });
     expect(named.status).toBe(304);
     const grid = decode(await png(await get('/v1/grids/5.png?n=2&steps=1')));
     expect([grid.width, grid.height]).toEqual([2 * 32 + 3 * 2, 32 + 2 * 2]);
@@ -85,7 +85,7 @@ describe('the default model', () => {
 
   it("samples a class request without guidance at the model's default guidance: the bytes and key of the explicit value", async () => {
     const guidance = fmnistDefaults.guidance;
-    expect(guidance, 'fmnist-small should set a guided default').not.toBe(1);
+    expect(guidance, 'fmnist-tiny should set a guided default').not.toBe(1);
     const implicit = await get('/v1/samples/11.png?steps=2&class=Sneaker');
     expect(implicit.headers.get('x-cache')).toBe('MISS');
     const key = implicit.headers.get('x-content-key') ?? '';

@@ -66,7 +66,7 @@ async function accepted(res: Response): Promise<JobView> {
 
 
 
-// The fixture model, named: its 16x16 images are cheap, and the default model (fmnist-small) is retrained.
+// The fixture model, named: its 16x16 images are cheap, and the default model (fmnist-tiny) is retrained.
 const SMALL = { model: 'fixture-tiny', sampler: 'ddim', steps: 3 } as const;
 
 async function jobCount(): Promise<number> {
@@ -202,10 +202,10 @@ describe('POST /v1/batches: idempotency and validation', () => {
     expect(other.status).toBe(409);
   });
 
-  it('renders with the default model (fmnist-small) and its serving defaults when the body names none', async () => {
+  it('renders with the default model (fmnist-tiny) and its serving defaults when the body names none', async () => {
     const view = await accepted(await postWithKey({ count: 1, steps: 1, classes: ['Sneaker'] }));
-    const defaults = servingDefaults(bundledModels().get('fmnist-small')!);
-    expect(view.request).toMatchObject({ model: 'fmnist-small', sampler: defaults.sampler, guidance: defaults.guidance, classes: [7] });
+    const defaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    expect(view.request).toMatchObject({ model: 'fmnist-tiny', sampler: defaults.sampler, guidance: defaults.guidance, classes: [7] });
     const done = await finished(view.id);
     expect(done.status).toBe('succeeded');
     const bytes = await bytesOf(`/v1/batches/${view.id}/images/0.png`);

@@ -78,11 +78,11 @@ describe('GET /v1/samples/{seed}/stream', () => {
     expect(again.events.at(-1)?.data.cache).toBe('HIT');
   });
 
-  it('streams the default model (fmnist-small) when no model is named', async () => {
+  it('streams the default model (fmnist-tiny) when no model is named', async () => {
     const { res, events } = await stream('/v1/samples/8/stream?steps=2');
     expect(res.status).toBe(200);
     expect(events.map((e) => e.event)).toEqual(['start', 'step', 'step', 'done']);
-    expect(events[0]?.data).toMatchObject({ model: 'fmnist-small', total: 2 });
+    expect(events[0]?.data).toMatchObject({ model: 'fmnist-tiny', total: 2 });
     const preview = decode(dataUrlBytes(events[1]?.data.image));
     expect([preview.width, preview.height, preview.channels]).toEqual([32, 32, 1]);
   });

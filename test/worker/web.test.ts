@@ -21,31 +21,31 @@ describe('GET /', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const html = await res.text();
     expect(html.length).toBeLessThan(16_000);
-    // the first image asks for a class (seed 42 mod 10 classes), so fmnist-small's default guidance applies;
+    // the first image asks for a class (seed 42 mod 10 classes), so fmnist-tiny's default guidance applies;
     // the form shows that class and the URL names nothing else (every other parameter is a default)
     expect(html).toContain('<img id="image" class="pixels" src="/v1/samples/42.png?class=2"');
     expect(html).toContain('<a id="permalink" href="/v1/samples/42.png?class=2">');
     expect(html).toContain('seed 42, class 2: Pullover, default parameters');
-    // the default model (fmnist-small) is selected, with its class names
-    expect(html).toContain('<option value="fmnist-small" selected>fmnist-small</option>');
+    // the default model (fmnist-tiny) is selected, with its class names
+    expect(html).toContain('<option value="fmnist-tiny" selected>fmnist-tiny</option>');
     expect(html).toContain('<option value="">any (unconditional)</option>');
     expect(html).toContain('<option value="2" selected>2: Pullover</option>');
     expect(html).toContain('<option value="3">3: Dress</option>');
     // the form starts from the default model's serving defaults; the script knows every model's
-    const defaults = servingDefaults(bundledModels().get('fmnist-small')!);
-    const tiny = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    const defaults = servingDefaults(bundledModels().get('fmnist-tiny')!);
+    const other = servingDefaults(bundledModels().get('fmnist-small')!);
     // the steps field's maximum is the model's work limit for one guided image (the form starts with a class)
-    const limit = bundledModels().get('fmnist-small')!.limits.maxImageSteps;
+    const limit = bundledModels().get('fmnist-tiny')!.limits.maxImageSteps;
     expect(defaults.guidance).not.toBe(1);
     expect(html).toContain(`<input id="steps" name="steps" type="number" inputmode="numeric" min="1" max="${Math.min(1000, Math.floor(limit / 2))}" value="${defaults.steps}" required>`);
     const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? '{}') as DemoConfig;
     expect(config.models.map((m) => [m.name, m.defaults, m.initialClass])).toEqual([
-      ['fmnist-small', { sampler: defaults.sampler, steps: defaults.steps, guidance: defaults.guidance }, 2],
-      ['fmnist-tiny', { sampler: tiny.sampler, steps: tiny.steps, guidance: tiny.guidance }, 2],
+      ['fmnist-tiny', { sampler: defaults.sampler, steps: defaults.steps, guidance: defaults.guidance }, 2],
+      ['fmnist-small', { sampler: other.sampler, steps: other.steps, guidance: other.guidance }, 2],
       ['fixture-tiny', { sampler: DEFAULTS.sampler, steps: DEFAULTS.steps, guidance: DEFAULTS.guidance }, 2],
     ]);
     // the work limit the form keeps within is the one /v1/models reports
-    expect(config.models.map((m) => m.maxImageSteps)).toEqual(['fmnist-small', 'fmnist-tiny', 'fixture-tiny'].map((n) => bundledModels().get(n)!.limits.maxImageSteps));
+    expect(config.models.map((m) => m.maxImageSteps)).toEqual(['fmnist-tiny', 'fmnist-small', 'fixture-tiny'].map((n) => bundledModels().get(n)!.limits.maxImageSteps));
     expect(config.gridImages).toBe(DEFAULTS.gridImages);
     const etag = res.headers.get('etag') ?? '';
     const again = await get('/', { 'if-none-match': etag });
@@ -76,7 +76,7 @@ describe('GET /', () => {
     const first = await get(src);
     expect(first.headers.get('x-cache')).toBe('HIT');
     // sampled at the model's default guidance (a class-conditional request without guidance=)
-    const { guidance } = servingDefaults(bundledModels().get('fmnist-small')!);
+    const { guidance } = servingDefaults(bundledModels().get('fmnist-tiny')!);
     expect(first.headers.get('x-content-key')).toContain(`&class=2&guidance=${guidance}&`);
     expect(sessionRuns()).toBe(runs);
   });
