@@ -36,11 +36,11 @@ function probe(i: number, jobs: readonly string[]): Probe {
   const seed = i % 40; // a small seed range: hits after the first round
   switch (i % 8) {
     case 0:
-      return { kind: 'sample', path: `/v1/samples/${seed}.png?model=fmnist-tiny&steps=6`, want: 200 };
+      return { kind: 'sample', path: `/v1/samples/${seed}.png?model=fmnist-small&steps=6`, want: 200 };
     case 1:
       return { kind: 'sample-default', path: `/v1/samples/${seed}.png?class=${seed % 10}`, want: 200 };
     case 2:
-      return { kind: 'grid', path: `/v1/grids/${seed}.png?model=fmnist-tiny&steps=4&n=4`, want: 200 };
+      return { kind: 'grid', path: `/v1/grids/${seed}.png?model=fmnist-small&steps=4&n=4`, want: 200 };
     case 3:
       return { kind: 'models', path: '/v1/models', want: 200 };
     case 4:
@@ -94,7 +94,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       while (Date.now() < endAt - 60_000) {
         const how = i % 2 === 0 ? 'webhook' : 'api-key';
         try {
-          const res = await postBatch(dev.base, { count: 6 + (i % 4) * 2, model: i % 3 === 0 ? undefined : 'fmnist-tiny', steps: 8, classes: [i % 10, (i + 3) % 10] }, how, `soak_${started}_${i}`);
+          const res = await postBatch(dev.base, { count: 6 + (i % 4) * 2, model: i % 3 === 0 ? undefined : 'fmnist-small', steps: 8, classes: [i % 10, (i + 3) % 10] }, how, `soak_${started}_${i}`);
           const body = (await res.json()) as { id: string };
           result.requests += 1;
           result.byKind.batch = (result.byKind.batch ?? 0) + 1;
