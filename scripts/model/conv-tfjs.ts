@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelSums } from './groupnorm-tfjs.ts';
+import { gemmKernelGradAvailable, kernelGradGemm } from './wasm-kernel-grad.ts';
 
 /** Explicit [before, after] padding of the four NHWC axes. */
 export type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
@@ -99,7 +100,10 @@ export function conv3x3Grads(x: tf.Tensor4D, w: tf.Tensor4D, dy: tf.Tensor4D, st
         ? stride2InputGrad(dy, w.dataSync() as Float32Array, w.shape[2])
         : tf.conv2d(dy, flipKernel(w.dataSync() as Float32Array, 3, 3, w.shape[2], w.shape[3]), 1, PAD1);
     const after = stride === 2 ? 0 : 1;
-    const dw = kernelGrad(imagesLast(x), dy, [[0, 0], [1, after], [1, after], [0, 0]], stride);
+    const dw =
+      stride === 1 && gemmKernelGradAvailable()
+        ? kernelGradGemm(x, dy, 3, 3, [[1, 1], [1, 1]])
+        : kernelGrad(imagesLast(x), dy, [[0, 0], [1, after], [1, after], [0, 0]], stride);
     return [dx, dw];
   });
 }
@@ -262,13 +266,16 @@ export const upsampleConv = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc
       tf.tidy(() => {
         const x0 = saved[0] as tf.Tensor4D;
         const dyr = tf.reshape(dy, [n, h, 2, wd * 2 * cout]);
-        const xT = tf.transpose(x0, [3, 1, 2, 0]) as tf.Tensor4D;
+        const gemm = gemmKernelGradAvailable();
+        const xT = gemm ? undefined : (tf.transpose(x0, [3, 1, 2, 0]) as tf.Tensor4D);
         const dxs: tf.Tensor4D[] = [];
         const dks: Float32Array[] = [];
         for (let p = 0; p < 2; p++) {
           const dz = tf.reshape(tf.slice(dyr, [0, 0, p, 0], [n, h, 1, wd * 2 * cout]), [n, h, wd, 2 * cout]) as tf.Tensor4D;
           dxs.push(tf.conv2d(dz, flipKernel(k[p], 2, 3, cin, 2 * cout), 1, phasePads(1 - p)));
-          dks.push(kernelGrad(xT, dz, phasePads(p), 1).dataSync() as Float32Array);
+          const pads = phasePads(p);
+          const dk = xT === undefined ? kernelGradGemm(x0, dz, 2, 3, [pads[1], pads[2]]) : kernelGrad(xT, dz, pads, 1);
+          dks.push(dk.dataSync() as Float32Array);
         }
         return [tf.add(dxs[0], dxs[1]), tf.tensor4d(upsampleConvKernelGrad(dks as [Float32Array, Float32Array], cin, cout), [3, 3, cin, cout]), channelSums(dy as tf.Tensor4D)];
       }),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { conv3x3Forward, convBias, upsampleConv } from '../../scripts/model/conv-tfjs.ts';
 import { attentionCore, attentionPlain } from '../../scripts/model/attention-tfjs.ts';
+import { gemmKernelGradAvailable, kernelGradGemm } from '../../scripts/model/wasm-kernel-grad.ts';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { createUNet, forward } from '../../scripts/train/model.ts';
 import { lossAndGrads } from '../../scripts/train/grad.ts';
@@ -208,6 +209,48 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
       const mine = await valueAndGrads('wasm', shapes, (x, k, b) => upsampleConv(x as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D));
       expect(mine[0].length).toBe(ref[0].length);
       expect(worstRelErr(mine, ref), `${h}x${w}, ${cin} -> ${cout}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('the weight gradient as per-tap GEMMs on XNNPACK equals the direct sum (kernel sizes, asymmetric pads, 1x1)', async () => {
+    await selectBackend('wasm');
+    expect(gemmKernelGradAvailable()).toBe(true);
+    const [n, h, w, cin, cout] = [3, 5, 6, 4, 7];
+    const cases: [number, number, [[number, number], [number, number]]][] = [
+      [3, 3, [[1, 1], [1, 1]]], // the U-Net's 3x3 convolutions
+      [2, 3, [[1, 0], [1, 1]]], // the upsampling convolution's row phases
+      [2, 3, [[0, 1], [1, 1]]],
+      [3, 3, [[0, 0], [0, 0]]],
+      [3, 2, [[2, 0], [0, 1]]],
+      [1, 1, [[0, 0], [0, 0]]],
+    ];
+    for (const [kh, kw, pads] of cases) {
+      const ho = h + pads[0][0] + pads[0][1] - kh + 1;
+      const wo = w + pads[1][0] + pads[1][1] - kw + 1;
+      const x = tf.randomNormal([n, h, w, cin], 0, 1, 'float32', kh * 10 + kw) as tf.Tensor4D;
+      const dy = tf.randomNormal([n, ho, wo, cout], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const xv = x.dataSync();
+      const dv = dy.dataSync();
+      const ref = new Float64Array(kh * kw * cin * cout);
+      for (let b = 0; b < n; b++)
+        for (let i = 0; i < ho; i++)
+          for (let j = 0; j < wo; j++)
+            for (let a = 0; a < kh; a++)
+              for (let s = 0; s < kw; s++) {
+                const [hh, ww] = [i + a - pads[0][0], j + s - pads[1][0]];
+                if (hh < 0 || hh >= h || ww < 0 || ww >= w) continue;
+                for (let ci = 0; ci < cin; ci++)
+                  for (let co = 0; co < cout; co++) ref[((a * kw + s) * cin + ci) * cout + co] += xv[((b * h + hh) * w + ww) * cin + ci] * dv[((b * ho + i) * wo + j) * cout + co];
+              }
+      const before = tf.memory().numTensors;
+      const got = kernelGradGemm(x, dy, kh, kw, pads);
+      expect(got.shape).toEqual([kh, kw, cin, cout]);
+      expect(tf.memory().numTensors).toBe(before + 1); // the padded operands and the views are gone
+      const gv = got.dataSync();
+      let worst = 0;
+      for (let k = 0; k < ref.length; k++) worst = Math.max(worst, Math.abs(gv[k] - ref[k]));
+      expect(worst, `${kh}x${kw} pads ${JSON.stringify(pads)}`).toBeLessThan(1e-4);
+      tf.dispose([x, dy, got]);
     }
   });
 

@@ -1,0 +1,132 @@
+/**
+ * The weight gradient of a stride-1 convolution as GEMMs on tfjs-wasm's XNNPACK path: no im2col, one
+ * transpose per layer (tfjs-wasm has no Conv2DBackpropFilter; the fallback in conv-tfjs.ts is a convolution
+ * whose kernel is the whole image, about 1.4x a forward convolution plus two large transposes).
+ *
+ * Layout. x gets max(top, bottom) zero rows before each image and max(left, right) zero columns before each
+ * row, plus one zero image at the end: [B + 1, Hq, Wq, Cin]. One image's bottom padding is the next one's top
+ * padding and one row's right padding the next one's left, so the waste is Hq Wq / (H W) (1.07x at 32x32,
+ * 1.27x at 8x8). dy is padded after to the same [B + 1, Hq, Wq, Cout] with zeros. Flattened to rows
+ * r = (b Hq + i) Wq + j (R rows), the kernel tap (a, s) pairs row r of dy with row r + off of x,
+ * off = (a + Pt - top) Wq + s + Pl - left, so
+ *   dw[a, s] = X_off^T dY,   X_off = rows off .. off + R of x,
+ * a [Cin, R] x [R, Cout] product per tap.
+ *
+ * tfjs-wasm sends a batch-1 untransposed matMul to XNNPACK's fully connected operator, which takes the right
+ * operand as weights, packs it and caches the packing on its tensor id: dY is that operand, packed once for
+ * all taps. The left operand is x^T [Cin, R], transposed once into a buffer followed by off_max zero floats;
+ * tap (a, s) reads it from float `off` with row stride R, so row ci runs `off` floats into row ci + 1 (or the
+ * zero tail), and those meet dY's last rows, the zero image. Each tap is a view, not a copy.
+ *
+ * The views are tensor ids registered on the module's memory for the duration of the call (tfjs' own
+ * `register_tensor` / `dispose_data`, as its makeOutput does for memory allocated elsewhere) and the products
+ * are the module's own BatchMatMul: this relies on tfjs-backend-wasm 4.22's internals (pinned in
+ * package.json). test/train/gradients.test.ts checks it against a direct sum and the U-Net's gradients
+ * against autodiff. DDPM_GEMM_KERNEL_GRAD=0 switches it off (the benchmark's comparison).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const KERNEL = 'DdpmConvKernelGradGemm';
+
+/** What this uses of tfjs-backend-wasm 4.22's backend object. */
+interface WasmInternals {
+  wasm: {
+    _malloc(bytes: number): number;
+    _free(ptr: number): void;
+    HEAPF32: Float32Array;
+    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+    cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
+  };
+  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+interface Attrs {
+  kh: number;
+  kw: number;
+  /** tap (a, s) reads x's row r + (a + rowShift) Wq + s + colShift */
+  rowShift: number;
+  colShift: number;
+}
+
+let matMul: ((...a: unknown[]) => void) | undefined;
+let transpose: ((...a: unknown[]) => void) | undefined;
+const shapeBytes = (s: number[]): Uint8Array => new Uint8Array(new Int32Array(s).buffer);
+
+/** inputs: xp [B + 1, Hq, Wq, Cin] (x laid out as kernelGradGemm says), dyp [B + 1, Hq, Wq, Cout]; output [kh, kw, Cin, Cout]. */
+function kernelFunc({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown }): tf.TensorInfo {
+  const be = backend as WasmInternals;
+  const { kh, kw, rowShift, colShift } = attrs as unknown as Attrs;
+  const xp = inputs.xp as tf.TensorInfo;
+  const dyp = inputs.dyp as tf.TensorInfo;
+  const [b1, hq, wq, cin] = xp.shape;
+  const cout = dyp.shape[3];
+  const r = b1 * hq * wq;
+  const tail = (kh - 1 + rowShift) * wq + kw - 1 + colShift; // the largest tap offset
+  const wasm = be.wasm;
+  matMul ??= wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+  transpose ??= wasm.cwrap('Transpose', null, ['number', 'array', 'number', 'number', 'number', 'array', 'number']);
+  const out = be.makeOutput([kh, kw, cin, cout], 'float32');
+  const outOffset = be.dataIdMap.get(out.dataId).memoryOffset;
+  const buf = wasm._malloc((cin * r + tail) * 4) >>> 0;
+  const ids: number[] = [];
+  const view = (offset: number, size: number): number => {
+    const id = be.dataIdNextNumber++;
+    wasm.tfjs.registerTensor(id, size, offset);
+    ids.push(id);
+    return id;
+  };
+  try {
+    wasm.HEAPF32.fill(0, buf / 4 + cin * r, buf / 4 + cin * r + tail);
+    transpose(be.dataIdMap.get(xp.dataId).id, shapeBytes([r, cin]), 2, 0, view(buf, cin * r), shapeBytes([1, 0]), 2);
+    const rhs = be.dataIdMap.get(dyp.dataId).id; // packed by the first tap, the packing cached on this id
+    for (let a = 0; a < kh; a++) {
+      for (let s = 0; s < kw; s++) {
+        const off = (a + rowShift) * wq + s + colShift;
+        const dst = view(outOffset + (a * kw + s) * cin * cout * 4, cin * cout);
+        matMul(view(buf + off * 4, cin * r), shapeBytes([1, cin, r]), 3, rhs, shapeBytes([1, r, cout]), 3, 0, 0, dst);
+      }
+    }
+  } finally {
+    for (const id of ids) wasm.tfjs.disposeData(id);
+    wasm._free(buf);
+  }
+  return out;
+}
+
+let registered = false;
+
+/** Whether the GEMM weight gradient can run on the current backend (tfjs-wasm). */
+export function gemmKernelGradAvailable(): boolean {
+  if (tf.getBackend() !== 'wasm' || process.env.DDPM_GEMM_KERNEL_GRAD === '0') return false;
+  if (!registered) {
+    tf.registerKernel({ kernelName: KERNEL, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    registered = true;
+  }
+  return true;
+}
+
+/**
+ * dw [kh, kw, Cin, Cout] of y = conv(x, w) with stride 1 and padding `pads` ([top, bottom], [left, right]):
+ * x [B, H, W, Cin], dy [B, Ho, Wo, Cout], Ho = H + top + bottom - kh + 1 (likewise Wo).
+ */
+export function kernelGradGemm(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number, pads: [[number, number], [number, number]]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const [, ho, wo] = dy.shape;
+    const [[top, bottom], [left, right]] = pads;
+    if (ho !== h + top + bottom - kh + 1 || wo !== w + left + right - kw + 1) throw new Error(`kernelGradGemm: dy ${ho}x${wo} does not match x ${h}x${w} with a ${kh}x${kw} kernel and pads ${JSON.stringify(pads)}`);
+    // x with max(top, bottom) zero rows before each image and max(left, right) zero columns before each row:
+    // one image's bottom padding is the next one's top padding, one row's right padding the next one's left
+    const pt = Math.max(top, bottom);
+    const pl = Math.max(left, right);
+    const hq = h + pt;
+    const wq = w + pl;
+    // one more (zero) image on both: dy's last Hq Wq rows are zeros, which the taps' overhang meets
+    const xp = tf.pad(x, [[0, 1], [pt, 0], [pl, 0], [0, 0]]);
+    const dyp = tf.pad(dy, [[0, 1], [0, hq - ho], [0, wq - wo], [0, 0]]);
+    return tf.engine().runKernel(KERNEL, { xp, dyp }, { kh, kw, rowShift: pt - top, colShift: pl - left } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  });
+}
+
