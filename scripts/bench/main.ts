@@ -6,6 +6,7 @@
  *   npm run bench core                      # the diffusion core's per-step cost next to one U-Net call
  *   npm run bench export -- models/<name>   # fp32 vs int8 forward in onnxruntime-web under Node
  *   npm run bench train -- --sizes tiny     # training speed per backend, model size and batch size
+ *   npm run bench grad-ab                   # the two weight-gradient paths of the wasm backend, paired
  *   npm run bench batches -- soak           # the batch path under wrangler dev: faults, soak, latency
  *
  * Arguments that start with an option (`npm run bench -- --probe none`) run `edge`, as `npm run bench` did.
@@ -20,6 +21,7 @@ export const BENCHMARKS: Record<string, { file: string; what: string }> = {
   core: { file: 'scripts/bench-core.ts', what: "the diffusion core's per-step cost next to one U-Net call" },
   export: { file: 'scripts/export/bench.ts', what: 'fp32 vs int8 forward time in onnxruntime-web under Node' },
   train: { file: 'scripts/train/bench.ts', what: 'training speed per backend, model size and batch size' },
+  'grad-ab': { file: 'scripts/train/grad-ab.ts', what: 'weight gradients on wasm: per-tap GEMMs against the convolution form, paired' },
   batches: { file: 'scripts/bench/batches/cli.ts', what: 'the batch path under wrangler dev: faults, soak, latency' },
 };
 
