@@ -41,6 +41,25 @@ export interface ModelIo {
  * source of truth for serving. Extend it (optional fields) rather than changing what is here; read it
  * only through parseModelCard (here) or readModelCard (scripts/lib/model-card.ts), which validate it.
  */
+/** One link of a warm-start chain in a card's `training.initFrom`. */
+export interface InitFromRecord {
+  model: string;
+  version: string;
+  sha256: string;
+  steps: number;
+  seconds: number;
+  batchSize?: number;
+  initFrom?: InitFromRecord;
+}
+
+/** Steps, seconds and images (steps x batch size, where the batch size is recorded) of a training record and its warm-start chain. */
+export function trainingTotals(t: { steps: number; seconds: number; batchSize?: number; initFrom?: InitFromRecord }): { steps: number; seconds: number; images?: number; runs: number } {
+  const inner = t.initFrom ? trainingTotals(t.initFrom) : { steps: 0, seconds: 0, images: 0, runs: 0 };
+  const own = t.batchSize !== undefined ? t.steps * t.batchSize : undefined;
+  const images = own !== undefined && inner.images !== undefined ? own + inner.images : undefined;
+  return { steps: t.steps + inner.steps, seconds: t.seconds + inner.seconds, ...(images !== undefined ? { images } : {}), runs: inner.runs + 1 };
+}
+
 export interface ModelCard {
   /** A DDPM (noise) model; absent in cards written before Cold Diffusion models (src/cold/card.ts) existed. */
   kind?: 'ddpm';
@@ -63,8 +82,11 @@ export interface ModelCard {
     lossWeight?: { kind: 'none' } | { kind: 'min-snr'; gamma: number } | { kind: 'p2'; k: number; gamma: number };
     /** Self-conditioned runs: whether the training estimate of x0 was clipped to [-1, 1]. */
     selfConditionClip?: boolean;
-    /** A warm start (`--init-from`): the model whose weights the run started from, and that model's own training. */
-    initFrom?: { model: string; version: string; sha256: string; steps: number; seconds: number; batchSize?: number };
+    /**
+     * A warm start (`--init-from`): the model whose weights the run started from, and that model's own training,
+     * with its own `initFrom` when it was warm-started too: the chain adds up to every step the weights saw.
+     */
+    initFrom?: InitFromRecord;
   };
   io: ModelIo;
   files: Record<'fp32' | 'int8', ModelFile> & Partial<Record<'fp16', ModelFile>>;

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isColdCard } from '../../src/models/cold.ts';
-import { parseModelCard } from '../../src/model-card.ts';
+import { parseModelCard, type InitFromRecord } from '../../src/model-card.ts';
 import type { UNetConfig } from '../model/config.ts';
 import type { ParamLayout } from '../model/ops-tfjs.ts';
 import { weightsFromOnnx, type CanonicalWeight } from '../export/onnx-weights.ts';
@@ -25,8 +25,8 @@ export interface InitFrom {
   version: string;
   /** sha256 of the fp32 graph the weights were read from (checked again when the run starts). */
   sha256: string;
-  /** The model's own training record (its card's `training`). */
-  training: { steps: number; seconds: number; batchSize?: number };
+  /** The model's own training record (its card's `training`), with its own warm start when it had one. */
+  training: { steps: number; seconds: number; batchSize?: number; initFrom?: InitFromRecord };
 }
 
 export class InitFromError extends Error {}
@@ -64,13 +64,13 @@ export async function describeInit(dir: string, run: Pick<RunConfig, 'unet' | 's
     throw new InitFromError(`--init-from ${dir}: the model predicts ${card.prediction}, the run ${run.prediction} (--objective)`);
   }
   const bytes = await readFile(path.join(abs, card.files.fp32.path));
-  const { steps, seconds, batchSize } = card.training;
+  const { steps, seconds, batchSize, initFrom } = card.training;
   return {
     dir: abs,
     model: card.name,
     version: card.version,
     sha256: createHash('sha256').update(bytes).digest('hex'),
-    training: { steps, seconds, ...(batchSize !== undefined ? { batchSize } : {}) },
+    training: { steps, seconds, ...(batchSize !== undefined ? { batchSize } : {}), ...(initFrom !== undefined ? { initFrom } : {}) },
   };
 }
 

@@ -20,6 +20,7 @@ import { loadIdxDataset, loadImageFolder, type Dataset } from './data.ts';
 import { InProcessEngine, WorkerPoolEngine, type GradEngine } from './engine.ts';
 import { createUNet, setWeights, toEpsModel, type TfjsUNet } from './model.ts';
 import { loadInitWeights } from './init-from.ts';
+import { trainingTotals } from '../../src/model-card.ts';
 import { adamStep } from './optim.ts';
 import { isColdRun, lossWeighting, validateTrainOptions, type AnyRunConfig, type RunConfig } from './options.ts';
 import { gridPng, lossCurvePng } from './plot.ts';
@@ -178,7 +179,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     const init = await loadInitWeights(cfg.initFrom, model.layout, cfg.unet);
     state.weights = init.flat;
     const t = cfg.initFrom.training;
-    log(`init: weights from ${cfg.initFrom.model} ${cfg.initFrom.version} (${cfg.initFrom.dir}; ${t.steps.toLocaleString('en-US')} steps${t.batchSize ? ` of batch ${t.batchSize}` : ''})`);
+    const all = trainingTotals(t);
+    const chain = all.runs > 1 ? `; ${all.steps.toLocaleString('en-US')} steps${all.images !== undefined ? `, ${all.images.toLocaleString('en-US')} images` : ''} over its ${all.runs} runs` : '';
+    log(`init: weights from ${cfg.initFrom.model} ${cfg.initFrom.version} (${cfg.initFrom.dir}; ${t.steps.toLocaleString('en-US')} steps${t.batchSize ? ` of batch ${t.batchSize}` : ''}${chain})`);
     for (const n of init.notes) log(`init: ${n}`);
   }
   if (!resumeFrom) state.ema.set(state.weights);

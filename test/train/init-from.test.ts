@@ -7,6 +7,7 @@ import { selectBackend } from '../../scripts/train/backend.ts';
 import { loadCheckpoint, readRunConfig } from '../../scripts/train/checkpoint.ts';
 import { main } from '../../scripts/train/cli.ts';
 import { describeInit, initialWeights, INPUT_CONV } from '../../scripts/train/init-from.ts';
+import { trainingTotals } from '../../src/model-card.ts';
 import { createUNet, setWeights, toEpsModel } from '../../scripts/train/model.ts';
 import { DEFAULT_TRAIN, type RunConfig } from '../../scripts/train/options.ts';
 import { train } from '../../scripts/train/trainer.ts';
@@ -47,6 +48,22 @@ describe('--init-from: a new run from an exported model', () => {
     await expect(describeInit(path.join(dir, 'nowhere'), NET)).rejects.toThrow(/cannot read the model card/);
     // dropout decides no weight: another dropout is allowed
     await expect(describeInit(MODEL, { ...NET, unet: { ...UNET, dropout: 0 } })).resolves.toBeDefined();
+  });
+
+  it('a model that was warm-started itself passes its chain on: the totals add up every run', async () => {
+    const copy = path.join(dir, 'model-chain');
+    await fsp.cp(MODEL, copy, { recursive: true });
+    const card = JSON.parse(await fsp.readFile(path.join(copy, 'model.json'), 'utf8'));
+    const first = { model: 'fixture-tiny', version: '0.9.0', sha256: 'a'.repeat(64), steps: 7, seconds: 3, batchSize: 4 };
+    card.training = { ...card.training, steps: 5, seconds: 2, batchSize: 8, initFrom: first };
+    await fsp.writeFile(path.join(copy, 'model.json'), JSON.stringify(card));
+    const init = await describeInit(copy, NET);
+    expect(init.training).toEqual({ steps: 5, seconds: 2, batchSize: 8, initFrom: first });
+    // the next model's card records { model, version, sha256, ...init.training } (scripts/export/from-run.ts)
+    const next = { steps: 10, seconds: 4, batchSize: 2, initFrom: { model: init.model, version: init.version, sha256: init.sha256, ...init.training } };
+    expect(trainingTotals(next)).toEqual({ steps: 22, seconds: 9, images: 20 + 40 + 28, runs: 3 });
+    // a link without its batch size: images unknown, steps and seconds still add up
+    expect(trainingTotals({ steps: 1, seconds: 1, batchSize: 2, initFrom: { ...first, batchSize: undefined } })).toEqual({ steps: 8, seconds: 4, runs: 2 });
   });
 
   it('same architecture: every parameter is the model\'s, and the U-Net computes what it computed', async () => {
