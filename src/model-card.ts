@@ -36,11 +36,6 @@ export interface ModelIo {
   output: string;
 }
 
-/**
- * models/<name>/model.json: the model card, written by the exporter (scripts/export) and the single
- * source of truth for serving. Extend it (optional fields) rather than changing what is here; read it
- * only through parseModelCard (here) or readModelCard (scripts/lib/model-card.ts), which validate it.
- */
 /** One link of a warm-start chain in a card's `training.initFrom`. */
 export interface InitFromRecord {
   model: string;
@@ -60,6 +55,11 @@ export function trainingTotals(t: { steps: number; seconds: number; batchSize?: 
   return { steps: t.steps + inner.steps, seconds: t.seconds + inner.seconds, ...(images !== undefined ? { images } : {}), runs: inner.runs + 1 };
 }
 
+/**
+ * models/<name>/model.json: the model card, written by the exporter (scripts/export) and the single
+ * source of truth for serving. Extend it (optional fields) rather than changing what is here; read it
+ * only through parseModelCard (here) or readModelCard (scripts/lib/model-card.ts), which validate it.
+ */
 export interface ModelCard {
   /** A DDPM (noise) model; absent in cards written before Cold Diffusion models (src/cold/card.ts) existed. */
   kind?: 'ddpm';
