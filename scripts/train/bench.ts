@@ -162,7 +162,7 @@ async function benchCell(
     } finally {
       await engine.close();
     }
-    out.push(`\nprofile: ${engine.description}, batch ${batch}, mean of ${steps} steps (performance.now() around each phase; Adam and EMA in separate loops here, fused in normal steps)`);
+    out.push(`\nprofile: ${engine.description.split(';')[0]}, batch ${batch}, mean of ${steps} steps (performance.now() around each phase; Adam and EMA in separate loops here, fused in normal steps)`);
     out.push(formatPhaseTable(phaseRows(prof)));
     const kp = await kernelProfile(cfg, choice.native ? 'autodiff' : 'forward', engine.weights, bm.make(warmup + 2 * steps));
     const rows = groupKernels(kp.records);

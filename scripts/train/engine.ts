@@ -45,7 +45,7 @@ export class InProcessEngine implements GradEngine {
   constructor(cfg: UNetConfig, convGrad: 'forward' | 'autodiff', private readonly loss: LossType, backendLine: string) {
     this.model = createUNet(cfg, 0, convGrad);
     this.weights = sharedWeights(this.model.layout.total);
-    this.description = `in-process (${backendLine})`;
+    this.description = `in-process: ${backendLine}`;
   }
 
   async compute(batch: Batch): Promise<StepGrad> {
@@ -121,7 +121,7 @@ export class WorkerPoolEngine implements GradEngine {
     }
     try {
       const lines = await Promise.all(ready);
-      pool.description = `${n} worker threads (${lines[0]})`;
+      pool.description = `${n} worker thread${n === 1 ? '' : 's'}: ${lines[0]}`;
     } catch (e) {
       await pool.close();
       throw e;
