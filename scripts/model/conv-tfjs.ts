@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelSums } from './groupnorm-tfjs.ts';
-import { gemmKernelGradAvailable, kernelGradGemm } from './wasm-kernel-grad.ts';
+import { gemmKernelGradAvailable, kernelGradGemm, sliceOnHeap } from './wasm-kernel-grad.ts';
 
 /** Explicit [before, after] padding of the four NHWC axes. */
 export type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
@@ -271,7 +271,7 @@ export const upsampleConv = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc
         const dxs: tf.Tensor4D[] = [];
         const dks: Float32Array[] = [];
         for (let p = 0; p < 2; p++) {
-          const dz = tf.reshape(tf.slice(dyr, [0, 0, p, 0], [n, h, 1, wd * 2 * cout]), [n, h, wd, 2 * cout]) as tf.Tensor4D;
+          const dz = tf.reshape(sliceOnHeap(dyr, [0, 0, p, 0], [n, h, 1, wd * 2 * cout]), [n, h, wd, 2 * cout]) as tf.Tensor4D;
           dxs.push(tf.conv2d(dz, flipKernel(k[p], 2, 3, cin, 2 * cout), 1, phasePads(1 - p)));
           const pads = phasePads(p);
           const dk = xT === undefined ? kernelGradGemm(x0, dz, 2, 3, [pads[1], pads[2]]) : kernelGrad(xT, dz, pads, 1);

@@ -107,6 +107,48 @@ export function gemmKernelGradAvailable(): boolean {
   return true;
 }
 
+const SLICE = 'DdpmSliceOnHeap';
+let sliceRegistered = false;
+
+/**
+ * tfjs-wasm 4.22's Slice reads its input through `readSync`, a copy of the whole tensor into a new
+ * ArrayBuffer, before it copies the slice out: on the upsampling convolution's output gradient (one row phase of
+ * [B, H, 2, W 2 Cout]) that allocation cost more than the copy. This one copies rows heap to heap.
+ */
+function sliceKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown }): tf.TensorInfo {
+  const be = backend as WasmInternals;
+  const x = inputs.x as tf.TensorInfo;
+  const { begin, size } = attrs as unknown as { begin: number[]; size: number[] };
+  const out = be.makeOutput(size, 'float32'); // may grow the memory: read HEAPF32 after it
+  const heap = be.wasm.HEAPF32;
+  const src = be.dataIdMap.get(x.dataId).memoryOffset / 4;
+  let dst = be.dataIdMap.get(out.dataId).memoryOffset / 4;
+  const rank = x.shape.length;
+  const strides = new Array<number>(rank).fill(1);
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * x.shape[d + 1];
+  const row = size[rank - 1];
+  const rows = size.slice(0, rank - 1).reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let off = src + begin[rank - 1];
+    for (let d = 0; d < rank - 1; d++) off += (begin[d] + idx[d]) * strides[d];
+    heap.copyWithin(dst, off, off + row);
+    dst += row;
+    for (let d = rank - 2; d >= 0 && ++idx[d] === size[d]; d--) idx[d] = 0;
+  }
+  return out;
+}
+
+/** tf.slice of a float32 tensor; on tfjs-wasm without the whole-input copy of its own Slice kernel. */
+export function sliceOnHeap<T extends tf.Tensor>(x: T, begin: number[], size: number[]): T {
+  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.rank < 1) return tf.slice(x, begin, size);
+  if (!sliceRegistered) {
+    tf.registerKernel({ kernelName: SLICE, backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
+    sliceRegistered = true;
+  }
+  return tf.engine().runKernel(SLICE, { x }, { begin, size } as unknown as tf.NamedAttrMap) as T;
+}
+
 /**
  * dw [kh, kw, Cin, Cout] of y = conv(x, w) with stride 1 and padding `pads` ([top, bottom], [left, right]):
  * x [B, H, W, Cin], dy [B, Ho, Wo, Cout], Ho = H + top + bottom - kh + 1 (likewise Wo).

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { conv3x3Forward, convBias, upsampleConv } from '../../scripts/model/conv-tfjs.ts';
 import { attentionCore, attentionPlain } from '../../scripts/model/attention-tfjs.ts';
-import { gemmKernelGradAvailable, kernelGradGemm } from '../../scripts/model/wasm-kernel-grad.ts';
+import { gemmKernelGradAvailable, kernelGradGemm, sliceOnHeap } from '../../scripts/model/wasm-kernel-grad.ts';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { createUNet, forward } from '../../scripts/train/model.ts';
 import { lossAndGrads } from '../../scripts/train/grad.ts';
@@ -251,6 +251,31 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
       for (let k = 0; k < ref.length; k++) worst = Math.max(worst, Math.abs(gv[k] - ref[k]));
       expect(worst, `${kh}x${kw} pads ${JSON.stringify(pads)}`).toBeLessThan(1e-4);
       tf.dispose([x, dy, got]);
+    }
+  });
+
+  it('the heap-to-heap slice on wasm equals tf.slice (ranks 1-4, offsets on every axis)', async () => {
+    const cases: [number[], number[], number[]][] = [
+      [[10], [3], [5]],
+      [[4, 6], [1, 2], [2, 3]],
+      [[3, 4, 5], [0, 1, 2], [3, 2, 3]],
+      [[2, 3, 2, 7], [0, 0, 1, 0], [2, 3, 1, 7]], // the upsampling convolution's row phase
+      [[3, 5, 4, 6], [1, 2, 1, 3], [2, 2, 3, 2]],
+    ];
+    for (const [shape, begin, size] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) + i * 1e-3);
+      await selectBackend('cpu');
+      const ref = tf.slice(tf.tensor(values, shape), begin, size).dataSync();
+      await selectBackend('wasm');
+      const x = tf.tensor(values, shape);
+      const before = tf.memory().numTensors;
+      const got = sliceOnHeap(x, begin, size);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(got.shape).toEqual(size);
+      expect(tf.getKernel('DdpmSliceOnHeap', 'wasm')).toBeDefined(); // the wasm path ran, not tf.slice
+      expect(Array.from(got.dataSync()), JSON.stringify({ shape, begin, size })).toEqual(Array.from(ref));
+      tf.dispose([x, got]);
     }
   });
 
