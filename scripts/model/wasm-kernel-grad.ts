@@ -139,7 +139,7 @@ function sliceKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap
   return out;
 }
 
-/** tf.slice of a float32 tensor; on tfjs-wasm without the whole-input copy of its own Slice kernel. */
+/** tf.slice of a float32 tensor (explicit begin and size, no -1); on tfjs-wasm without the whole-input copy of its own Slice kernel. */
 export function sliceOnHeap<T extends tf.Tensor>(x: T, begin: number[], size: number[]): T {
   if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.rank < 1) return tf.slice(x, begin, size);
   if (!sliceRegistered) {
