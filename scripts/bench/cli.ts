@@ -312,8 +312,10 @@ function writeModelSections(report: Report, r: ModelResult): void {
 
   if (r.latency.length > 0 && r.cold) {
     report.heading(3, `End-to-end latency against wrangler dev (${name})`);
+    // each model is requested at its own serving defaults (its guidance), unless --defaults overrides them
+    const own = o.defaults ?? servedSettings(r.model.card.name).defaults;
     report.text(
-      `Sequential GET requests from Node over loopback; the model's serving defaults (${params.sampler}, ${params.steps} steps; with a class, guidance ${defaults?.guidance ?? 1}${defaults?.guidanceInterval ? ` at timesteps ${defaults.guidanceInterval.join('..')}` : ''}). Client wall clock p50/p95; ` +
+      `Sequential GET requests from Node over loopback; the model's serving defaults (${params.sampler}, ${params.steps} steps; with a class, guidance ${own?.guidance ?? 1}${own?.guidanceInterval ? ` at timesteps ${own.guidanceInterval.join('..')}` : ''}). Client wall clock p50/p95; ` +
         'handler and U-Net ms measured inside the isolate (x-bench-handler-ms, x-bench-unet-ms: time inside session.run); ' +
         "overhead = (handler - U-Net) / handler, median over requests; the handler time ends with the response body, so a miss's R2 put (waitUntil) is not in it. The cold request is the first after wrangler dev started " +
         '(isolate, onnxruntime-web instantiation, session creation, sampling); the warm rows follow ' + `${r.warmups ?? 0} uncounted warm-up requests (${o.quick ? 4 : 8} s).`,
