@@ -10,6 +10,11 @@ export interface Env {
    * base_dir ("/inference/...") when deployed or under `wrangler dev`, "/src/inference/..." in the tests.
    */
   ORT_WASM_ENTRY: string;
+  /**
+   * When onnxruntime starts: "isolate" (default) at module scope of src/index.ts, with the isolate; "first-use"
+   * on the first request that needs a model (src/inference/runtime.ts startRuntime).
+   */
+  ORT_START?: string;
 
   // Batches (issue 6: src/batches/, src/webhooks/; docs/batches-and-webhooks.md).
   /** One Durable Object per batch job: its record and transitions. */

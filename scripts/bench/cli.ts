@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { deriveSeed, SAMPLER_NAMES, type SamplerName } from '../../src/diffusion/index.ts';
 import { LIMITS } from '../../src/render/limits.ts';
 import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample, type Stats } from './e2e.ts';
@@ -53,6 +53,7 @@ interface Options {
   profile: boolean;
   profileAgainst?: string;
   defaults?: ServingDefaults;
+  ortStart: 'isolate' | 'first-use';
 }
 
 /** --defaults sampler,steps,guidance[,tLow-tHigh]: serving defaults to bench instead of served.json's. */
@@ -87,6 +88,11 @@ const program = new Command()
   .option('--connections <n>', 'concurrent connections of the load tests', positiveInt, 4)
   .option('--no-e2e', 'forward latency and overhead only (no wrangler dev)')
   .option('--defaults <sampler,steps,guidance[,tLow-tHigh]>', "serving defaults to bench instead of the model's in src/models/served.json, e.g. dpmpp2m,20,1.75 (a before/after in one run)", parseDefaults)
+  .addOption(
+    new Option('--ort-start <when>', 'when the bench worker starts onnxruntime (wrangler.toml ORT_START): with the isolate, as the app, or on first use (a before/after)')
+      .choices(['isolate', 'first-use'])
+      .default('isolate'),
+  )
   .option('--profile', "where a forward's time goes: onnxruntime-web's profiler, kernels by op (int8, batch 1)", false)
   .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side, loaded with all of onnxruntime-web\'s optimizations')
   .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
@@ -120,6 +126,10 @@ interface ModelResult {
   model: BenchModel;
   forward: ForwardRow[];
   createMs: Partial<Record<Precision, number>>;
+  /** The same graph's session created again in that isolate (the second forward pass). */
+  createAgainMs: Partial<Record<Precision, number>>;
+  /** onnxruntime's start in that isolate, before the model's session (src/inference/runtime.ts). */
+  runtimeStart: Partial<Record<Precision, RuntimeStart | null>>;
   heapAfterCreate: Partial<Record<Precision, number>>;
   latency: LatencyRow[];
   cold?: Sample;
@@ -134,8 +144,14 @@ interface ModelResult {
   profileError?: string;
 }
 
+interface RuntimeStart {
+  ms: number;
+  at: 'isolate start' | 'first use';
+}
+
 interface ForwardResponse {
   createMs: number;
+  runtimeStart: RuntimeStart | null;
   heapAfterCreate: number;
   rows: { batch: number; timing: ForwardRow['timing']; heapBytes: number }[];
 }
@@ -152,18 +168,20 @@ async function workerdForwardOnce(server: BenchServer, model: BenchModel, precis
  * size; the second the timings. On a busy machine V8 needs many seconds to tier the 14 MB runtime wasm up,
  * and a single pass timed its first batch sizes at 3 to 5x the tiered-up speed.
  */
-async function workerdForward(server: BenchServer, model: BenchModel, precision: Precision): Promise<ForwardResponse> {
+async function workerdForward(server: BenchServer, model: BenchModel, precision: Precision): Promise<ForwardResponse & { createAgainMs: number }> {
   const first = await workerdForwardOnce(server, model, precision, { ...timing, measureMs: Math.min(500, timing.measureMs), minBlocks: 3 });
   const second = await workerdForwardOnce(server, model, precision, timing);
   return {
     createMs: first.createMs,
+    createAgainMs: second.createMs,
+    runtimeStart: first.runtimeStart,
     heapAfterCreate: first.heapAfterCreate,
     rows: second.rows.map((row) => ({ ...row, heapBytes: first.rows.find((r) => r.batch === row.batch)?.heapBytes ?? row.heapBytes })),
   };
 }
 
 async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchServer) => Promise<T>): Promise<T> {
-  const config = await generateBenchWorker(model, o.out, limits, defaults);
+  const config = await generateBenchWorker(model, o.out, limits, defaults, o.ortStart);
   const t0 = Date.now();
   const server = await startBenchServer(config, join(o.out, 'state', `${model.card.name}-${tag}`), 180_000);
   log(`wrangler dev (${model.card.name}, ${tag}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server.base}`);
@@ -178,7 +196,7 @@ async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchS
 }
 
 async function benchModel(model: BenchModel): Promise<ModelResult> {
-  const r: ModelResult = { model, forward: [], createMs: {}, heapAfterCreate: {}, latency: [], loadRows: [], overhead: { single: [], grid: [] }, r2: undefined };
+  const r: ModelResult = { model, forward: [], createMs: {}, createAgainMs: {}, runtimeStart: {}, heapAfterCreate: {}, latency: [], loadRows: [], overhead: { single: [], grid: [] }, r2: undefined };
   const q = (extra: Record<string, string> = {}): string => {
     const p = new URLSearchParams(extra);
     return p.size > 0 ? `?${p}` : '';
@@ -231,6 +249,8 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
         log(`${model.card.name}: workerd forward ${precision}`);
         const fwd = await workerdForward(server, model, precision);
         r.createMs[precision] = fwd.createMs;
+        r.createAgainMs[precision] = fwd.createAgainMs;
+        r.runtimeStart[precision] = fwd.runtimeStart;
         r.heapAfterCreate[precision] = fwd.heapAfterCreate;
         for (const row of fwd.rows) r.forward.push({ runtime: 'web-workerd', precision, batch: row.batch, timing: row.timing, heapBytes: row.heapBytes });
       });
@@ -317,19 +337,27 @@ function writeModelSections(report: Report, r: ModelResult): void {
     report.text(
       `Sequential GET requests from Node over loopback; the model's serving defaults (${params.sampler}, ${params.steps} steps; with a class, guidance ${own?.guidance ?? 1}${own?.guidanceInterval ? ` at timesteps ${own.guidanceInterval.join('..')}` : ''}). Client wall clock p50/p95; ` +
         'handler and U-Net ms measured inside the isolate (x-bench-handler-ms, x-bench-unet-ms: time inside session.run); ' +
-        "overhead = (handler - U-Net) / handler, median over requests; the handler time ends with the response body, so a miss's R2 put (waitUntil) is not in it. The cold request is the first after wrangler dev started " +
-        '(isolate, onnxruntime-web instantiation, session creation, sampling); the warm rows follow ' + `${r.warmups ?? 0} uncounted warm-up requests (${o.quick ? 4 : 8} s).`,
+        "overhead = (handler - U-Net) / handler, median over requests; the handler time ends with the response body, so a miss's R2 put (waitUntil) is not in it. The cold request is the first image after wrangler dev started " +
+        (o.ortStart === 'isolate'
+          ? "(the model's session and sampling; onnxruntime started with the isolate, before it: ORT_START = isolate)"
+          : '(onnxruntime\'s start, the model\'s session and sampling: ORT_START = first-use)') +
+        '; the warm rows follow ' + `${r.warmups ?? 0} uncounted warm-up requests (${o.quick ? 4 : 8} s).`,
     );
     const lat = r.latency.map((l) => [l.label, l.requests, l.layer, ms(l.wallP50), ms(l.wallP95), ms(l.handlerP50), ms(l.unetP50), pct(l.overheadShare)]);
     lat.unshift(['single image, cold (first request)', 1, r.cold.layer, ms(r.cold.wallMs), ms(r.cold.wallMs), ms(r.cold.handlerMs), ms(r.cold.unetMs), pct((r.cold.handlerMs - r.cold.unetMs) / r.cold.handlerMs)]);
     report.table(['request', 'n', 'served from', 'wall p50 ms', 'wall p95 ms', 'handler p50 ms', 'U-Net p50 ms', 'overhead'], lat);
     if (r.coldStart) {
       const c = r.coldStart;
-      const rest = r.cold.handlerMs - c.verifyMs - c.sessionMs - r.cold.unetMs;
+      const inRequest = c.runtimeStartedAt === 'first use' ? (c.runtimeStartMs ?? 0) : 0;
+      const rest = r.cold.handlerMs - inRequest - c.verifyMs - c.sessionMs - r.cold.unetMs;
+      const runtimeStart =
+        c.runtimeStartMs === undefined
+          ? 'onnxruntime\'s start n/a'
+          : `onnxruntime's start ${ms(c.runtimeStartMs)} ms (${c.runtimeStartedAt === 'isolate start' ? 'with the isolate, before this request: not in its time' : 'in this request'}; ` +
+            `of which wasm instantiation ${c.instantiateMs === undefined ? 'n/a' : ms(c.instantiateMs)} ms)`;
       report.text(
-        `Cold request in parts (inside the isolate): model sha256 check ${ms(c.verifyMs)} ms; session creation ${ms(c.sessionMs)} ms ` +
-          `(of which wasm instantiation ${c.instantiateMs === undefined ? 'n/a' : ms(c.instantiateMs)} ms); U-Net runs ${ms(r.cold.unetMs)} ms ` +
-          `(the first forwards run before V8 has tiered the runtime up); the rest (routing, sampler, PNG) ${ms(rest)} ms. ` +
+        `Cold request in parts (inside the isolate): ${runtimeStart}; model sha256 check ${ms(c.verifyMs)} ms; the model's session ${ms(c.sessionMs)} ms; ` +
+          `U-Net runs ${ms(r.cold.unetMs)} ms (the first forwards run before V8 has tiered the runtime up); the rest (routing, sampler, PNG) ${ms(rest)} ms. ` +
           "Compiling the runtime wasm happens before: at upload in production, at wrangler dev's start locally.",
       );
     }
@@ -366,7 +394,13 @@ function writeModelSections(report: Report, r: ModelResult): void {
     }
     report.table(['precision', 'after session creation', ...batches.map((b) => `after batch ${b} (of 128 MiB)`)], rowsH);
     report.text(
-      `Session creation in workerd: int8 ${ms(r.createMs.int8)} ms, fp32 ${ms(r.createMs.fp32)} ms. The app serves with maxBatch ${limits.maxBatch} (src/models/served.json); heap of the app's isolate after all its requests: ${mib(r.appHeap)}.`,
+      `Session creation in workerd, in each fresh isolate: ${(['int8', 'fp32'] as const)
+        .map((p) => {
+          const rs = r.runtimeStart[p];
+          const start = rs ? `onnxruntime's start ${ms(rs.ms)} ms (${rs.at === 'isolate start' ? 'with the isolate' : 'on first use'}), then ` : '';
+          return `${p}: ${start}the model's session ${ms(r.createMs[p])} ms (again in the same isolate: ${ms(r.createAgainMs[p])} ms)`;
+        })
+        .join('; ')}. The app serves with maxBatch ${limits.maxBatch} (src/models/served.json); heap of the app's isolate after all its requests: ${mib(r.appHeap)}.`,
     );
   }
 

@@ -92,7 +92,7 @@ export interface Stats {
   requests: number;
   heapBytes: number;
   /** The isolate's first session creation, in parts (src/inference/runtime.ts coldStartBreakdown). */
-  coldStart: { verifyMs: number; sessionMs: number; instantiateMs?: number } | null;
+  coldStart: { runtimeStartMs?: number; runtimeStartedAt?: 'isolate start' | 'first use'; verifyMs: number; sessionMs: number; instantiateMs?: number } | null;
 }
 
 export async function stats(base: string): Promise<Stats> {

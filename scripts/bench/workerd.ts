@@ -22,7 +22,7 @@ export type BenchServer = WranglerDev;
  * (esbuild, the conditions wrangler uses), and served with no_bundle: wrangler then watches nothing under src/,
  * so edits made while the bench runs (a shared working tree) neither reload the worker mid-run nor change it.
  */
-export async function generateBenchWorker(model: BenchModel, outDir: string, limits: ServingLimits, defaults?: ServingDefaults): Promise<string> {
+export async function generateBenchWorker(model: BenchModel, outDir: string, limits: ServingLimits, defaults?: ServingDefaults, ortStart: 'isolate' | 'first-use' = 'isolate'): Promise<string> {
   const name = model.card.name;
   const dir = join(outDir, 'workerd', name);
   rmSync(dir, { recursive: true, force: true });
@@ -78,6 +78,7 @@ export async function generateBenchWorker(model: BenchModel, outDir: string, lim
       '',
       '[vars]',
       'ORT_WASM_ENTRY = "/wasm/ort-entry.mjs"',
+      `ORT_START = "${ortStart}"`,
       '',
     ].join('\n'),
   );

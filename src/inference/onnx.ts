@@ -154,6 +154,30 @@ async function openSession(bytes: Uint8Array, o: SessionOptions): Promise<{ sess
   return { session: session as unknown as OrtSession, Tensor: web.Tensor as unknown as TensorCtor };
 }
 
+/**
+ * The smallest graph onnxruntime-web can open: one Identity node, float32 [1] in and out (105 bytes, written by
+ * scripts/model/onnx-graph.ts encodeModel; test/inference/runtime-start.test.ts checks that it still is). Its session
+ * costs what every first session in an isolate costs before any model's own work: the glue, the wasm instance,
+ * onnxruntime's environment (the operator schemas and kernel registry) and the session code's first run.
+ */
+export const RUNTIME_START_GRAPH_BASE64 =
+  'CAoSCWRkcG0tZWRnZRoFMC4xLjA6TQoaCgF4EgF5GghpZGVudGl0eSIISWRlbnRpdHkSDXJ1bnRpbWUtc3RhcnRaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAV';
+
+let runtimeStartSession: OrtSession | undefined;
+
+/**
+ * Starts onnxruntime-web (wasm, one thread, as served) without a model: opens a session of
+ * RUNTIME_START_GRAPH_BASE64, so that the runtime's one-time start is not part of the first model's session. The
+ * session is kept (a few hundred bytes), not released: a session released next to a live one in a workerd
+ * isolate once left that isolate's next run hanging (scripts/bench/cli.ts, the forward passes). Once per process.
+ */
+export async function startWebRuntime(wasmEntry?: string): Promise<void> {
+  if (runtimeStartSession !== undefined) return;
+  const bytes = Uint8Array.from(atob(RUNTIME_START_GRAPH_BASE64), (c) => c.charCodeAt(0));
+  const { session } = await openSession(bytes, { ...(wasmEntry === undefined ? {} : { wasmEntry }), preOptimized: true });
+  runtimeStartSession = session;
+}
+
 const shapeText = (shape: readonly (number | string)[] | undefined): string => (shape === undefined ? '?' : `[${shape.join(', ')}]`);
 
 /**
