@@ -36,6 +36,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number >= 0, got ${v}`);
+  return n;
+}
+
 interface Options {
   model?: string;
   probe: string;
@@ -54,6 +60,7 @@ interface Options {
   profileAgainst?: string;
   defaults?: ServingDefaults;
   ortStart: 'isolate' | 'first-use';
+  coldPairs: number;
 }
 
 /** --defaults sampler,steps,guidance[,tLow-tHigh]: serving defaults to bench instead of served.json's. */
@@ -93,6 +100,7 @@ const program = new Command()
       .choices(['isolate', 'first-use'])
       .default('isolate'),
   )
+  .option('--cold-pairs <n>', "also time the first image after start in n fresh wrangler devs per ORT_START setting (isolate, first-use), alternating: the runtime's start with the isolate against on first use, in one run", nonNegativeInt, 0)
   .option('--profile', "where a forward's time goes: onnxruntime-web's profiler, kernels by op (int8, batch 1)", false)
   .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side, loaded with all of onnxruntime-web\'s optimizations')
   .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
@@ -142,6 +150,14 @@ interface ModelResult {
   warmups?: number;
   profile?: { label: string; profile: KernelProfile }[];
   profileError?: string;
+  /** --cold-pairs: the first image after start per ORT_START setting, in alternating fresh wrangler devs. */
+  coldPairs?: ColdPair[];
+}
+
+interface ColdPair {
+  ortStart: 'isolate' | 'first-use';
+  sample: Sample;
+  coldStart: Stats['coldStart'];
 }
 
 interface RuntimeStart {
@@ -180,8 +196,8 @@ async function workerdForward(server: BenchServer, model: BenchModel, precision:
   };
 }
 
-async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchServer) => Promise<T>): Promise<T> {
-  const config = await generateBenchWorker(model, o.out, limits, defaults, o.ortStart);
+async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchServer) => Promise<T>, ortStart = o.ortStart): Promise<T> {
+  const config = await generateBenchWorker(model, o.out, limits, defaults, ortStart);
   const t0 = Date.now();
   const server = await startBenchServer(config, join(o.out, 'state', `${model.card.name}-${tag}`), 180_000);
   log(`wrangler dev (${model.card.name}, ${tag}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server.base}`);
@@ -193,6 +209,30 @@ async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchS
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * --cold-pairs n: the first image after start (a cache miss at the defaults) in 2n fresh wrangler devs, n with the
+ * runtime starting with the isolate and n on first use, in ABBA order so that a drift of the machine falls on both.
+ */
+async function coldPairs(model: BenchModel, n: number): Promise<ColdPair[]> {
+  const out: ColdPair[] = [];
+  for (let i = 0; i < n; i++) {
+    const order: ColdPair['ortStart'][] = i % 2 === 0 ? ['isolate', 'first-use'] : ['first-use', 'isolate'];
+    for (const ortStart of order) {
+      await withServer(
+        model,
+        `cold-${ortStart}-${i}`,
+        async (server) => {
+          log(`${model.card.name}: first image after start, ORT_START = ${ortStart} (${i + 1}/${n})`);
+          const sample = await request(server.base, `/v1/samples/${9000 + i}.png`);
+          out.push({ ortStart, sample, coldStart: (await stats(server.base)).coldStart });
+        },
+        ortStart,
+      );
+    }
+  }
+  return out;
 }
 
 async function benchModel(model: BenchModel): Promise<ModelResult> {
@@ -255,6 +295,7 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
         for (const row of fwd.rows) r.forward.push({ runtime: 'web-workerd', precision, batch: row.batch, timing: row.timing, heapBytes: row.heapBytes });
       });
     }
+    if (o.coldPairs > 0) r.coldPairs = await coldPairs(model, o.coldPairs);
   }
   for (const precision of ['int8', 'fp32'] as const) {
     const bytes = precision === 'int8' ? model.int8 : model.fp32;
@@ -360,6 +401,39 @@ function writeModelSections(report: Report, r: ModelResult): void {
           `U-Net runs ${ms(r.cold.unetMs)} ms (the first forwards run before V8 has tiered the runtime up); the rest (routing, sampler, PNG) ${ms(rest)} ms. ` +
           "Compiling the runtime wasm happens before: at upload in production, at wrangler dev's start locally.",
       );
+    }
+  }
+
+  if (r.coldPairs && r.coldPairs.length > 0) {
+    report.heading(3, `First image after start: onnxruntime started with the isolate or on first use (${name})`);
+    const n = r.coldPairs.length / 2;
+    report.text(
+      `${n} fresh wrangler dev per setting, alternating (ABBA), each asked for one image at the defaults (a cache miss) once ready; ` +
+        "ORT_START = isolate starts onnxruntime at the isolate's module scope (src/index.ts), before the request; first-use in the request. " +
+        'Median (min-max) over the runs; onnxruntime\'s start reads 0 when it ran with the isolate (the clock stands still outside requests).',
+    );
+    const spread = (v: number[]): string => `${ms(median(v))} (${ms(Math.min(...v))}-${ms(Math.max(...v))})`;
+    const rows: (string | number)[][] = [];
+    const walls: Partial<Record<ColdPair['ortStart'], number[]>> = {};
+    for (const setting of ['isolate', 'first-use'] as const) {
+      const runs = r.coldPairs.filter((p) => p.ortStart === setting);
+      walls[setting] = runs.map((p) => p.sample.wallMs);
+      const inRequest = runs.map((p) => (p.coldStart?.runtimeStartedAt === 'first use' ? (p.coldStart.runtimeStartMs ?? 0) : 0));
+      rows.push([
+        setting,
+        runs.length,
+        spread(runs.map((p) => p.sample.wallMs)),
+        spread(inRequest),
+        spread(runs.map((p) => p.coldStart?.sessionMs ?? Number.NaN)),
+        spread(runs.map((p) => p.sample.unetMs)),
+      ]);
+    }
+    report.table(['ORT_START', 'runs', 'first image, wall ms', "onnxruntime's start in the request, ms", "the model's session, ms", 'U-Net runs, ms'], rows);
+    const a = walls.isolate ?? [];
+    const b = walls['first-use'] ?? [];
+    if (a.length > 0 && b.length > 0) {
+      const pairs = a.map((w, i) => (b[i] === undefined ? undefined : w / b[i])).filter((x): x is number => x !== undefined);
+      report.text(`First image after start, isolate / first-use: ${ratio(median(a) / median(b))} (medians); per pair ${pairs.map(ratio).join(', ')}.`);
     }
   }
 
