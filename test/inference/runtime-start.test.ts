@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel, GraphBuilder } from '../../scripts/model/onnx-graph.ts';
 import { RUNTIME_START_GRAPH_BASE64, startWebRuntime } from '../../src/inference/onnx.ts';
-import { runtimeStartSetting } from '../../src/inference/runtime.ts';
+import { runtimeStartBreakdown, runtimeStartSetting, startRuntimeWithIsolate } from '../../src/inference/runtime.ts';
 
 const bytes = (): Uint8Array => Uint8Array.from(atob(RUNTIME_START_GRAPH_BASE64), (c) => c.charCodeAt(0));
 
@@ -36,5 +36,12 @@ describe('ORT_START', () => {
 
   it('refuses anything else, naming the allowed values', () => {
     expect(() => runtimeStartSetting('lazy')).toThrow('ORT_START must be "isolate" or "first-use", got "lazy"');
+    expect(() => startRuntimeWithIsolate({ ORT_START: 'Isolate', ORT_WASM_ENTRY: '/x.mjs' })).toThrow('got "Isolate"');
+  });
+
+  it('"first-use" starts nothing with the isolate (the first model load does)', async () => {
+    startRuntimeWithIsolate({ ORT_START: 'first-use', ORT_WASM_ENTRY: '/x.mjs' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runtimeStartBreakdown()).toBeUndefined();
   });
 });
