@@ -19,6 +19,7 @@ import { LIMITS } from '../../src/render/limits.ts';
 import { heldRequestRetries, load, request, sequential, stats, summarize, type LatencyRow, type LoadRow, type Sample, type Stats } from './e2e.ts';
 import { profileGraph, type KernelProfile } from './profile.ts';
 import { fileSessionOptions } from '../../src/inference/onnx.ts';
+import { ORT_START_VALUES, type OrtStart, type runtimeStartBreakdown } from '../../src/inference/runtime.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
 import { loadModel, probeModel, registryDefaultModel, ROOT, servedSettings, type BenchModel } from './models.ts';
 import { DEFAULT_PARAMS, measureOverhead, type OverheadRow } from './overhead.ts';
@@ -30,17 +31,16 @@ import { generateBenchWorker, startBenchServer, type BenchServer } from './worke
 
 const ISOLATE_LIMIT = 128 * 2 ** 20;
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
-  return n;
+/** A commander parser of integers >= min, refusing anything else with `what` it expected. */
+function intAtLeast(min: number, what: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected ${what}, got ${v}`);
+    return n;
+  };
 }
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number >= 0, got ${v}`);
-  return n;
-}
+const positiveInt = intAtLeast(1, 'a positive integer');
+const nonNegativeInt = intAtLeast(0, 'a whole number >= 0');
 
 interface Options {
   model?: string;
@@ -59,7 +59,7 @@ interface Options {
   profile: boolean;
   profileAgainst?: string;
   defaults?: ServingDefaults;
-  ortStart: 'isolate' | 'first-use';
+  ortStart: OrtStart;
   coldPairs: number;
 }
 
@@ -97,7 +97,7 @@ const program = new Command()
   .option('--defaults <sampler,steps,guidance[,tLow-tHigh]>', "serving defaults to bench instead of the model's in src/models/served.json, e.g. dpmpp2m,20,1.75 (a before/after in one run)", parseDefaults)
   .addOption(
     new Option('--ort-start <when>', 'when the bench worker starts onnxruntime (wrangler.toml ORT_START): with the isolate, as the app, or on first use (a before/after)')
-      .choices(['isolate', 'first-use'])
+      .choices(ORT_START_VALUES)
       .default('isolate'),
   )
   .option('--cold-pairs <n>', "also time the first image after start in n fresh wrangler devs per ORT_START setting (isolate, first-use), alternating: the runtime's start with the isolate against on first use, in one run", nonNegativeInt, 0)
@@ -137,7 +137,7 @@ interface ModelResult {
   /** The same graph's session created again in that isolate (the second forward pass). */
   createAgainMs: Partial<Record<Precision, number>>;
   /** onnxruntime's start in that isolate, before the model's session (src/inference/runtime.ts). */
-  runtimeStart: Partial<Record<Precision, RuntimeStart | null>>;
+  runtimeStart: Partial<Record<Precision, ForwardResponse['runtimeStart']>>;
   heapAfterCreate: Partial<Record<Precision, number>>;
   latency: LatencyRow[];
   cold?: Sample;
@@ -155,19 +155,14 @@ interface ModelResult {
 }
 
 interface ColdPair {
-  ortStart: 'isolate' | 'first-use';
+  ortStart: OrtStart;
   sample: Sample;
   coldStart: Stats['coldStart'];
 }
 
-interface RuntimeStart {
-  ms: number;
-  at: 'isolate start' | 'first use';
-}
-
 interface ForwardResponse {
   createMs: number;
-  runtimeStart: RuntimeStart | null;
+  runtimeStart: ReturnType<typeof runtimeStartBreakdown> | null;
   heapAfterCreate: number;
   rows: { batch: number; timing: ForwardRow['timing']; heapBytes: number }[];
 }
@@ -218,7 +213,7 @@ async function withServer<T>(model: BenchModel, tag: string, fn: (server: BenchS
 async function coldPairs(model: BenchModel, n: number): Promise<ColdPair[]> {
   const out: ColdPair[] = [];
   for (let i = 0; i < n; i++) {
-    const order: ColdPair['ortStart'][] = i % 2 === 0 ? ['isolate', 'first-use'] : ['first-use', 'isolate'];
+    const order: OrtStart[] = i % 2 === 0 ? ['isolate', 'first-use'] : ['first-use', 'isolate'];
     for (const ortStart of order) {
       await withServer(
         model,
@@ -389,12 +384,12 @@ function writeModelSections(report: Report, r: ModelResult): void {
     report.table(['request', 'n', 'served from', 'wall p50 ms', 'wall p95 ms', 'handler p50 ms', 'U-Net p50 ms', 'overhead'], lat);
     if (r.coldStart) {
       const c = r.coldStart;
-      const inRequest = c.runtimeStartedAt === 'first use' ? (c.runtimeStartMs ?? 0) : 0;
+      const inRequest = c.runtimeStartedAt === 'first-use' ? (c.runtimeStartMs ?? 0) : 0;
       const rest = r.cold.handlerMs - inRequest - c.verifyMs - c.sessionMs - r.cold.unetMs;
       const runtimeStart =
         c.runtimeStartMs === undefined
           ? 'onnxruntime\'s start n/a'
-          : `onnxruntime's start ${ms(c.runtimeStartMs)} ms (${c.runtimeStartedAt === 'isolate start' ? 'with the isolate, before this request: not in its time' : 'in this request'}; ` +
+          : `onnxruntime's start ${ms(c.runtimeStartMs)} ms (${c.runtimeStartedAt === 'isolate' ? 'with the isolate, before this request: not in its time' : 'in this request'}; ` +
             `of which wasm instantiation ${c.instantiateMs === undefined ? 'n/a' : ms(c.instantiateMs)} ms)`;
       report.text(
         `Cold request in parts (inside the isolate): ${runtimeStart}; model sha256 check ${ms(c.verifyMs)} ms; the model's session ${ms(c.sessionMs)} ms; ` +
@@ -414,11 +409,11 @@ function writeModelSections(report: Report, r: ModelResult): void {
     );
     const spread = (v: number[]): string => `${ms(median(v))} (${ms(Math.min(...v))}-${ms(Math.max(...v))})`;
     const rows: (string | number)[][] = [];
-    const walls: Partial<Record<ColdPair['ortStart'], number[]>> = {};
-    for (const setting of ['isolate', 'first-use'] as const) {
+    const walls: Partial<Record<OrtStart, number[]>> = {};
+    for (const setting of ORT_START_VALUES) {
       const runs = r.coldPairs.filter((p) => p.ortStart === setting);
       walls[setting] = runs.map((p) => p.sample.wallMs);
-      const inRequest = runs.map((p) => (p.coldStart?.runtimeStartedAt === 'first use' ? (p.coldStart.runtimeStartMs ?? 0) : 0));
+      const inRequest = runs.map((p) => (p.coldStart?.runtimeStartedAt === 'first-use' ? (p.coldStart.runtimeStartMs ?? 0) : 0));
       rows.push([
         setting,
         runs.length,
@@ -471,7 +466,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
       `Session creation in workerd, in each fresh isolate: ${(['int8', 'fp32'] as const)
         .map((p) => {
           const rs = r.runtimeStart[p];
-          const start = rs ? `onnxruntime's start ${ms(rs.ms)} ms (${rs.at === 'isolate start' ? 'with the isolate' : 'on first use'}), then ` : '';
+          const start = rs ? `onnxruntime's start ${ms(rs.ms)} ms (${rs.at === 'isolate' ? 'with the isolate' : 'on first use'}), then ` : '';
           return `${p}: ${start}the model's session ${ms(r.createMs[p])} ms (again in the same isolate: ${ms(r.createAgainMs[p])} ms)`;
         })
         .join('; ')}. The app serves with maxBatch ${limits.maxBatch} (src/models/served.json); heap of the app's isolate after all its requests: ${mib(r.appHeap)}.`,

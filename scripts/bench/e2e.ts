@@ -5,6 +5,7 @@
  */
 import autocannon from 'autocannon';
 import { percentile } from './timing.ts';
+import type { ColdStart } from '../../src/inference/runtime.ts';
 
 /** Per attempt. wrangler dev's local proxy now and then holds a request and never hands it to the worker
  * (seen in about 1 of 10 fresh starts, right after the first model run; workers-sdk #14641-like): such a request
@@ -92,7 +93,7 @@ export interface Stats {
   requests: number;
   heapBytes: number;
   /** The isolate's first session creation, in parts (src/inference/runtime.ts coldStartBreakdown). */
-  coldStart: { runtimeStartMs?: number; runtimeStartedAt?: 'isolate start' | 'first use'; verifyMs: number; sessionMs: number; instantiateMs?: number } | null;
+  coldStart: ColdStart | null;
 }
 
 export async function stats(base: string): Promise<Stats> {

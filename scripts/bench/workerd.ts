@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { startWranglerDev, type WranglerDev } from '../lib/child-process.ts';
 import { build } from 'esbuild';
 import { vendorOrtWasm } from '../../src/inference/wasm/vendor.mjs';
+import type { OrtStart } from '../../src/inference/runtime.ts';
 import type { ServingDefaults, ServingLimits } from '../../src/models/registry.ts';
 import type { BenchModel } from './models.ts';
 import { ROOT } from './models.ts';
@@ -22,7 +23,7 @@ export type BenchServer = WranglerDev;
  * (esbuild, the conditions wrangler uses), and served with no_bundle: wrangler then watches nothing under src/,
  * so edits made while the bench runs (a shared working tree) neither reload the worker mid-run nor change it.
  */
-export async function generateBenchWorker(model: BenchModel, outDir: string, limits: ServingLimits, defaults?: ServingDefaults, ortStart: 'isolate' | 'first-use' = 'isolate'): Promise<string> {
+export async function generateBenchWorker(model: BenchModel, outDir: string, limits: ServingLimits, defaults?: ServingDefaults, ortStart: OrtStart = 'isolate'): Promise<string> {
   const name = model.card.name;
   const dir = join(outDir, 'workerd', name);
   rmSync(dir, { recursive: true, force: true });

@@ -163,19 +163,17 @@ async function openSession(bytes: Uint8Array, o: SessionOptions): Promise<{ sess
 export const RUNTIME_START_GRAPH_BASE64 =
   'CAoSCWRkcG0tZWRnZRoFMC4xLjA6TQoaCgF4EgF5GghpZGVudGl0eSIISWRlbnRpdHkSDXJ1bnRpbWUtc3RhcnRaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAV';
 
-let runtimeStartSession: OrtSession | undefined;
-
 /**
  * Starts onnxruntime-web (wasm, one thread, as served) without a model: opens a session of
- * RUNTIME_START_GRAPH_BASE64, so that the runtime's one-time start is not part of the first model's session. The
- * session is kept (a few hundred bytes), not released: a session released next to a live one in a workerd
- * isolate once left that isolate's next run hanging (scripts/bench/cli.ts, the forward passes). Once per process.
+ * RUNTIME_START_GRAPH_BASE64, so that the runtime's one-time start is not part of the first model's session.
+ * Returns the session for the caller to keep (src/inference/runtime.ts startRuntime, once per isolate), not to
+ * release: a session released next to a live one in a workerd isolate once left that isolate's next run hanging
+ * (scripts/bench/cli.ts, the forward passes).
  */
-export async function startWebRuntime(wasmEntry?: string): Promise<void> {
-  if (runtimeStartSession !== undefined) return;
+export async function startWebRuntime(wasmEntry?: string): Promise<OrtSession> {
   const bytes = Uint8Array.from(atob(RUNTIME_START_GRAPH_BASE64), (c) => c.charCodeAt(0));
   const { session } = await openSession(bytes, { ...(wasmEntry === undefined ? {} : { wasmEntry }), preOptimized: true });
-  runtimeStartSession = session;
+  return session;
 }
 
 const shapeText = (shape: readonly (number | string)[] | undefined): string => (shape === undefined ? '?' : `[${shape.join(', ')}]`);

@@ -18,8 +18,12 @@ interface OrtEntryModule {
   wasmInstantiateMs(): number | undefined;
 }
 
-/** When onnxruntime's one-time start ran: with the isolate (src/index.ts) or for the first model a request needed. */
-export type RuntimeStartedAt = 'isolate start' | 'first use';
+/**
+ * When onnxruntime's one-time start runs (Env.ORT_START) or ran: with the isolate (src/index.ts, module scope) or
+ * on the first request that needs a model.
+ */
+export const ORT_START_VALUES = ['isolate', 'first-use'] as const;
+export type OrtStart = (typeof ORT_START_VALUES)[number];
 
 /** Where an isolate spends its time before its first sampling (npm run bench, "cold start"). */
 export interface ColdStart {
@@ -29,7 +33,7 @@ export interface ColdStart {
    * still outside I/O, so there it reads 0.
    */
   runtimeStartMs: number | undefined;
-  runtimeStartedAt: RuntimeStartedAt | undefined;
+  runtimeStartedAt: OrtStart | undefined;
   /** WebAssembly.instantiate of the precompiled runtime module (part of runtimeStartMs). */
   instantiateMs: number | undefined;
   /** sha256 of the model bytes against the card. */
@@ -43,7 +47,9 @@ let coldStart: ColdStart | undefined;
 let configuredEntry: string | undefined;
 
 let runtimeStart: Promise<void> | undefined;
-let runtimeStarted: { ms: number; at: RuntimeStartedAt } | undefined;
+let runtimeStarted: { ms: number; at: OrtStart } | undefined;
+/** The started runtime's one-node session (onnx.ts startWebRuntime), kept for the isolate's life, never released. */
+let runtimeStartSession: unknown;
 
 /**
  * Starts onnxruntime once per isolate, before and apart from any model's session (onnx.ts startWebRuntime).
@@ -51,11 +57,11 @@ let runtimeStarted: { ms: number; at: RuntimeStartedAt } | undefined;
  * request for an image; loadEpsModel awaits it (or starts it, when nothing did). A failed start is forgotten,
  * so the next call tries again.
  */
-export function startRuntime(options: RuntimeOptions, at: RuntimeStartedAt = 'first use'): Promise<void> {
+export function startRuntime(options: RuntimeOptions, at: OrtStart = 'first-use'): Promise<void> {
   if (runtimeStart === undefined) {
     const started = (async () => {
       const t0 = performance.now();
-      await startWebRuntime(options.wasmEntry);
+      runtimeStartSession = await startWebRuntime(options.wasmEntry);
       configuredEntry = options.wasmEntry;
       runtimeStarted = { ms: performance.now() - t0, at };
     })();
@@ -68,7 +74,7 @@ export function startRuntime(options: RuntimeOptions, at: RuntimeStartedAt = 'fi
 }
 
 /** How long onnxruntime's start took and when it ran (undefined before it has finished). */
-export function runtimeStartBreakdown(): { ms: number; at: RuntimeStartedAt } | undefined {
+export function runtimeStartBreakdown(): { ms: number; at: OrtStart } | undefined {
   return runtimeStarted;
 }
 
@@ -76,9 +82,9 @@ export function runtimeStartBreakdown(): { ms: number; at: RuntimeStartedAt } | 
  * The Env.ORT_START setting: "isolate" (default) starts onnxruntime with the isolate, "first-use" leaves it to
  * the first request that needs a model. Anything else is refused with the allowed values.
  */
-export function runtimeStartSetting(value: string | undefined): 'isolate' | 'first-use' {
-  if (value === undefined || value === '' || value === 'isolate') return 'isolate';
-  if (value === 'first-use') return 'first-use';
+export function runtimeStartSetting(value: string | undefined): OrtStart {
+  if (value === undefined || value === '') return 'isolate';
+  if ((ORT_START_VALUES as readonly string[]).includes(value)) return value as OrtStart;
   throw new Error(`ORT_START must be "isolate" or "first-use", got ${JSON.stringify(value)}`);
 }
 
@@ -90,7 +96,7 @@ export function runtimeStartSetting(value: string | undefined): 'isolate' | 'fir
  */
 export function startRuntimeWithIsolate(env: { ORT_START?: string; ORT_WASM_ENTRY: string }): void {
   if (runtimeStartSetting(env.ORT_START) !== 'isolate') return;
-  startRuntime({ wasmEntry: env.ORT_WASM_ENTRY }, 'isolate start').catch((e: unknown) => {
+  startRuntime({ wasmEntry: env.ORT_WASM_ENTRY }, 'isolate').catch((e: unknown) => {
     console.error('onnxruntime did not start with the isolate; the first request that needs a model starts it again:', e);
   });
 }

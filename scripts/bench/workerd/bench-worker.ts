@@ -122,7 +122,7 @@ export function createBenchWorker(model: BenchWorkerModel): ExportedHandler<Env>
       if (path === '/__bench/forward' && request.method === 'POST') return forwardBench(request, env, card);
       if (path === '/__bench/r2' && request.method === 'POST') return r2Bench(request, env);
       if (path === '/__bench/stats') {
-        return Response.json({ runs: sessionRuns(), runMs: sessionRunMs(), handlerMs, requests, heapBytes: await wasmHeapBytes(), coldStart: coldStartBreakdown() ?? null, runtimeStart: runtimeStartBreakdown() ?? null });
+        return Response.json({ runs: sessionRuns(), runMs: sessionRunMs(), handlerMs, requests, heapBytes: await wasmHeapBytes(), coldStart: coldStartBreakdown() ?? null });
       }
       const unet0 = sessionRunMs();
       const t0 = performance.now();
