@@ -68,3 +68,37 @@ export function meanInterval(values: ArrayLike<number>, z = 1.96): { mean: numbe
   const se = Math.sqrt(ss / (n - 1) / n);
   return { mean, interval: [mean - z * se, mean + z * se] };
 }
+
+/**
+ * Distribution-free interval of a median: the order statistics [x_(k), x_(n+1-k)] with the largest k such that
+ * P(Binomial(n, 1/2) < k) <= (1 - level) / 2, so that the interval holds the population median with probability
+ * at least `level` for any continuous distribution of independent values. Needs n >= 6 at 95% (below that even
+ * [min, max] covers less than 95%): throws a RangeError naming the least n.
+ */
+export function medianInterval(values: readonly number[], level = 0.95): { median: number; interval: Interval; coverage: number } {
+  const n = values.length;
+  const s = [...values].sort((a, b) => a - b);
+  const tail = (1 - level) / 2;
+  // cdf[j] = P(X <= j), X ~ Binomial(n, 1/2)
+  let p = 0.5 ** n;
+  let cdf = p;
+  let k = 0;
+  for (let j = 0; j < n && cdf <= tail; j++) {
+    k = j + 1; // P(X <= j) <= tail, so P(X < j + 1) <= tail
+    p = (p * (n - j)) / (j + 1);
+    cdf += p;
+  }
+  if (k === 0) {
+    let least = n + 1;
+    while (0.5 ** least > tail) least++;
+    throw new RangeError(`a ${Math.round(level * 100)}% interval of a median needs at least ${least} values (got ${n})`);
+  }
+  let below = 0; // P(X <= k - 1)
+  let q = 0.5 ** n;
+  for (let j = 0; j < k; j++) {
+    below += q;
+    q = (q * (n - j)) / (j + 1);
+  }
+  const m = n >> 1;
+  return { median: n % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2, interval: [s[k - 1], s[n - k]], coverage: 1 - 2 * below };
+}

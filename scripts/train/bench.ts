@@ -6,6 +6,9 @@
  * ms/step ~ CPU s/step / W).
  * With a Python that imports torch (peer.ts), each model/batch cell is also timed in plain PyTorch on all cores
  * (peer/unet_torch.py, same config, batch and step) and a last table prints ours / PyTorch; --no-pytorch skips it.
+ * --interleave <rounds>: instead of one run of each side per cell, ours and the peer (kept running, `--serve`) alternate
+ * blocks of --steps steps for that many rounds, and a last table prints the median over rounds of ours / PyTorch
+ * with its distribution-free 95% interval and whether the issue's 0.5 is met, not met or not resolved.
  * --variants plain,self-cond,p2,self-cond+p2: the training variants timed per cell (default plain): self-conditioning
  * (issue 16: half of the steps, by the run's per-step coin, add a forward pass without gradient; the row says
  * how many of its timed steps did) and p2 loss weighting; the PyTorch peer times the plain variant only.
@@ -14,6 +17,7 @@
  * in-process gradient computation of the same batch (kernel table by name, split into forward and backward).
  */
 import * as tf from '@tensorflow/tfjs';
+import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import * as os from 'node:os';
 import { makeSchedule } from '../../src/diffusion/index.ts';
@@ -28,7 +32,7 @@ import { formatKernelTable, formatPhaseTable, groupKernels, phaseRows, type Kern
 import { adamStep } from './optim.ts';
 import { DEFAULT_TRAIN, DEFAULT_UNET, PRESETS } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
-import { findTorchPython, formatPeerSummary, formatPeerTable, PEER_SKIPPED, runPeer, type PeerResult, type PeerRow } from './peer.ts';
+import { findTorchPython, formatInterleaveTable, formatPeerSummary, formatPeerTable, oursFirstInRound, PEER_SKIPPED, PeerServer, runPeer, summarizeInterleave, type InterleaveRound, type InterleaveSummary, type PeerResult, type PeerRow } from './peer.ts';
 
 /** Training variants bench:train times: self-conditioning and the p2 loss weight on or off. */
 const VARIANTS = { plain: { selfCondition: false, p2: false }, 'self-cond': { selfCondition: true, p2: false }, p2: { selfCondition: false, p2: true }, 'self-cond+p2': { selfCondition: true, p2: true } } as const;
@@ -58,6 +62,8 @@ interface Row {
   profileText?: string;
   /** PyTorch peer on the same cell (absent without torch or with --no-pytorch). */
   pytorch?: PeerResult;
+  /** --interleave: every round's per-step milliseconds of both sides (in the --json output). */
+  rounds?: InterleaveRound[];
 }
 
 function syntheticDataset(size: number, n = 1024): Dataset {
@@ -91,17 +97,18 @@ async function kernelProfile(cfg: UNetConfig, convGrad: 'forward' | 'autodiff', 
   return { records, wallMs, scopes };
 }
 
-async function benchCell(
-  ds: Dataset,
-  base: UNetConfig,
-  variant: Variant,
-  backend: BackendRequest,
-  batch: number,
-  workers: number,
-  steps: number,
-  warmup: number,
-  profile = false,
-): Promise<Omit<Row, 'backend' | 'model' | 'variant'>> {
+/** A cell's training loop, ready to step: the engine (workers started), optimizer state and batch maker. */
+interface OpenCell {
+  cfg: UNetConfig;
+  engine: GradEngine;
+  total: number;
+  /** Batch s of the cell's batch maker (what step s trains on). */
+  batchAt(s: number): ReturnType<BatchMaker['make']>;
+  /** Step s: batch s, gradients on the engine, Adam + EMA. */
+  step(s: number, optim?: OptimTiming): Promise<{ selfCond: boolean; batchMs: number; timing: StepProfile['engine'] | undefined }>;
+}
+
+async function openCell(ds: Dataset, base: UNetConfig, variant: Variant, backend: BackendRequest, batch: number, workers: number): Promise<OpenCell> {
   const cfg: UNetConfig = { ...base, selfCondition: VARIANTS[variant].selfCondition };
   const choice = await selectBackend(backend);
   const model = createUNet(cfg, 1, choice.native ? 'autodiff' : 'forward');
@@ -110,6 +117,7 @@ async function benchCell(
     workers > 0 ? await WorkerPoolEngine.start(workers, cfg, total, choice.name === 'cpu' ? 'cpu' : 'wasm', choice.native ? 'autodiff' : 'forward', 'l2') : new InProcessEngine(cfg, choice.native ? 'autodiff' : 'forward', 'l2', choice.name);
   const state = { weights: engine.weights, ema: new Float32Array(total), adamM: new Float32Array(total), adamV: new Float32Array(total) };
   engine.weights.set(readFlat(model.params, model.layout));
+  for (const v of model.params.values()) v.dispose();
   const bm = new BatchMaker(ds, makeSchedule({ kind: 'linear', T: 1000 }), {
     seed: 0,
     batchSize: batch,
@@ -121,6 +129,35 @@ async function benchCell(
     selfCondition: cfg.selfCondition,
   });
   const opts = { ...DEFAULT_TRAIN, batchSize: batch };
+  return {
+    cfg,
+    engine,
+    total,
+    batchAt: (s) => bm.make(s),
+    async step(s, optim) {
+      const a = performance.now();
+      const b = bm.make(s);
+      const batchMs = performance.now() - a;
+      const r = await engine.compute(b);
+      adamStep(state, r.grads, opts, s, optim);
+      return { selfCond: !!b.selfCond, batchMs, timing: r.timing };
+    },
+  };
+}
+
+async function benchCell(
+  ds: Dataset,
+  base: UNetConfig,
+  variant: Variant,
+  backend: BackendRequest,
+  batch: number,
+  workers: number,
+  steps: number,
+  warmup: number,
+  profile = false,
+): Promise<Omit<Row, 'backend' | 'model' | 'variant'>> {
+  const { cfg, engine, total, step, batchAt } = await openCell(ds, base, variant, backend, batch, workers);
+  const choice = await selectBackend(backend);
   let t0 = 0;
   let c0 = process.cpuUsage();
   const stepCpu = { with: [] as number[], without: [] as number[] };
@@ -131,11 +168,9 @@ async function benchCell(
         c0 = process.cpuUsage();
       }
       const a = process.cpuUsage();
-      const b = bm.make(s);
-      const r = await engine.compute(b);
-      adamStep(state, r.grads, opts, s);
+      const { selfCond } = await step(s);
       const used = process.cpuUsage(a);
-      if (s >= warmup) (b.selfCond ? stepCpu.with : stepCpu.without).push((used.user + used.system) / 1e6);
+      if (s >= warmup) (selfCond ? stepCpu.with : stepCpu.without).push((used.user + used.system) / 1e6);
     }
   } finally {
     if (!profile) await engine.close();
@@ -150,21 +185,18 @@ async function benchCell(
     try {
       for (let s = warmup + steps; s < warmup + 2 * steps; s++) {
         const a = performance.now();
-        const b = bm.make(s);
-        const bEnd = performance.now();
-        const r = await engine.compute(b);
         const optim: OptimTiming = { clipMs: 0, adamMs: 0, emaMs: 0 };
-        adamStep(state, r.grads, opts, s, optim);
+        const r = await step(s, optim);
         const end = performance.now();
         if (!r.timing) throw new Error('engine returned no timing with profile on');
-        prof.push({ batchMs: bEnd - a, engine: r.timing, optim, totalMs: end - a });
+        prof.push({ batchMs: r.batchMs, engine: r.timing, optim, totalMs: end - a });
       }
     } finally {
       await engine.close();
     }
     out.push(`\nprofile: ${engine.description.split(';')[0]}, batch ${batch}, mean of ${steps} steps (performance.now() around each phase; Adam and EMA in separate loops here, fused in normal steps)`);
     out.push(formatPhaseTable(phaseRows(prof)));
-    const kp = await kernelProfile(cfg, choice.native ? 'autodiff' : 'forward', engine.weights, bm.make(warmup + 2 * steps));
+    const kp = await kernelProfile(cfg, choice.native ? 'autodiff' : 'forward', engine.weights, batchAt(warmup + 2 * steps));
     const rows = groupKernels(kp.records);
     const kernelSum = kp.records.reduce((sum, r) => sum + r.ms, 0);
     const timer = tf.backend().timerAvailable() ? 'the backend timer' : 'wall clock + dataSync per kernel';
@@ -194,6 +226,89 @@ async function benchCell(
   };
 }
 
+/**
+ * --interleave: our cell and the peer (PeerServer, kept warm) alternate blocks of `steps` steps for `rounds`
+ * rounds (ours, peer, peer, ours, ...), after `warmup` steps each, with a short pause between blocks (PyTorch's
+ * OpenMP threads spin a little after their work). Both sides of a round see the same seconds of the machine,
+ * so its ratio carries little of the drift that moves separate runs by 10-50%.
+ */
+async function interleaveCell(
+  ds: Dataset,
+  cfg: UNetConfig,
+  backend: BackendRequest,
+  batch: number,
+  workers: number,
+  steps: number,
+  warmup: number,
+  rounds: number,
+  peer: { python: string; threads: number; timeoutMs: number },
+): Promise<{ row: Omit<Row, 'backend' | 'model' | 'variant'>; rounds: InterleaveRound[]; peerParams: number; torch: string }> {
+  const cell = await openCell(ds, cfg, 'plain', backend, batch, workers);
+  let server: PeerServer | null = null;
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+  const bar = new cliProgress.SingleBar({ format: `interleave {bar} {value}/{total} rounds | ours/torch last {last}`, stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  try {
+    let s = 0;
+    for (; s < warmup; s++) await cell.step(s);
+    const started = await PeerServer.start(peer.python, cfg, { batch, warmup, threads: peer.threads, timeoutMs: peer.timeoutMs });
+    server = started.server;
+    const out: InterleaveRound[] = [];
+    let cpu = 0;
+    bar.start(rounds, 0, { last: '-' });
+    for (let r = 0; r < rounds; r++) {
+      const oursMs: number[] = [];
+      let peerMs: number[] = [];
+      const ours = async (): Promise<void> => {
+        const c = process.cpuUsage();
+        for (let i = 0; i < steps; i++) {
+          const a = performance.now();
+          await cell.step(s++);
+          oursMs.push(performance.now() - a);
+        }
+        const used = process.cpuUsage(c);
+        cpu += (used.user + used.system) / 1e6;
+      };
+      const theirs = async (): Promise<void> => {
+        peerMs = await server!.run(steps);
+      };
+      const oursFirst = oursFirstInRound(r);
+      await (oursFirst ? ours() : theirs());
+      await pause();
+      await (oursFirst ? theirs() : ours());
+      await pause();
+      out.push({ oursFirst, oursMs, peerMs });
+      const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
+      bar.update(r + 1, { last: (mean(peerMs) / mean(oursMs)).toFixed(2) });
+    }
+    bar.stop();
+    const all = out.flatMap((r) => r.oursMs);
+    const ms = all.reduce((x, y) => x + y, 0) / all.length;
+    return {
+      row: {
+        firstPassSteps: 0,
+        cpuWithFirstPass: null,
+        cpuWithoutFirstPass: null,
+        params: cell.total,
+        size: cfg.imageSize,
+        batch,
+        workers,
+        msPerStep: ms,
+        imagesPerSec: (batch * 1000) / ms,
+        stepsPerHour: 3_600_000 / ms,
+        cpuSecPerStep: cpu / all.length,
+        load1: os.loadavg()[0],
+      },
+      rounds: out,
+      peerParams: started.params,
+      torch: started.torch,
+    };
+  } finally {
+    bar.stop();
+    server?.close();
+    await cell.engine.close();
+  }
+}
+
 /** "k/n, CPU s/step with A, without B, at 1/2: C" (C: the expected step of a run, where half of the steps have the pass). */
 function firstPassText(r: Row, steps: number): string {
   const f = (v: number | null): string => (v === null ? '-' : v.toFixed(2));
@@ -217,13 +332,19 @@ async function main(): Promise<void> {
     .addOption(new Option('--data <kind>', 'synthetic or fashion-mnist images').choices(['synthetic', 'fashion-mnist']).default('synthetic'))
     .option('--no-pytorch', 'skip the PyTorch CPU peer (on by default when a python with torch is found)')
     .option('--repeats <n>', 'with the PyTorch peer: time ours and the peer alternately n times per plain cell and print the median ratio with its range', '1')
+    .option('--interleave <rounds>', 'with the PyTorch peer: ours and the peer (kept running) alternate blocks of --steps steps for this many rounds per plain cell (at least 6), and a last table gives the median ratio with its 95% interval', '0')
     .option('--pytorch-timeout <s>', 'kill a PyTorch peer run after this many seconds', '300')
     .option('--profile', 'after each cell, a per-phase table of a step and a per-kernel table of one gradient computation', false)
     .option('--json', 'print the rows as JSON too', false);
   program.parse(process.argv);
-  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; variants: string; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string; repeats: string }>();
+  const o = program.opts<{ sizes: string; batches: string; backends: string; workers: string; steps: string; warmup: string; imageSize: string; conditional: boolean; variants: string; cpuMaxBatch: string; data: string; json: boolean; profile: boolean; pytorch: boolean; pytorchTimeout: string; repeats: string; interleave: string }>();
   const repeats = Number(o.repeats);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, got ${o.repeats}`);
+  const interleave = Number(o.interleave);
+  if (!Number.isInteger(interleave) || (interleave !== 0 && interleave < 6)) throw new Error(`--interleave must be 0 (off) or at least 6 rounds (the least for a 95% interval of a median), got ${o.interleave}`);
+  if (interleave > 0 && repeats > 1) throw new Error('--interleave and --repeats are two ways to pair ours with the peer: give one');
+  if (interleave > 0 && o.profile) throw new Error('--interleave times steps against the peer; --profile needs a cell of its own: give one');
+  if (interleave > 0 && !o.pytorch) throw new Error('--interleave needs the PyTorch peer (drop --no-pytorch)');
   const variants = o.variants.split(',') as Variant[];
   for (const v of variants) if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}; variants: ${Object.keys(VARIANTS).join(', ')}`);
   const S = Number(o.imageSize);
@@ -237,6 +358,7 @@ async function main(): Promise<void> {
   else console.log(`PyTorch peer: ${peer.python} (torch ${peer.torch}), ${threads} threads`);
   const peerCache = new Map<string, PeerResult | null>();
   const peerRows: PeerRow[] = [];
+  const interleaved: { backend: string; model: string; batch: number; summary: InterleaveSummary }[] = [];
   console.log('backend        model  variant       params    batch workers  ms/step  images/s  steps/h  CPU s/step  load  first passes');
   for (const backend of o.backends.split(',') as BackendRequest[]) {
     let choice;
@@ -259,10 +381,21 @@ async function main(): Promise<void> {
         const warm = choice.name === 'cpu' ? 1 : Number(o.warmup);
         for (const variant of variants)
           for (let rep = 0; rep < (peer && variant === 'plain' ? repeats : 1); rep++) {
-            const r = await benchCell(ds, cfg, variant, backend, batch, workers, steps, warm, o.profile);
-            const row: Row = { backend: choice.name, model: size, variant, ...r };
+            const paired = peer !== null && variant === 'plain' && interleave > 0;
+            let r: Omit<Row, 'backend' | 'model' | 'variant'>;
+            let rounds: InterleaveRound[] | undefined;
+            if (paired) {
+              const timeoutMs = Number(o.pytorchTimeout) * 1000;
+              const it = await interleaveCell(ds, cfg, backend, batch, workers, steps, warm, interleave, { python: peer.python, threads, timeoutMs });
+              r = it.row;
+              rounds = it.rounds;
+              const summary = summarizeInterleave(it.rounds, batch);
+              interleaved.push({ backend: choice.name, model: size, batch, summary });
+              peerRows.push({ backend: choice.name, model: size, batch, params: r.params, peerParams: it.peerParams, imagesPerSec: summary.oursImagesPerSec, peerImagesPerSec: summary.peerImagesPerSec });
+            } else r = await benchCell(ds, cfg, variant, backend, batch, workers, steps, warm, o.profile);
+            const row: Row = { backend: choice.name, model: size, variant, ...r, ...(rounds ? { rounds } : {}) };
             rows.push(row);
-            if (peer && variant === 'plain') {
+            if (peer && variant === 'plain' && !paired) {
               const key = `${size}/${batch}/${rep}`;
               if (!peerCache.has(key)) {
                 try {
@@ -288,6 +421,7 @@ async function main(): Promise<void> {
   }
   if (peer && peerRows.length > 0) console.log(`\n${formatPeerTable(peerRows, threads, peer.torch)}`);
   if (peer && repeats > 1 && peerRows.length > 0) console.log(`\n${formatPeerSummary(peerRows)}`);
+  if (peer && interleaved.length > 0) console.log(`\n${formatInterleaveTable(interleaved, threads, peer.torch)}`);
   if (o.json) console.log(JSON.stringify(rows.map(({ profileText: _, ...r }) => r)));
   process.exit(0);
 }

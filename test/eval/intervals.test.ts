@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { gaussianNoise } from '../../src/diffusion/noise.ts';
 import { frechetDistance, gaussianStats } from '../../scripts/eval/frechet.ts';
-import { jackknifeDistance, meanInterval, resolved, wilsonInterval } from '../../scripts/eval/intervals.ts';
+import { jackknifeDistance, meanInterval, medianInterval, resolved, wilsonInterval } from '../../scripts/eval/intervals.ts';
 
 describe('wilsonInterval', () => {
   it('matches the textbook values', () => {
@@ -61,6 +61,33 @@ describe('meanInterval', () => {
     expect(covered / 400).toBeGreaterThan(0.9);
     expect(covered / 400).toBeLessThan(0.99);
     expect(() => meanInterval([1])).toThrow(/at least 2 values/);
+  });
+});
+
+describe('medianInterval', () => {
+  it('takes the binomial order statistics, in any input order, and refuses fewer than 6 values at 95%', () => {
+    const ranks = (n: number) => Array.from({ length: n }, (_, i) => n - i); // n, n-1, ..., 1
+    // n = 12: P(Bin(12, 1/2) <= 2) = 79/4096 <= 0.025 < P(<= 3): ranks 3 and 10
+    expect(medianInterval(ranks(12))).toEqual({ median: 6.5, interval: [3, 10], coverage: 1 - (2 * 79) / 4096 });
+    expect(medianInterval(ranks(6)).interval).toEqual([1, 6]);
+    expect(medianInterval(ranks(20)).interval).toEqual([6, 15]);
+    expect(medianInterval(ranks(7)).median).toBe(4);
+    expect(medianInterval(ranks(10), 0.8).interval).toEqual([3, 8]); // P(<= 2) = 56/1024 <= 0.1 < P(<= 3)
+    expect(() => medianInterval([1, 2, 3, 4, 5])).toThrow(/at least 6 values \(got 5\)/);
+  });
+
+  it('covers the median of a skewed distribution at least 95% of the time', () => {
+    let covered = 0;
+    const trials = 1000;
+    for (let k = 0; k < trials; k++) {
+      // (g1^2 + g2^2) / 2 of two standard Gaussians is exponential with mean 1: median ln 2, skewed
+      const g = gaussianNoise(500 + k, 0, new Float32Array(24));
+      const draws = Array.from({ length: 12 }, (_, i) => (g[2 * i] ** 2 + g[2 * i + 1] ** 2) / 2);
+      const { interval } = medianInterval(draws);
+      if (interval[0] <= Math.LN2 && Math.LN2 <= interval[1]) covered++;
+    }
+    expect(covered / trials).toBeGreaterThan(0.94);
+    expect(covered / trials).toBeLessThan(0.985);
   });
 });
 

@@ -11,10 +11,16 @@ scaled_dot_product_attention, no fused/foreach optimizer tricks beyond the defau
 
 Usage: python3 unet_torch.py '<UNetConfig JSON>' --batch 64 --steps 10 --warmup 5 --threads 2
 Prints one JSON line: {"params", "msPerStep", "imagesPerSec", "threads", "torch", "batch", "steps"}.
+
+--serve (bench:train --interleave): after the warm-up prints {"ready": true, "params", "threads", "torch", "batch"}
+and then answers each line on stdin, "run N", with {"stepMs": [N per-step ms]}, until "quit" or end of input.
+The model, optimizer and allocator stay warm between blocks, so the benchmark can alternate short blocks of ours
+and of the peer.
 """
 import argparse
 import json
 import math
+import sys
 import time
 
 import torch
@@ -171,6 +177,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--params-only", action="store_true", help="print the parameter count and exit")
+    ap.add_argument("--serve", action="store_true", help="after the warm-up, run blocks of steps on request (stdin)")
     a = ap.parse_args()
     cfg = json.loads(a.config)
     torch.set_num_threads(a.threads)
@@ -209,12 +216,33 @@ def main():
 
     for _ in range(a.warmup):
         step()
+    if a.serve:
+        serve(step, {"params": params, "threads": torch.get_num_threads(), "torch": torch.__version__, "batch": B})
+        return
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
     ms = (time.perf_counter() - t0) * 1000 / a.steps
     print(json.dumps({"params": params, "msPerStep": ms, "imagesPerSec": B * 1000 / ms, "threads": torch.get_num_threads(),
                       "torch": torch.__version__, "batch": B, "steps": a.steps}))
+
+
+def serve(step, info):
+    print(json.dumps({"ready": True, **info}), flush=True)
+    while True:
+        line = sys.stdin.readline()
+        if not line or line.strip() == "quit":
+            return
+        cmd = line.split()
+        if len(cmd) != 2 or cmd[0] != "run" or not cmd[1].isdigit() or int(cmd[1]) < 1:
+            print(json.dumps({"error": f"unknown request {line.strip()!r} (expected 'run N' or 'quit')"}), flush=True)
+            continue
+        ms = []
+        for _ in range(int(cmd[1])):
+            t0 = time.perf_counter()
+            step()
+            ms.append((time.perf_counter() - t0) * 1000)
+        print(json.dumps({"stepMs": ms}), flush=True)
 
 
 if __name__ == "__main__":
