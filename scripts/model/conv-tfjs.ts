@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelSums } from './groupnorm-tfjs.ts';
-import { gemmKernelGradAvailable, kernelGradGemm, sliceOnHeap } from './wasm-kernel-grad.ts';
+import { gemmKernelGradAvailable, kernelGradGemm, matMulTN, sliceOnHeap } from './wasm-kernel-grad.ts';
 
 /** Explicit [before, after] padding of the four NHWC axes. */
 export type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
@@ -133,7 +133,7 @@ export function conv1x1KernelGrad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D 
   const cout = dy.shape[3];
   const x2 = tf.reshape(x, [b * h * w, cin]) as tf.Tensor2D;
   const dy2 = tf.reshape(dy, [b * h * w, cout]) as tf.Tensor2D;
-  const dw = cin <= cout ? tf.matMul(tf.transpose(x2), dy2) : tf.transpose(tf.matMul(tf.transpose(dy2), x2));
+  const dw = matMulTN(x2, dy2) ?? (cin <= cout ? tf.matMul(tf.transpose(x2), dy2) : tf.transpose(tf.matMul(tf.transpose(dy2), x2)));
   return tf.reshape(dw, [1, 1, cin, cout]);
 }
 

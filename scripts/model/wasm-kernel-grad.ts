@@ -1,7 +1,12 @@
 /**
- * The weight gradient of a stride-1 convolution as GEMMs on tfjs-wasm's XNNPACK path: no im2col, one
- * transpose per layer (tfjs-wasm has no Conv2DBackpropFilter; the fallback in conv-tfjs.ts is a convolution
- * whose kernel is the whole image, about 1.4x a forward convolution plus two large transposes).
+ * The weight gradient of a stride-1 convolution as GEMMs over a padded row grid: no im2col (tfjs-wasm has no
+ * Conv2DBackpropFilter; the fallback in conv-tfjs.ts is a convolution whose kernel is the whole image, about
+ * 1.4x a forward convolution plus two large transposes). Two kernels compute the same products:
+ *   - the SIMD wasm kernel of wasm-gemm.ts, all taps in one pass over the rows, reading x and dy in place (no
+ *     transpose) when Cin % 4 == 0 and Cout % 8 == 0 (every layer of the presets but the 1-channel input and
+ *     output convolutions); 1.5-2x faster per layer than the XNNPACK path below (docs/training.md);
+ *   - XNNPACK's GEMM, one tap at a time, for the other channel counts (and with DDPM_GEMM_KERNEL=xnnpack).
+ * matMulTN gives the 1x1 convolutions' weight gradients (a^T b over the pixels) to the same wasm kernel.
  *
  * Layout. x gets max(top, bottom) zero rows before each image and max(left, right) zero columns before each
  * row, plus one zero image at the end: [B + 1, Hq, Wq, Cin]. One image's bottom padding is the next one's top
@@ -10,9 +15,10 @@
  * r = (b Hq + i) Wq + j (R rows), the kernel tap (a, s) pairs row r of dy with row r + off of x,
  * off = (a + Pt - top) Wq + s + Pl - left, so
  *   dw[a, s] = X_off^T dY,   X_off = rows off .. off + R of x,
- * a [Cin, R] x [R, Cout] product per tap.
+ * a [Cin, R] x [R, Cout] product per tap. The wasm kernel reads x's row r + off directly and leaves out dy's rows
+ * past R - off (all in the zero image).
  *
- * tfjs-wasm sends a batch-1 untransposed matMul to XNNPACK's fully connected operator, which takes the right
+ * XNNPACK path: tfjs-wasm sends a batch-1 untransposed matMul to XNNPACK's fully connected operator, which takes the right
  * operand as weights, packs it and caches the packing on its tensor id: dY is that operand, packed once for
  * all taps. The left operand is x^T [Cin, R], transposed once into a buffer followed by off_max zero floats;
  * tap (a, s) reads it from float `off` with row stride R, so row ci runs `off` floats into row ci + 1 (or the
@@ -25,12 +31,14 @@
  * against autodiff. DDPM_GEMM_KERNEL_GRAD=0 switches it off (the benchmark's comparison).
  */
 import * as tf from '@tensorflow/tfjs';
+import { GEMM_ROW_BLOCK, instantiateGemmTaps, type GemmTaps } from './wasm-gemm.ts';
 
 const KERNEL = 'DdpmConvKernelGradGemm';
 
 /** What this uses of tfjs-backend-wasm 4.22's backend object. */
 interface WasmInternals {
   wasm: {
+    asm: { memory: WebAssembly.Memory };
     _malloc(bytes: number): number;
     _free(ptr: number): void;
     HEAPF32: Float32Array;
@@ -51,6 +59,53 @@ interface Attrs {
 }
 
 let matMul: ((...a: unknown[]) => void) | undefined;
+/** The SIMD kernel of wasm-gemm.ts on tfjs' memory, once prepareWasmGemm has run (null: XNNPACK only). */
+let gemmTaps: GemmTaps | null = null;
+let gemmMemory: WebAssembly.Memory | null = null;
+/** Which path each weight gradient took (the tests check that both run). */
+export const gemmPathCalls = { wasm: 0, xnnpack: 0 };
+
+/**
+ * Instantiates the SIMD weight-gradient kernel (wasm-gemm.ts) on the active tfjs-wasm backend's memory; called
+ * when the wasm backend starts. DDPM_GEMM_KERNEL=xnnpack keeps XNNPACK's per-tap GEMMs (for comparisons).
+ * Returns a line for the backend log.
+ */
+export async function prepareWasmGemm(): Promise<string> {
+  if (process.env.DDPM_GEMM_KERNEL === 'xnnpack') {
+    gemmTaps = null;
+    return 'weight gradients: XNNPACK per-tap GEMMs (DDPM_GEMM_KERNEL=xnnpack)';
+  }
+  const memory = (tf.backend() as unknown as WasmInternals).wasm.asm.memory;
+  if (gemmTaps === null || gemmMemory !== memory) {
+    gemmTaps = await instantiateGemmTaps(memory);
+    gemmMemory = memory;
+  }
+  return 'weight gradients: SIMD wasm kernel, all taps per pass (XNNPACK for channel counts it does not take)';
+}
+
+/** Runs the wasm kernel: out [taps, cin, cout] (zeroed here) from x rows at offsets `offs` and dy rows. */
+function runGemmTaps(be: WasmInternals, x: number, dy: number, out: number, rows: number, cin: number, cout: number, offs: readonly number[]): void {
+  const wasm = be.wasm;
+  wasm.HEAPF32.fill(0, out / 4, out / 4 + offs.length * cin * cout);
+  const offsPtr = wasm._malloc(offs.length * 4) >>> 0;
+  try {
+    new Int32Array(wasm.HEAPF32.buffer, offsPtr, offs.length).set(offs);
+    gemmTaps!(x, dy, out, rows, cin, cout, offs.length, offsPtr, GEMM_ROW_BLOCK);
+  } finally {
+    wasm._free(offsPtr);
+  }
+  gemmPathCalls.wasm++;
+}
+
+let gemmEnabled = true;
+
+/** Turns the wasm kernel off (XNNPACK only) or back on, once prepared: paired comparisons in one process. */
+export function useWasmGemm(on: boolean): void {
+  gemmEnabled = on;
+}
+
+/** Whether the wasm kernel takes these channel counts (4 input x 8 output channels per tile). */
+const wasmKernelFits = (cin: number, cout: number): boolean => gemmEnabled && gemmTaps !== null && cin % 4 === 0 && cout % 8 === 0;
 let transpose: ((...a: unknown[]) => void) | undefined;
 const shapeBytes = (s: number[]): Uint8Array => new Uint8Array(new Int32Array(s).buffer);
 
@@ -69,6 +124,14 @@ function kernelFunc({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   transpose ??= wasm.cwrap('Transpose', null, ['number', 'array', 'number', 'number', 'number', 'array', 'number']);
   const out = be.makeOutput([kh, kw, cin, cout], 'float32');
   const outOffset = be.dataIdMap.get(out.dataId).memoryOffset;
+  // the wasm kernel skips dy's rows whose x row would lie past the end: all in the zero image when tail <= Hq Wq
+  if (wasmKernelFits(cin, cout) && tail <= hq * wq) {
+    const offs: number[] = [];
+    for (let a = 0; a < kh; a++) for (let s = 0; s < kw; s++) offs.push((a + rowShift) * wq + s + colShift);
+    runGemmTaps(be, be.dataIdMap.get(xp.dataId).memoryOffset, be.dataIdMap.get(dyp.dataId).memoryOffset, outOffset, r, cin, cout, offs);
+    return out;
+  }
+  gemmPathCalls.xnnpack++;
   const buf = wasm._malloc((cin * r + tail) * 4) >>> 0;
   const ids: number[] = [];
   const view = (offset: number, size: number): number => {
@@ -93,6 +156,36 @@ function kernelFunc({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
     wasm._free(buf);
   }
   return out;
+}
+
+const MATMUL_TN = 'DdpmMatMulTN';
+
+/** inputs: a [R, M], b [R, N]; output a^T b [M, N] by the wasm kernel (one tap at offset 0). */
+function matMulTNKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const be = backend as WasmInternals;
+  const a = inputs.a as tf.TensorInfo;
+  const b = inputs.b as tf.TensorInfo;
+  const [rows, m] = a.shape;
+  const n = b.shape[1];
+  const out = be.makeOutput([m, n], 'float32');
+  runGemmTaps(be, be.dataIdMap.get(a.dataId).memoryOffset, be.dataIdMap.get(b.dataId).memoryOffset, be.dataIdMap.get(out.dataId).memoryOffset, rows, m, n, [0]);
+  return out;
+}
+
+let tnRegistered = false;
+
+/**
+ * a^T b for a [R, M], b [R, N] (the weight gradient of a 1x1 convolution over R = B H W pixels) by the wasm
+ * kernel, without transposing either operand; null when the kernel is not there or M % 4 or N % 8 is not 0.
+ */
+export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D | null {
+  if (tf.getBackend() !== 'wasm' || !wasmKernelFits(a.shape[1], b.shape[1])) return null;
+  if (a.shape[0] !== b.shape[0]) throw new Error(`matMulTN: a has ${a.shape[0]} rows, b ${b.shape[0]}`);
+  if (!tnRegistered) {
+    tf.registerKernel({ kernelName: MATMUL_TN, backendName: 'wasm', kernelFunc: matMulTNKernel as unknown as tf.KernelFunc });
+    tnRegistered = true;
+  }
+  return tf.engine().runKernel(MATMUL_TN, { a, b }, {}) as tf.Tensor2D;
 }
 
 let registered = false;

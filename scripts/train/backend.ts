@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '../lib/tfjs-quiet.ts';
+import { prepareWasmGemm } from '../model/wasm-kernel-grad.ts';
 
 export type BackendRequest = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -91,6 +92,11 @@ async function tryWasm(log: string[]): Promise<BackendChoice | null> {
     useZeroCopyIdentity();
     const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     log.push(`wasm: started (SIMD ${simd ? 'on' : 'off'}; one thread per instance)`);
+    try {
+      log.push(`wasm: ${await prepareWasmGemm()}`);
+    } catch (e) {
+      log.push(`wasm: weight gradients on XNNPACK per-tap GEMMs (the SIMD kernel did not start: ${firstLine(e)})`);
+    }
     return { name: 'wasm', tfBackend: tf.getBackend(), native: false, simd, log };
   } catch (e) {
     log.push(`wasm: failed to start (${firstLine(e)})`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { conv3x3Forward, convBias, upsampleConv } from '../../scripts/model/conv-tfjs.ts';
 import { attentionCore, attentionPlain } from '../../scripts/model/attention-tfjs.ts';
-import { gemmKernelGradAvailable, kernelGradGemm, sliceOnHeap } from '../../scripts/model/wasm-kernel-grad.ts';
+import { gemmKernelGradAvailable, gemmPathCalls, kernelGradGemm, matMulTN, sliceOnHeap, useWasmGemm } from '../../scripts/model/wasm-kernel-grad.ts';
 import { selectBackend } from '../../scripts/train/backend.ts';
 import { createUNet, forward } from '../../scripts/train/model.ts';
 import { lossAndGrads } from '../../scripts/train/grad.ts';
@@ -74,7 +74,11 @@ describe('hand-built convolution gradients', () => {
       return out;
     };
     const ref = await gradsOn('cpu', 'autodiff');
+    const calls = { ...gemmPathCalls };
     const mine = await gradsOn('wasm', 'forward');
+    // both weight-gradient paths ran: the SIMD kernel (8 and 16 channels) and XNNPACK (the 1-channel input/output)
+    expect(gemmPathCalls.wasm).toBeGreaterThan(calls.wasm);
+    expect(gemmPathCalls.xnnpack).toBeGreaterThan(calls.xnnpack);
     expect(mine.size).toBe(ref.size - 1);
     let worst = 0;
     for (const [name, r] of ref) {
@@ -212,10 +216,16 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
     }
   });
 
-  it('the weight gradient as per-tap GEMMs on XNNPACK equals the direct sum (kernel sizes, asymmetric pads, 1x1)', async () => {
+  // channels 4 -> 7 go to XNNPACK's per-tap GEMMs, 4 -> 8 and 8 -> 16 to the SIMD wasm kernel (Cin % 4, Cout % 8)
+  it.each([
+    [4, 7, 'xnnpack'],
+    [4, 8, 'wasm'],
+    [8, 16, 'wasm'],
+  ] as const)('the weight gradient as GEMMs equals the direct sum (kernel sizes, asymmetric pads, 1x1): %d -> %d channels on %s', async (cin, cout, path) => {
     await selectBackend('wasm');
     expect(gemmKernelGradAvailable()).toBe(true);
-    const [n, h, w, cin, cout] = [3, 5, 6, 4, 7];
+    const n = 3;
+    const [h, w] = [5, 6];
     const cases: [number, number, [[number, number], [number, number]]][] = [
       [3, 3, [[1, 1], [1, 1]]], // the U-Net's 3x3 convolutions
       [2, 3, [[1, 0], [1, 1]]], // the upsampling convolution's row phases
@@ -224,6 +234,7 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
       [3, 2, [[2, 0], [0, 1]]],
       [1, 1, [[0, 0], [0, 0]]],
     ];
+    const calls = { ...gemmPathCalls };
     for (const [kh, kw, pads] of cases) {
       const ho = h + pads[0][0] + pads[0][1] - kh + 1;
       const wo = w + pads[1][0] + pads[1][1] - kw + 1;
@@ -252,6 +263,28 @@ describe('the wasm fast paths against plain ops and tfjs autodiff (cpu)', () => 
       expect(worst, `${kh}x${kw} pads ${JSON.stringify(pads)}`).toBeLessThan(1e-4);
       tf.dispose([x, dy, got]);
     }
+    expect(gemmPathCalls[path] - calls[path]).toBe(cases.length);
+  });
+
+  it('a^T b of a 1x1 weight gradient by the wasm kernel equals XNNPACK\'s transposed product; null where it does not fit', async () => {
+    await selectBackend('wasm');
+    gemmKernelGradAvailable();
+    const a = tf.randomNormal([1000, 12], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const b = tf.randomNormal([1000, 24], 0, 1, 'float32', 4) as tf.Tensor2D;
+    const got = matMulTN(a, b)!;
+    const ref = tf.matMul(a, b, true, false);
+    expect(got.shape).toEqual([12, 24]);
+    const gv = got.dataSync();
+    const rv = ref.dataSync();
+    for (let k = 0; k < rv.length; k++) expect(Math.abs(gv[k] - rv[k]), `entry ${k}`).toBeLessThan(1e-4);
+    expect(matMulTN(a, tf.zeros([1000, 20]) as tf.Tensor2D)).toBeNull(); // 20 % 8 != 0
+    useWasmGemm(false);
+    try {
+      expect(matMulTN(a, b)).toBeNull();
+    } finally {
+      useWasmGemm(true);
+    }
+    tf.dispose([a, b, got, ref]);
   });
 
   it('the heap-to-heap slice on wasm equals tf.slice (ranks 1-4, offsets on every axis)', async () => {
