@@ -100,6 +100,8 @@ async function kernelProfile(cfg: UNetConfig, convGrad: 'forward' | 'autodiff', 
 /** A cell's training loop, ready to step: the engine (workers started), optimizer state and batch maker. */
 interface OpenCell {
   cfg: UNetConfig;
+  /** Whether the backend is a native tfjs (autodiff convolution gradients) rather than wasm/cpu. */
+  native: boolean;
   engine: GradEngine;
   total: number;
   /** Batch s of the cell's batch maker (what step s trains on). */
@@ -131,6 +133,7 @@ async function openCell(ds: Dataset, base: UNetConfig, variant: Variant, backend
   const opts = { ...DEFAULT_TRAIN, batchSize: batch };
   return {
     cfg,
+    native: choice.native,
     engine,
     total,
     batchAt: (s) => bm.make(s),
@@ -156,8 +159,7 @@ async function benchCell(
   warmup: number,
   profile = false,
 ): Promise<Omit<Row, 'backend' | 'model' | 'variant'>> {
-  const { cfg, engine, total, step, batchAt } = await openCell(ds, base, variant, backend, batch, workers);
-  const choice = await selectBackend(backend);
+  const { cfg, native, engine, total, step, batchAt } = await openCell(ds, base, variant, backend, batch, workers);
   let t0 = 0;
   let c0 = process.cpuUsage();
   const stepCpu = { with: [] as number[], without: [] as number[] };
@@ -196,7 +198,7 @@ async function benchCell(
     }
     out.push(`\nprofile: ${engine.description.split(';')[0]}, batch ${batch}, mean of ${steps} steps (performance.now() around each phase; Adam and EMA in separate loops here, fused in normal steps)`);
     out.push(formatPhaseTable(phaseRows(prof)));
-    const kp = await kernelProfile(cfg, choice.native ? 'autodiff' : 'forward', engine.weights, batchAt(warmup + 2 * steps));
+    const kp = await kernelProfile(cfg, native ? 'autodiff' : 'forward', engine.weights, batchAt(warmup + 2 * steps));
     const rows = groupKernels(kp.records);
     const kernelSum = kp.records.reduce((sum, r) => sum + r.ms, 0);
     const timer = tf.backend().timerAvailable() ? 'the backend timer' : 'wall clock + dataSync per kernel';
@@ -226,10 +228,12 @@ async function benchCell(
   };
 }
 
+/** Between blocks: PyTorch's OpenMP threads spin a little after their work, V8 finishes its GC after ours. */
+const PAUSE_MS = 250;
+
 /**
  * --interleave: our cell and the peer (PeerServer, kept warm) alternate blocks of `steps` steps for `rounds`
- * rounds (ours, peer, peer, ours, ...), after `warmup` steps each, with a short pause between blocks (PyTorch's
- * OpenMP threads spin a little after their work). Both sides of a round see the same seconds of the machine,
+ * rounds (ours, peer, peer, ours, ...), after `warmup` steps each, with a pause between blocks. Both sides of a round see the same seconds of the machine,
  * so its ratio carries little of the drift that moves separate runs by 10-50%.
  */
 async function interleaveCell(
@@ -245,7 +249,7 @@ async function interleaveCell(
 ): Promise<{ row: Omit<Row, 'backend' | 'model' | 'variant'>; rounds: InterleaveRound[]; peerParams: number; torch: string }> {
   const cell = await openCell(ds, cfg, 'plain', backend, batch, workers);
   let server: PeerServer | null = null;
-  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
   const bar = new cliProgress.SingleBar({ format: `interleave {bar} {value}/{total} rounds | ours/torch last {last}`, stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   try {
     let s = 0;
@@ -268,15 +272,19 @@ async function interleaveCell(
         const used = process.cpuUsage(c);
         cpu += (used.user + used.system) / 1e6;
       };
+      let idleCpuMs = 0;
       const theirs = async (): Promise<void> => {
+        const c = process.cpuUsage();
         peerMs = await server!.run(steps);
+        const used = process.cpuUsage(c);
+        idleCpuMs = (used.user + used.system) / 1000;
       };
       const oursFirst = oursFirstInRound(r);
       await (oursFirst ? ours() : theirs());
       await pause();
       await (oursFirst ? theirs() : ours());
       await pause();
-      out.push({ oursFirst, oursMs, peerMs });
+      out.push({ oursFirst, oursMs, peerMs, oursCpuDuringPeerMs: idleCpuMs });
       const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
       bar.update(r + 1, { last: (mean(peerMs) / mean(oursMs)).toFixed(2) });
     }

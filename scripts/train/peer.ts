@@ -261,6 +261,8 @@ export interface InterleaveRound {
   oursFirst: boolean;
   oursMs: number[];
   peerMs: number[];
+  /** CPU time (all threads) our process used while the peer's block ran: what it took from the peer (idle: ~0). */
+  oursCpuDuringPeerMs?: number;
 }
 
 export interface InterleaveSummary {
@@ -274,6 +276,8 @@ export interface InterleaveSummary {
   interval: Interval;
   coverage: number;
   verdict: string;
+  /** Our process's CPU time while the peer's blocks ran, over the blocks' wall time (one core = 1; null if not recorded). */
+  oursCpuInPeerBlocks: number | null;
 }
 
 /** Who goes first in round r: ours, peer, peer, ours, ... (ABBA), so neither side always follows the other. */
@@ -298,7 +302,10 @@ export function summarizeInterleave(rounds: readonly InterleaveRound[], batch: n
       : interval[1] < target
         ? `not met: the interval is below ${target}`
         : `not resolved: the interval holds ${target}`;
+  const recorded = rounds.filter((r) => r.oursCpuDuringPeerMs !== undefined);
+  const oursCpuInPeerBlocks = recorded.length > 0 ? sum(recorded.map((r) => r.oursCpuDuringPeerMs!)) / sum(recorded.flatMap((r) => r.peerMs)) : null;
   return {
+    oursCpuInPeerBlocks,
     rounds: rounds.length,
     stepsPerBlock: rounds[0]?.oursMs.length ?? 0,
     oursImagesPerSec: (batch * oursSteps * 1000) / sum(rounds.flatMap((r) => r.oursMs)),
@@ -315,11 +322,11 @@ export function formatInterleaveTable(rows: readonly { backend: string; model: s
   const lines = [
     `ours / PyTorch ${torch} (${threads} threads), interleaved: blocks of steps alternating ours, peer, peer, ours, ... in one run;`,
     `ratio = median over rounds of ours / PyTorch images per second within the round, [distribution-free 95% interval]; target ${PEER_TARGET}`,
-    'backend        model  batch  rounds x steps  ours img/s  torch img/s  ours/torch [95%]      verdict',
+    'backend        model  batch  rounds x steps  ours img/s  torch img/s  ours/torch [95%]      ours CPU in torch blocks  verdict',
   ];
   for (const { backend, model, batch, summary: s } of rows) {
     lines.push(
-      `${backend.padEnd(14)} ${model.padEnd(6)} ${String(batch).padStart(5)}  ${`${s.rounds} x ${s.stepsPerBlock}`.padStart(14)} ${s.oursImagesPerSec.toFixed(1).padStart(11)} ${s.peerImagesPerSec.toFixed(1).padStart(12)}  ${`${s.ratio.toFixed(3)} [${s.interval[0].toFixed(3)}, ${s.interval[1].toFixed(3)}]`.padEnd(21)} ${s.verdict}`,
+      `${backend.padEnd(14)} ${model.padEnd(6)} ${String(batch).padStart(5)}  ${`${s.rounds} x ${s.stepsPerBlock}`.padStart(14)} ${s.oursImagesPerSec.toFixed(1).padStart(11)} ${s.peerImagesPerSec.toFixed(1).padStart(12)}  ${`${s.ratio.toFixed(3)} [${s.interval[0].toFixed(3)}, ${s.interval[1].toFixed(3)}]`.padEnd(21)} ${(s.oursCpuInPeerBlocks === null ? '-' : `${(100 * s.oursCpuInPeerBlocks).toFixed(1)}% of a core`).padStart(24)}  ${s.verdict}`,
     );
   }
   return lines.join('\n');

@@ -90,7 +90,12 @@ describe('--interleave: rounds, their ratio and its verdict', () => {
     const straddles = summarizeInterleave([0.45, 0.47, 0.49, 0.5, 0.51, 0.53, 0.55, 0.48].map((q, r) => round(1000, 1000 * q, r)), 64);
     expect(straddles.verdict).toMatch(/^not resolved/);
     const t = formatInterleaveTable([{ backend: 'wasm', model: 'tiny', batch: 64, summary: met }], 2, '1.13.0a0').split('\n');
-    expect(t[3]).toMatch(/^wasm\s+tiny\s+64\s+12 x 2\s+64\.0\s+\d+\.\d\s+0\.565 \[0\.530, 0\.600\]\s+met/);
+    expect(t[3]).toMatch(/^wasm\s+tiny\s+64\s+12 x 2\s+64\.0\s+\d+\.\d\s+0\.565 \[0\.530, 0\.600\]\s+-\s+met/);
+    expect(met.oursCpuInPeerBlocks).toBeNull();
+    // our process's CPU while the peer ran, over the peer blocks' wall time: 2 x 20 ms over 2 x 2,000 ms = 1%
+    const cpu = summarizeInterleave([0, 1, 2, 3, 4, 5].map((r) => ({ ...round(1000, 1000, r), oursCpuDuringPeerMs: r < 2 ? 20 : 0 })), 64);
+    expect(cpu.oursCpuInPeerBlocks).toBeCloseTo(40 / 12_000, 12);
+    expect(formatInterleaveTable([{ backend: 'wasm', model: 'tiny', batch: 64, summary: cpu }], 2, '1').split('\n')[3]).toContain('0.3% of a core');
     expect(() => summarizeInterleave(ratios.slice(0, 5).map((q) => round(1000, q)), 64)).toThrow(/at least 6/);
   });
 });
