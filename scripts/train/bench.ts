@@ -148,6 +148,11 @@ async function openCell(ds: Dataset, base: UNetConfig, variant: Variant, backend
   };
 }
 
+/** A row's size and speed fields from the mean ms per step and CPU seconds (all threads) per step. */
+function speedFields(params: number, cfg: UNetConfig, batch: number, workers: number, ms: number, cpuSecPerStep: number): Pick<Row, 'params' | 'size' | 'batch' | 'workers' | 'msPerStep' | 'imagesPerSec' | 'stepsPerHour' | 'cpuSecPerStep' | 'load1'> {
+  return { params, size: cfg.imageSize, batch, workers, msPerStep: ms, imagesPerSec: (batch * 1000) / ms, stepsPerHour: 3_600_000 / ms, cpuSecPerStep, load1: os.loadavg()[0] };
+}
+
 async function benchCell(
   ds: Dataset,
   base: UNetConfig,
@@ -215,15 +220,7 @@ async function benchCell(
     firstPassSteps: stepCpu.with.length,
     cpuWithFirstPass: mean(stepCpu.with),
     cpuWithoutFirstPass: mean(stepCpu.without),
-    params: total,
-    size: cfg.imageSize,
-    batch,
-    workers,
-    msPerStep: ms,
-    imagesPerSec: (batch * 1000) / ms,
-    stepsPerHour: 3_600_000 / ms,
-    cpuSecPerStep: (cpu.user + cpu.system) / 1e6 / steps,
-    load1: os.loadavg()[0],
+    ...speedFields(total, cfg, batch, workers, ms, (cpu.user + cpu.system) / 1e6 / steps),
     ...(profile ? { profileText: out.join('\n') } : {}),
   };
 }
@@ -296,15 +293,7 @@ async function interleaveCell(
         firstPassSteps: 0,
         cpuWithFirstPass: null,
         cpuWithoutFirstPass: null,
-        params: cell.total,
-        size: cfg.imageSize,
-        batch,
-        workers,
-        msPerStep: ms,
-        imagesPerSec: (batch * 1000) / ms,
-        stepsPerHour: 3_600_000 / ms,
-        cpuSecPerStep: cpu / all.length,
-        load1: os.loadavg()[0],
+        ...speedFields(cell.total, cfg, batch, workers, ms, cpu / all.length),
       },
       rounds: out,
       peerParams: started.params,
