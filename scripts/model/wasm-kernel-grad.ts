@@ -18,8 +18,8 @@
  * a [Cin, R] x [R, Cout] product per tap. The wasm kernel reads x's row r + off directly and leaves out dy's rows
  * past R - off (all in the zero image).
  *
- * XNNPACK path: tfjs-wasm sends a batch-1 untransposed matMul to XNNPACK's fully connected operator, which takes the right
- * operand as weights, packs it and caches the packing on its tensor id: dY is that operand, packed once for
+ * XNNPACK path: tfjs-wasm sends a batch-1 untransposed matMul to XNNPACK's fully connected operator, which
+ * takes the right operand as weights, packs it and caches the packing on its tensor id: dY is that operand, packed once for
  * all taps. The left operand is x^T [Cin, R], transposed once into a buffer followed by off_max zero floats;
  * tap (a, s) reads it from float `off` with row stride R, so row ci runs `off` floats into row ci + 1 (or the
  * zero tail), and those meet dY's last rows, the zero image. Each tap is a view, not a copy.
@@ -59,6 +59,7 @@ interface Attrs {
 }
 
 let matMul: ((...a: unknown[]) => void) | undefined;
+let transpose: ((...a: unknown[]) => void) | undefined;
 /** The SIMD kernel of wasm-gemm.ts on tfjs' memory, once prepareWasmGemm has run (null: XNNPACK only). */
 let gemmTaps: GemmTaps | null = null;
 let gemmMemory: WebAssembly.Memory | null = null;
@@ -106,7 +107,7 @@ export function useWasmGemm(on: boolean): void {
 
 /** Whether the wasm kernel takes these channel counts (4 input x 8 output channels per tile). */
 const wasmKernelFits = (cin: number, cout: number): boolean => gemmEnabled && gemmTaps !== null && cin % 4 === 0 && cout % 8 === 0;
-let transpose: ((...a: unknown[]) => void) | undefined;
+
 const shapeBytes = (s: number[]): Uint8Array => new Uint8Array(new Int32Array(s).buffer);
 
 /** inputs: xp [B + 1, Hq, Wq, Cin] (x laid out as kernelGradGemm says), dyp [B + 1, Hq, Wq, Cout]; output [kh, kw, Cin, Cout]. */

@@ -181,6 +181,8 @@ export class PeerServer {
       }
     });
     child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
+    // a request written after the peer died fails with EPIPE here; 'close' reports the exit with its stderr
+    child.stdin.on('error', () => undefined);
     child.on('error', (e) => this.fail(`could not start: ${e.message}`));
     child.on('close', (code, signal) => this.fail(`exited with ${code ?? signal}: ${this.stderr.trim().split('\n').slice(-3).join(' | ') || '(no stderr)'}`));
   }

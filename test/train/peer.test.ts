@@ -139,6 +139,14 @@ describe('PeerServer (the --serve protocol)', () => {
     }
   });
 
+  it('rejects a request after the peer died between blocks, with its stderr', async () => {
+    const { server } = await PeerServer.start(serving, cfg, { batch: 2, warmup: 1, threads: 2, timeoutMs: 10_000 });
+    await expect(server.run(2)).resolves.toHaveLength(2);
+    (server as unknown as { child: { stdin: { write(s: string): void } } }).child.stdin.write('die\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expect(server.run(1)).rejects.toThrow(/exited with 3: RuntimeError: out of memory/);
+  });
+
   it('rejects a peer that exits, with its last stderr lines', async () => {
     const dying = standIn('dying', `console.error('Traceback ...'); console.error('ModuleNotFoundError: No module named torch'); process.exit(1);`);
     await expect(PeerServer.start(dying, cfg, { batch: 2, warmup: 1, threads: 2, timeoutMs: 10_000 })).rejects.toThrow(/exited with 1: .*No module named torch/);
