@@ -6,10 +6,12 @@
  * share the cores and the memory bandwidth. Separate runs of `npm run bench train` drift by 10-15% between
  * runs here, more than the difference measured.
  *
- *   A = the convolution form (conv-tfjs.ts kernelGrad; DDPM_GEMM_KERNEL_GRAD=0)
- *   B = per-tap GEMMs on XNNPACK (wasm-kernel-grad.ts)
+ *   A = `--against xnnpack` (default): the per-tap GEMMs on XNNPACK alone (useWasmGemm(false));
+ *       `--against conv`: the convolution form (conv-tfjs.ts kernelGrad; DDPM_GEMM_KERNEL_GRAD=0)
+ *   B = the GEMM path as training runs it: the SIMD wasm kernel (wasm-gemm.ts) where the channels fit, XNNPACK's
+ *       per-tap GEMMs elsewhere (wasm-kernel-grad.ts)
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { spawn } from 'node:child_process';
 import { makeSchedule } from '../../src/diffusion/index.ts';
 import { selectBackend } from './backend.ts';
@@ -19,10 +21,15 @@ import { createUNet } from './model.ts';
 import { lossAndGrads } from './grad.ts';
 import { DEFAULT_UNET, PRESETS } from './options.ts';
 import type { UNetConfig } from '../model/config.ts';
+import { useWasmGemm } from '../model/wasm-kernel-grad.ts';
+
+type Against = 'xnnpack' | 'conv';
+const AGAINST: readonly Against[] = ['xnnpack', 'conv'];
 
 interface Result {
   size: string;
   pid: number;
+  /** The baseline path A (--against). */
   convMs: number;
   gemmMs: number;
   ratio: number;
@@ -36,7 +43,7 @@ const median = (a: number[]): number => {
 };
 
 /** One process: `pairs` ABBA-ordered pairs of gradient computations of one shard. */
-async function measure(size: string, shard: number, pairs: number): Promise<Result> {
+async function measure(size: string, shard: number, pairs: number, against: Against): Promise<Result> {
   await selectBackend('wasm');
   const preset = PRESETS[size];
   if (!preset) throw new Error(`unknown size ${size}; presets: ${Object.keys(PRESETS).join(', ')}`);
@@ -49,7 +56,8 @@ async function measure(size: string, shard: number, pairs: number): Promise<Resu
   const ms = { conv: [] as number[], gemm: [] as number[] };
   for (let i = 0; i < pairs + 2; i++) {
     for (const path of i % 2 ? (['gemm', 'conv'] as const) : (['conv', 'gemm'] as const)) {
-      process.env.DDPM_GEMM_KERNEL_GRAD = path === 'gemm' ? '1' : '0';
+      if (against === 'conv') process.env.DDPM_GEMM_KERNEL_GRAD = path === 'gemm' ? '1' : '0';
+      else useWasmGemm(path === 'gemm');
       const t0 = performance.now();
       lossAndGrads(model, batch, 'l2');
       if (i >= 2) ms[path].push(performance.now() - t0); // two pairs of warm-up
@@ -59,9 +67,9 @@ async function measure(size: string, shard: number, pairs: number): Promise<Resu
   return { size, pid: process.pid, convMs: median(ms.conv), gemmMs: median(ms.gemm), ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
 }
 
-function runChild(size: string, shard: number, pairs: number): Promise<Result> {
+function runChild(size: string, shard: number, pairs: number, against: Against): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--child', '--sizes', size, '--shard', String(shard), '--pairs', String(pairs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--child', '--sizes', size, '--shard', String(shard), '--pairs', String(pairs), '--against', against], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -74,14 +82,15 @@ function runChild(size: string, shard: number, pairs: number): Promise<Result> {
 }
 
 const program = new Command('bench:grad-ab')
-  .description('weight gradients on wasm: per-tap GEMMs (XNNPACK) against the convolution form, paired within each process')
+  .description('weight gradients on wasm: the GEMM path (SIMD wasm kernel + XNNPACK) against XNNPACK alone or the convolution form, paired within each process')
+  .addOption(new Option('--against <path>', 'the baseline: XNNPACK per-tap GEMMs alone, or the convolution form').choices([...AGAINST]).default('xnnpack'))
   .option('--sizes <list>', `presets: ${Object.keys(PRESETS).join(', ')}`, 'tiny,small')
   .option('--shard <n>', 'images per gradient computation (a worker shard of batch 64 on 2 cores: 32)', '32')
   .option('--pairs <n>', 'timed pairs per process', '16')
   .option('--processes <n>', 'processes at once (2 = as the two training workers)', '2')
   .option('--child', 'internal: one measuring process, JSON on stdout', false);
 program.parse();
-const o = program.opts<{ sizes: string; shard: string; pairs: string; processes: string; child: boolean }>();
+const o = program.opts<{ sizes: string; shard: string; pairs: string; processes: string; child: boolean; against: Against }>();
 const shard = Number(o.shard);
 const pairs = Number(o.pairs);
 const procs = Number(o.processes);
@@ -92,12 +101,13 @@ for (const [name, v] of [['--shard', shard], ['--pairs', pairs], ['--processes',
   }
 }
 if (o.child) {
-  console.log(JSON.stringify(await measure(o.sizes, shard, pairs)));
+  console.log(JSON.stringify(await measure(o.sizes, shard, pairs, o.against)));
 } else {
-  console.log(`weight gradients on wasm, shard ${shard}, ${pairs} ABBA pairs per process, ${procs} process(es) at once; ratio = convolution form / GEMMs (> 1: GEMMs faster)`);
-  console.log('size    process  conv ms (median)  gemm ms (median)  ratio, median of pairs [min, max]');
+  const base = o.against === 'conv' ? 'convolution form' : 'XNNPACK per-tap GEMMs alone';
+  console.log(`weight gradients on wasm, shard ${shard}, ${pairs} ABBA pairs per process, ${procs} process(es) at once; ratio = ${base} / the GEMM path (SIMD wasm kernel where it fits; > 1: the GEMM path faster)`);
+  console.log(`size    process  ${o.against.padStart(4)} ms (median)  gemm ms (median)  ratio, median of pairs [min, max]`);
   for (const size of o.sizes.split(',')) {
-    const results = await Promise.all(Array.from({ length: procs }, () => runChild(size, shard, pairs)));
+    const results = await Promise.all(Array.from({ length: procs }, () => runChild(size, shard, pairs, o.against)));
     for (const [i, r] of results.entries()) console.log(`${size.padEnd(7)} ${String(i + 1).padStart(7)}  ${r.convMs.toFixed(0).padStart(16)}  ${r.gemmMs.toFixed(0).padStart(16)}  ${r.ratio.toFixed(3)} [${r.min.toFixed(3)}, ${r.max.toFixed(3)}]`);
   }
 }
