@@ -80,24 +80,19 @@ export function medianInterval(values: readonly number[], level = 0.95): { media
   const s = [...values].sort((a, b) => a - b);
   const tail = (1 - level) / 2;
   // cdf[j] = P(X <= j), X ~ Binomial(n, 1/2)
-  let p = 0.5 ** n;
-  let cdf = p;
+  // the largest k with P(X <= k - 1) <= tail, X ~ Binomial(n, 1/2): below = P(X <= k - 1), pk = P(X = k)
   let k = 0;
-  for (let j = 0; j < n && cdf <= tail; j++) {
-    k = j + 1; // P(X <= j) <= tail, so P(X < j + 1) <= tail
-    p = (p * (n - j)) / (j + 1);
-    cdf += p;
+  let below = 0;
+  let pk = 0.5 ** n;
+  while (k < n && below + pk <= tail) {
+    below += pk;
+    pk = (pk * (n - k)) / (k + 1);
+    k++;
   }
   if (k === 0) {
     let least = n + 1;
     while (0.5 ** least > tail) least++;
     throw new RangeError(`a ${Math.round(level * 100)}% interval of a median needs at least ${least} values (got ${n})`);
-  }
-  let below = 0; // P(X <= k - 1)
-  let q = 0.5 ** n;
-  for (let j = 0; j < k; j++) {
-    below += q;
-    q = (q * (n - j)) / (j + 1);
   }
   const m = n >> 1;
   return { median: n % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2, interval: [s[k - 1], s[n - k]], coverage: 1 - 2 * below };

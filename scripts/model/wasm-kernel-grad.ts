@@ -125,10 +125,11 @@ function kernelFunc({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   transpose ??= wasm.cwrap('Transpose', null, ['number', 'array', 'number', 'number', 'number', 'array', 'number']);
   const out = be.makeOutput([kh, kw, cin, cout], 'float32');
   const outOffset = be.dataIdMap.get(out.dataId).memoryOffset;
+  // tap (a, s) = offs[a kw + s] pairs dy's row r with x's row r + offs[a kw + s]
+  const offs: number[] = [];
+  for (let a = 0; a < kh; a++) for (let s = 0; s < kw; s++) offs.push((a + rowShift) * wq + s + colShift);
   // the wasm kernel skips dy's rows whose x row would lie past the end: all in the zero image when tail <= Hq Wq
   if (wasmKernelFits(cin, cout) && tail <= hq * wq) {
-    const offs: number[] = [];
-    for (let a = 0; a < kh; a++) for (let s = 0; s < kw; s++) offs.push((a + rowShift) * wq + s + colShift);
     runGemmTaps(be, be.dataIdMap.get(xp.dataId).memoryOffset, be.dataIdMap.get(dyp.dataId).memoryOffset, outOffset, r, cin, cout, offs);
     return out;
   }
@@ -147,7 +148,7 @@ function kernelFunc({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
     const rhs = be.dataIdMap.get(dyp.dataId).id; // packed by the first tap, the packing cached on this id
     for (let a = 0; a < kh; a++) {
       for (let s = 0; s < kw; s++) {
-        const off = (a + rowShift) * wq + s + colShift;
+        const off = offs[a * kw + s];
         const dst = view(outOffset + (a * kw + s) * cin * cout * 4, cin * cout);
         matMul(view(buf + off * 4, cin * r), shapeBytes([1, cin, r]), 3, rhs, shapeBytes([1, r, cout]), 3, 0, 0, dst);
       }

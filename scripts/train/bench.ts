@@ -285,7 +285,6 @@ async function interleaveCell(
       const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
       bar.update(r + 1, { last: (mean(peerMs) / mean(oursMs)).toFixed(2) });
     }
-    bar.stop();
     const all = out.flatMap((r) => r.oursMs);
     const ms = all.reduce((x, y) => x + y, 0) / all.length;
     return {
