@@ -21,6 +21,7 @@ import { profileGraph, type KernelProfile } from './profile.ts';
 import { fileSessionOptions } from '../../src/inference/onnx.ts';
 import { ORT_START_VALUES, type OrtStart, type runtimeStartBreakdown } from '../../src/inference/runtime.ts';
 import { timeNative, timeWebNode, type ForwardRow, type Precision } from './forward-node.ts';
+import { avx2PeerUnavailable, timeNativeAvx2, type CpuidMaskReport } from './native-isa.ts';
 import { loadModel, probeModel, registryDefaultModel, ROOT, servedSettings, type BenchModel } from './models.ts';
 import { DEFAULT_PARAMS, measureOverhead, type OverheadRow } from './overhead.ts';
 import type { ServingDefaults } from '../../src/models/registry.ts';
@@ -61,6 +62,7 @@ interface Options {
   defaults?: ServingDefaults;
   ortStart: OrtStart;
   coldPairs: number;
+  nativeAvx2: boolean;
 }
 
 /** --defaults sampler,steps,guidance[,tLow-tHigh]: serving defaults to bench instead of served.json's. */
@@ -101,6 +103,7 @@ const program = new Command()
       .default('isolate'),
   )
   .option('--cold-pairs <n>', "also time the first image after start in n fresh wrangler devs per ORT_START setting (isolate, first-use), alternating: the runtime's start with the isolate against on first use, in one run", nonNegativeInt, 0)
+  .option('--native-avx2', 'also time onnxruntime-node with AVX-512 and VNNI hidden from its CPU checks (under gdb): the native peer of an AVX2-only machine, on this CPU (scripts/bench/native-isa.ts)', false)
   .option('--profile', "where a forward's time goes: onnxruntime-web's profiler, kernels by op (int8, batch 1)", false)
   .option('--profile-against <onnx>', 'with --profile: also profile this graph of the same model (e.g. an older export) side by side, loaded with all of onnxruntime-web\'s optimizations')
   .option('--out <dir>', 'output folder', join(ROOT, 'bench-results'))
@@ -152,6 +155,8 @@ interface ModelResult {
   profileError?: string;
   /** --cold-pairs: the first image after start per ORT_START setting, in alternating fresh wrangler devs. */
   coldPairs?: ColdPair[];
+  /** --native-avx2: what the cpuid mask changed, or why the AVX2 peer did not run. */
+  avx2?: { mask: CpuidMaskReport } | { missing: string };
 }
 
 interface ColdPair {
@@ -292,11 +297,28 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
     }
     if (o.coldPairs > 0) r.coldPairs = await coldPairs(model, o.coldPairs);
   }
+  const avx2Missing = o.nativeAvx2 ? avx2PeerUnavailable() : undefined;
+  if (avx2Missing) {
+    r.avx2 = { missing: avx2Missing };
+    log(`native peer with AVX-512 hidden: skipped, ${avx2Missing}`);
+  }
   for (const precision of ['int8', 'fp32'] as const) {
     const bytes = precision === 'int8' ? model.int8 : model.fp32;
     log(`${model.card.name}: Node forward ${precision} (onnxruntime-web, onnxruntime-node)`);
     r.forward.push(...(await timeWebNode(model.card, bytes, precision, batches, timing)));
     r.forward.push(...(await timeNative(model.card, bytes, precision, batches, timing)));
+    if (o.nativeAvx2 && !avx2Missing) {
+      log(`${model.card.name}: onnxruntime-node ${precision} with AVX-512 and VNNI hidden (gdb)`);
+      try {
+        const { rows, mask } = await timeNativeAvx2(model.dir, precision, batches, timing);
+        r.forward.push(...rows);
+        r.avx2 = { mask };
+      } catch (e) {
+        // the other measurements stand: report without this peer rather than lose the run
+        if (!r.avx2) r.avx2 = { missing: (e as Error).message.split('\n')[0] };
+        log(`native peer with AVX-512 hidden failed: ${(e as Error).message}`);
+      }
+    }
   }
   if (o.profile) {
     log(`${model.card.name}: kernel profile (onnxruntime-web, Node)`);
@@ -320,10 +342,36 @@ const RUNTIME_LABEL: Record<ForwardRow['runtime'], string> = {
   'web-node': 'onnxruntime-web, Node',
   'web-workerd': 'onnxruntime-web, workerd',
   native: 'onnxruntime-node (native, 1 thread)',
+  'native-avx2': 'onnxruntime-node, AVX-512 and VNNI hidden (AVX2 kernels)',
 };
 
 function forwardOf(r: ModelResult, runtime: ForwardRow['runtime'], precision: Precision, batch: number): ForwardRow | undefined {
   return r.forward.find((f) => f.runtime === runtime && f.precision === precision && f.batch === batch);
+}
+
+/** --native-avx2: onnxruntime-web against the native peer with the kernels of an AVX2-only machine. */
+function writeAvx2Peer(report: Report, r: ModelResult, avx2: NonNullable<ModelResult['avx2']>): void {
+  if ('missing' in avx2) {
+    report.text(`Native peer with AVX-512 hidden (--native-avx2): not measured, ${avx2.missing}.`);
+    return;
+  }
+  report.text(
+    `The same against onnxruntime-node with AVX-512 and VNNI hidden from its CPU checks (gdb; ${avx2.mask.leaf7_0 + avx2.mask.leaf7_1} of its cpuid answers masked, ` +
+      "scripts/bench/native-isa.ts): the kernels of an AVX2-only x86-64 machine, on this CPU. Ratio = min / that peer's min.",
+  );
+  const rows: (string | number)[][] = [];
+  for (const precision of ['int8', 'fp32'] as const) {
+    for (const runtime of ['web-node', 'web-workerd', 'native'] as const) {
+      const row: (string | number)[] = [precision, RUNTIME_LABEL[runtime]];
+      for (const b of batches) {
+        const f = forwardOf(r, runtime, precision, b);
+        const peer = forwardOf(r, 'native-avx2', precision, b);
+        row.push(f && peer ? ratio(f.timing.minMs / peer.timing.minMs) : 'n/a');
+      }
+      rows.push(row);
+    }
+  }
+  report.table(['precision', 'runtime', ...batches.map((b) => `batch ${b} vs native AVX2`)], rows);
 }
 
 function describe(model: BenchModel): string {
@@ -345,7 +393,8 @@ function writeModelSections(report: Report, r: ModelResult): void {
   );
   const rows: (string | number)[][] = [];
   for (const precision of ['int8', 'fp32'] as const) {
-    for (const runtime of ['web-node', 'web-workerd', 'native'] as const) {
+    for (const runtime of ['web-node', 'web-workerd', 'native', 'native-avx2'] as const) {
+      if (runtime === 'native-avx2' && !r.forward.some((f) => f.runtime === runtime)) continue;
       const row: (string | number)[] = [precision, RUNTIME_LABEL[runtime]];
       for (const b of batches) {
         const f = forwardOf(r, runtime, precision, b);
@@ -356,6 +405,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
     }
   }
   report.table(['precision', 'runtime', ...batches.flatMap((b) => [`batch ${b} ms`, `batch ${b} vs native`])], rows);
+  if (r.avx2) writeAvx2Peer(report, r, r.avx2);
   const speed = batches.map((b) => {
     const i = forwardOf(r, 'web-workerd', 'int8', b) ?? forwardOf(r, 'web-node', 'int8', b);
     const f = forwardOf(r, 'web-workerd', 'fp32', b) ?? forwardOf(r, 'web-node', 'fp32', b);

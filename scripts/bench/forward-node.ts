@@ -8,7 +8,7 @@ import { forwardInputs } from './inputs.ts';
 import { timeRuns, type Timing, type TimingOptions } from './timing.ts';
 
 export type Precision = 'fp32' | 'int8';
-export type Runtime = 'web-node' | 'web-workerd' | 'native';
+export type Runtime = 'web-node' | 'web-workerd' | 'native' | 'native-avx2';
 
 export interface ForwardRow {
   runtime: Runtime;
