@@ -8,6 +8,7 @@
  *   npm run bench train -- --sizes tiny     # training speed per backend, model size and batch size
  *   npm run bench grad-ab                   # the two weight-gradient paths of the wasm backend, paired
  *   npm run bench batches -- soak           # the batch path under wrangler dev: faults, soak, latency
+ *   npm run bench isa                       # multiply-adds per second: wasm SIMD in V8 next to native AVX2 / AVX-512
  *
  * Arguments that start with an option (`npm run bench -- --probe none`) run `edge`, as `npm run bench` did.
  */
@@ -23,6 +24,7 @@ export const BENCHMARKS: Record<string, { file: string; what: string }> = {
   train: { file: 'scripts/train/bench.ts', what: 'training speed per backend, model size and batch size' },
   'grad-ab': { file: 'scripts/train/grad-ab.ts', what: 'weight gradients on wasm: per-tap GEMMs against the convolution form, paired' },
   batches: { file: 'scripts/bench/batches/cli.ts', what: 'the batch path under wrangler dev: faults, soak, latency' },
+  isa: { file: 'scripts/bench/isa/cli.ts', what: "multiply-adds per second per instruction set: wasm SIMD (Node, workerd) next to native AVX2 / AVX-512 VNNI" },
 };
 
 function usage(): string {
