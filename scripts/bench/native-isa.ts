@@ -6,7 +6,7 @@
  * with AVX-512 and VNNI hidden from its cpuid answers (scripts/bench/cpuid-mask.py): the same library, graph and
  * CPU, with the kernels of an AVX2 machine. x86-64 Linux only; needs gdb and objdump (Debian: gdb, binutils).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,9 @@ export function avx2PeerUnavailable(): string | undefined {
       return `${tool} not found (Debian: apt-get install -y gdb binutils)`;
     }
   }
+  // a container without ptrace lets gdb start but not run a program under it
+  const probe = spawnSync('gdb', ['-q', '-nx', '-batch', '-ex', 'run', '--args', process.execPath, '-e', 'process.stdout.write("ran")'], { encoding: 'utf8', timeout: 60_000 });
+  if (!probe.stdout?.includes('ran')) return `gdb cannot run a program here (${(probe.stderr ?? '').trim().split('\n')[0] || `exit ${probe.status}`})`;
   return undefined;
 }
 

@@ -15,7 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import wabtInit from 'wabt';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     .option('--no-workerd', 'leave workerd out')
     .option('--no-native', 'leave the native kernels out')
     .option('--json', 'print the rows as JSON instead of the table', false)
-    .option('--node-child', '(internal) run the Node part and print it as JSON', false)
+    .addOption(new Option('--node-child', 'run the Node part and print it as JSON (the bench starts itself so)').default(false).hideHelp())
     .parse();
   const o = program.opts<{ rounds: number; roundMs: number; workerd: boolean; native: boolean; json: boolean; nodeChild: boolean }>();
   const mods = await assembleKernels();
