@@ -30,7 +30,7 @@ export interface IsaRow {
   name: string;
   label: string;
   gmacs: number[];
-  /** The wasm kernel's C equalled the plain-JS product before it was timed (native kernels: not checked). */
+  /** The wasm kernel's C equalled the plain-JS product after its timed rounds (native kernels: not checked). */
   exact?: boolean;
 }
 

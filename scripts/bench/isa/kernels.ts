@@ -88,7 +88,6 @@ export function wasmModuleText(relaxed: boolean): string {
   return `(module (memory (export "memory") 3)\n${WASM_KERNELS.filter((k) => k.relaxed === relaxed).map((k) => k.wat).join('\n')})`;
 }
 
-
 /**
  * Fills A and B with small integers, runs one call of `k`, and returns its C next to a plain-JS product (exact: the
  * products and sums are integers well inside f32 and i16 range), and the multiply-adds that product took.
@@ -96,7 +95,7 @@ export function wasmModuleText(relaxed: boolean): string {
 export function checkKernel(exports: WebAssembly.Exports, k: WasmKernel): { got: number[]; want: number[]; macs: number } {
   const mem = exports.memory as WebAssembly.Memory;
   const { rows, kind } = k;
-  const cols = 8;
+  const cols = k.macs / (rows * K);
   const a = Array.from({ length: rows }, (_, i) => Array.from({ length: K }, (_, kk) => ((i * 31 + kk * 7) % 120) + 1));
   const b = Array.from({ length: K }, (_, kk) => Array.from({ length: cols }, (_, c) => ((kk * 13 + c * 5) % 61) - 30));
   const view = new DataView(mem.buffer);
@@ -112,7 +111,7 @@ export function checkKernel(exports: WebAssembly.Exports, k: WasmKernel): { got:
     for (let c = 0; c < cols; c++)
       for (let m = 0; m < kstep; m++) {
         const v = b[s * kstep + m][c];
-        const at = B_AT + s * 32 + (c >> 2) * 16 + (c & 3) * 4 + m * (4 / kstep);
+        const at = B_AT + s * cols * 4 + (c >> 2) * 16 + (c & 3) * 4 + m * (4 / kstep);
         if (kind === 'i16') view.setInt16(at, v, true);
         else if (kind === 'i8') view.setInt8(at, v);
         else view.setFloat32(at, v, true);
@@ -122,7 +121,7 @@ export function checkKernel(exports: WebAssembly.Exports, k: WasmKernel): { got:
   const want: number[] = [];
   for (let i = 0; i < rows; i++)
     for (let c = 0; c < cols; c++) {
-      const at = C_AT + (i * 2 + (c >> 2)) * 16 + (c & 3) * 4;
+      const at = C_AT + (i * (cols / 4) + (c >> 2)) * 16 + (c & 3) * 4;
       got.push(kind === 'f32' ? view.getFloat32(at, true) : view.getInt32(at, true));
       let sum = 0;
       for (let kk = 0; kk < K; kk++) sum += a[i][kk] * b[kk][c];
@@ -133,7 +132,7 @@ export function checkKernel(exports: WebAssembly.Exports, k: WasmKernel): { got:
 
 export interface KernelRun {
   name: string;
-  /** The kernel's C equals the plain-JS product (checkKernel, before timing). */
+  /** The kernel's C equalled the plain-JS product (checkKernel, after the timed rounds). */
   exact: boolean;
   /** Multiply-adds per second, in units of 1e9, one figure per round. */
   gmacs: number[];
