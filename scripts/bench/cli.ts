@@ -29,19 +29,10 @@ import type { RenderParams } from '../../src/render/params.ts';
 import { mib, ms, pct, ratio, Report } from './report.ts';
 import { DEFAULT_TIMING, median, type TimingOptions } from './timing.ts';
 import { generateBenchWorker, startBenchServer, type BenchServer } from './workerd.ts';
+import { nonNegativeInt, positiveInt } from '../lib/cli-options.ts';
 
 const ISOLATE_LIMIT = 128 * 2 ** 20;
 
-/** A commander parser of integers >= min, refusing anything else with `what` it expected. */
-function intAtLeast(min: number, what: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected ${what}, got ${v}`);
-    return n;
-  };
-}
-const positiveInt = intAtLeast(1, 'a positive integer');
-const nonNegativeInt = intAtLeast(0, 'a whole number >= 0');
 
 interface Options {
   model?: string;
@@ -111,7 +102,13 @@ const program = new Command()
   .parse();
 const o = program.opts<Options>();
 const log = (line: string): void => console.error(`[bench] ${line}`);
-const batches = o.batches.split(',').map((s) => positiveInt(s.trim()));
+const batches = (() => {
+  try {
+    return o.batches.split(',').map((s) => positiveInt(s.trim()));
+  } catch (e) {
+    return program.error(`error: option '--batches <list>': ${(e as Error).message}`);
+  }
+})();
 const timing: TimingOptions = { ...DEFAULT_TIMING, ...(o.quick ? { warmupMs: 200, measureMs: 600, minBlocks: 5 } : {}), ...(o.measureMs ? { measureMs: o.measureMs } : {}) };
 const singles = o.requests ?? (o.quick ? 6 : 15);
 const grids = o.gridRequests ?? (o.quick ? 2 : 4);
@@ -310,7 +307,7 @@ async function benchModel(model: BenchModel): Promise<ModelResult> {
     if (o.nativeAvx2 && !avx2Missing) {
       log(`${model.card.name}: onnxruntime-node ${precision} with AVX-512 and VNNI hidden (gdb)`);
       try {
-        const { rows, mask } = await timeNativeAvx2(model.dir, precision, batches, timing);
+        const { rows, mask } = timeNativeAvx2(model.dir, precision, batches, timing);
         r.forward.push(...rows);
         r.avx2 = { mask };
       } catch (e) {
@@ -349,6 +346,13 @@ function forwardOf(r: ModelResult, runtime: ForwardRow['runtime'], precision: Pr
   return r.forward.find((f) => f.runtime === runtime && f.precision === precision && f.batch === batch);
 }
 
+/** min / the peer's min at the same precision and batch, as printed. */
+function ratioTo(r: ModelResult, runtime: ForwardRow['runtime'], peer: ForwardRow['runtime'], precision: Precision, batch: number): string {
+  const f = forwardOf(r, runtime, precision, batch);
+  const p = forwardOf(r, peer, precision, batch);
+  return f && p ? ratio(f.timing.minMs / p.timing.minMs) : 'n/a';
+}
+
 /** --native-avx2: onnxruntime-web against the native peer with the kernels of an AVX2-only machine. */
 function writeAvx2Peer(report: Report, r: ModelResult, avx2: NonNullable<ModelResult['avx2']>): void {
   if ('missing' in avx2) {
@@ -362,13 +366,7 @@ function writeAvx2Peer(report: Report, r: ModelResult, avx2: NonNullable<ModelRe
   const rows: (string | number)[][] = [];
   for (const precision of ['int8', 'fp32'] as const) {
     for (const runtime of ['web-node', 'web-workerd', 'native'] as const) {
-      const row: (string | number)[] = [precision, RUNTIME_LABEL[runtime]];
-      for (const b of batches) {
-        const f = forwardOf(r, runtime, precision, b);
-        const peer = forwardOf(r, 'native-avx2', precision, b);
-        row.push(f && peer ? ratio(f.timing.minMs / peer.timing.minMs) : 'n/a');
-      }
-      rows.push(row);
+      rows.push([precision, RUNTIME_LABEL[runtime], ...batches.map((b) => ratioTo(r, runtime, 'native-avx2', precision, b))]);
     }
   }
   report.table(['precision', 'runtime', ...batches.map((b) => `batch ${b} vs native AVX2`)], rows);
@@ -398,8 +396,7 @@ function writeModelSections(report: Report, r: ModelResult): void {
       const row: (string | number)[] = [precision, RUNTIME_LABEL[runtime]];
       for (const b of batches) {
         const f = forwardOf(r, runtime, precision, b);
-        const peer = forwardOf(r, 'native', precision, b);
-        row.push(f ? `${ms(f.timing.minMs)} (${ms(f.timing.medianMs)})` : 'n/a', f && peer ? ratio(f.timing.minMs / peer.timing.minMs) : 'n/a');
+        row.push(f ? `${ms(f.timing.minMs)} (${ms(f.timing.medianMs)})` : 'n/a', ratioTo(r, runtime, 'native', precision, b));
       }
       rows.push(row);
     }

@@ -6,7 +6,7 @@
  * with AVX-512 and VNNI hidden from its cpuid answers (scripts/bench/cpuid-mask.py): the same library, graph and
  * CPU, with the kernels of an AVX2 machine. x86-64 Linux only; needs gdb and objdump (Debian: gdb, binutils).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -77,7 +77,7 @@ export function avx2PeerUnavailable(): string | undefined {
  * Times onnxruntime-node's forwards of `modelDir`'s graph with AVX-512 and VNNI hidden, in a child process under gdb.
  * Throws when the mask did not take (no leaf-7 answer changed), so a row labelled AVX2 is never the native one.
  */
-export async function timeNativeAvx2(modelDir: string, precision: Precision, batches: readonly number[], timing: TimingOptions, timeoutMs = 300_000): Promise<{ rows: ForwardRow[]; mask: CpuidMaskReport }> {
+export function timeNativeAvx2(modelDir: string, precision: Precision, batches: readonly number[], timing: TimingOptions, timeoutMs = 300_000): { rows: ForwardRow[]; mask: CpuidMaskReport } {
   const lib = nativeLibrary();
   const sites = parseCpuidSites(execFileSync('objdump', ['-d', '--no-show-raw-insn', lib], { maxBuffer: 1 << 30 }).toString());
   const textVma = parseTextVma(execFileSync('objdump', ['-h', lib]).toString());
@@ -88,24 +88,15 @@ export async function timeNativeAvx2(modelDir: string, precision: Precision, bat
   const args = ['-q', '-nx', '-batch', '-x', join(HERE, 'cpuid-mask.py'), '-ex', 'handle all nostop noprint pass', '-ex', 'run', '--args',
     process.execPath, '--import', 'tsx', join(HERE, 'native-child.ts'), modelDir, precision, batches.join(','), JSON.stringify(timing)];
   try {
-    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
-      const child = spawn('gdb', args, { env: { ...process.env, DDPM_CPUID_SITES: sitesFile, DDPM_TEXT_VMA: textVma.toString(16) }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('error', reject);
-      child.on('close', (c) => {
-        clearTimeout(timer);
-        resolve({ stdout: out, stderr: err, code: c });
-      });
-    });
+    // one child at a time, nothing else running meanwhile: waiting for it synchronously is all the bench needs
+    const child = spawnSync('gdb', args, { env: { ...process.env, DDPM_CPUID_SITES: sitesFile, DDPM_TEXT_VMA: textVma.toString(16) }, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 26 });
+    const stdout = child.stdout ?? '';
+    const stderr = child.stderr ?? '';
     try {
       return parseMaskedRun(stdout);
     } catch (e) {
       const tail = (stderr + stdout).trim().split('\n').slice(-6).join('\n');
-      throw new Error(`native peer with AVX-512 hidden (gdb exit ${code}): ${(e as Error).message}\n${tail}`);
+      throw new Error(`native peer with AVX-512 hidden (gdb ${child.error ? child.error.message : `exit ${child.status}`}): ${(e as Error).message}\n${tail}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -13,14 +13,9 @@ import { exportFromModel } from './from-model.ts';
 import { exportRun } from './from-run.ts';
 import { optimizeModelFolder } from './optimize.ts';
 import { DEFAULT_MIXTURE_COMPONENTS, DEFAULT_START_NOISE } from './cold.ts';
+import { positiveInt } from '../lib/cli-options.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
-  return n;
-}
 
 function nonNegative(v: string): number {
   const x = Number(v);

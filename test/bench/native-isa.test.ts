@@ -50,8 +50,8 @@ describe('native peer with AVX-512 hidden: parsers', () => {
 
 const unavailable = avx2PeerUnavailable();
 describe.skipIf(unavailable !== undefined)(`native peer with AVX-512 hidden: a real run under gdb${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
-  it("masks onnxruntime-node's leaf-7 cpuid answers and times its forwards", async () => {
-    const { rows, mask } = await timeNativeAvx2(join(ROOT, 'models/fmnist-tiny'), 'int8', [1], { warmupMs: 20, measureMs: 50, minBlockMs: 5, minBlocks: 3 });
+  it("masks onnxruntime-node's leaf-7 cpuid answers and times its forwards", () => {
+    const { rows, mask } = timeNativeAvx2(join(ROOT, 'models/fmnist-tiny'), 'int8', [1], { warmupMs: 20, measureMs: 50, minBlockMs: 5, minBlocks: 3 });
     expect(mask.libraries).toHaveLength(1);
     expect(mask.libraries[0]).toMatch(/libonnxruntime\.so/);
     expect(mask.leaf7_0).toBeGreaterThan(0);

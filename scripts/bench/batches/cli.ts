@@ -16,12 +16,7 @@ import { ROOT } from '../models.ts';
 import { runFaults } from './faults.ts';
 import { runLatency } from './latency.ts';
 import { runSoak } from './soak.ts';
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
-  return n;
-}
+import { positiveInt } from '../../lib/cli-options.ts';
 
 const log = (line: string): void => console.error(`[bench:batches] ${line}`);
 

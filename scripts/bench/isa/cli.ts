@@ -15,7 +15,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { positiveInt } from '../../lib/cli-options.ts';
 import wabtInit from 'wabt';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
@@ -86,7 +87,7 @@ async function runWorkerd(mods: Modules, rounds: number, roundMs: number): Promi
   }
 }
 
-/** The native kernels: compiled here, run in a process of their own. Undefined with a reason when they cannot run. */
+/** The native kernels: compiled here, run in a process of their own; `missing` says why when they cannot run. */
 function runNative(rounds: number, roundMs: number): { rows: { name: string; label: string; gmacs: number[] }[] } | { missing: string } {
   if (process.arch !== 'x64') return { missing: `x86-64 kernels, this is ${process.arch}` };
   const dir = mkdtempSync(join(tmpdir(), 'ddpm-isa-'));
@@ -123,12 +124,6 @@ export function isaReport(rows: readonly IsaRow[], notes: readonly string[], met
   );
   for (const n of notes) report.text(n);
   return report.toString();
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
-  return n;
 }
 
 async function main(): Promise<void> {
